@@ -1,0 +1,104 @@
+"""``symbackprop derive``: print the chain-rule derivation of ∂J/∂p."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .common import add_network_args, network_from_args
+
+FORMATS = ("text", "latex", "markdown", "json")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "derive",
+        help="derive dJ/dw symbolically and print the chain-rule steps",
+        description="Derive dJ/dp for parameters of a network and print the derivation: "
+        "paths, local partials, the sum over paths, the delta recursion, compact and "
+        "expanded forms.",
+        epilog="example: symbackprop derive --layers 2,2,2 --activation sigmoid "
+        "--loss quadratic --wrt w1_1_1",
+    )
+    add_network_args(p)
+    p.add_argument(
+        "--wrt", default="all", metavar="PARAM[,PARAM...]|all",
+        help="parameter name(s) such as w1_2_1,b2_1, or all (default)",
+    )
+    p.add_argument("--expand", action="store_true",
+                   help="print only the expanded gradient, in x, y, w, b")
+    p.add_argument("--equations", action="store_true",
+                   help="print the layer-level backprop equations instead")
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    p.add_argument("--at", metavar="PARAMS.json",
+                   help="JSON file {name: value} of every parameter: show each step's value "
+                   "at the sample --x, --y")
+    p.add_argument("--x", metavar="X1,X2,...", help="one input, with --at")
+    p.add_argument("--y", metavar="Y1,Y2,...", help="its target, with --at")
+    p.set_defaults(func=run)
+
+
+def _floats(text: str | None, flag: str) -> list[float]:
+    from ..errors import SpecError
+
+    if text is None:
+        raise SpecError(f"--at needs {flag} too (comma-separated numbers).")
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SpecError(f"{flag} must be comma-separated numbers; got {text!r}.") from None
+
+
+def _load_params(path: str) -> dict[str, float]:
+    from ..errors import SpecError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise SpecError(f"Cannot read --at file {path!r}: {exc.strerror}.") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"--at file {path!r} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
+    ):
+        raise SpecError(f"--at file {path!r} must hold one JSON object {{name: number}}.")
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..notation import to_latex, to_str, to_text
+
+    net = network_from_args(args)
+    if args.equations:
+        eq = net.equations()
+        out = {"text": eq.text, "latex": eq.latex, "markdown": eq.markdown}.get(args.format)
+        print(out() if out else json.dumps({"latex": eq.latex(), "text": eq.text()}, indent=2))
+        return 0
+    wrt = net.params if args.wrt.strip() == "all" else [net.parameter(p) for p in args.wrt.split(",")]
+    if args.expand:
+        grads = {p: net.grad(p, expand=True) for p in wrt}
+        if args.format == "json":
+            print(json.dumps({p.name: {"expanded": to_str(g), "latex": to_latex(g)} for p, g in grads.items()}, indent=2))
+        else:
+            from ..notation import equation_text, latex_name, text_name
+
+            for p, g in grads.items():
+                if args.format == "text":
+                    print(equation_text(f"∂J/∂{text_name(p)}", g))
+                else:
+                    line = rf"\frac{{\partial J}}{{\partial {latex_name(p)}}} = {to_latex(g)}"
+                    print(f"$${line}$$" if args.format == "markdown" else line)
+        return 0
+    derivations = [net.derivation(p) for p in wrt]
+    if args.at:
+        params = _load_params(args.at)
+        x, y = _floats(args.x, "--x"), _floats(args.y, "--y")
+        derivations = [d.at(params, x, y) for d in derivations]
+    if args.format == "json":
+        print(json.dumps([d.to_dict() for d in derivations], indent=2))
+        return 0
+    render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
+    print("\n\n".join(render(d) for d in derivations))
+    del to_text
+    return 0

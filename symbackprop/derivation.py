@@ -1,0 +1,389 @@
+"""One parameter's gradient, step by step: paths, local partials, products, δ recursion.
+
+:class:`Derivation` holds the steps of the multivariate chain rule for ∂J/∂p and prints
+them as Unicode text, LaTeX or Markdown. ``Derivation.at(params, x, y)`` fills in every
+step with its value at one sample, for following a worked example digit by digit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import sympy as sp
+
+from .derive import Backprop, tree_size
+from .errors import ExpressionTooLargeError, SpecError
+from .notation import equation_text, latex_name, latex_text, text_name, to_latex, to_str
+
+__all__ = ["Derivation", "sample_values", "MAX_PATHS"]
+
+#: Paths are listed one by one only up to this many; beyond, the δ recursion says it all.
+MAX_PATHS = 16
+#: The expanded form is printed inside a derivation only up to this many tree nodes.
+MAX_SHOWN_EXPANDED = 150
+
+
+@dataclass(frozen=True)
+class Line:
+    """One step: ``text``/``latex`` is the left side, ``expr`` (if any) the right side."""
+
+    text: str
+    latex: str
+    expr: sp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    lines: tuple[Line, ...]
+    note: str = ""
+    latex_title: str = ""
+
+
+def _d(num: sp.Symbol, den: sp.Symbol) -> Line:
+    return Line(
+        f"∂{text_name(num)}/∂{text_name(den)}",
+        rf"\frac{{\partial {latex_name(num)}}}{{\partial {latex_name(den)}}}",
+    )
+
+
+def count_paths(graph: nx.DiGraph, source: str, target: str) -> int:
+    """Number of directed paths from ``source`` to ``target`` (dynamic programming)."""
+    count: dict[str, int] = {target: 1}
+    for v in reversed(list(nx.topological_sort(graph.subgraph(nx.descendants(graph, source) | {source})))):
+        if v != target:
+            count[v] = sum(count.get(c, 0) for c in graph.successors(v))
+    return count.get(source, 0)
+
+
+def sample_values(
+    backprop: Backprop,
+    params: Mapping[sp.Symbol | str, float],
+    x: Sequence[float],
+    y: Sequence[float],
+) -> dict[sp.Symbol, float]:
+    """Values of every symbol of the network at one sample: forward pass, J and all δ."""
+    spec = backprop.spec
+    values: dict[sp.Symbol, sp.Float] = {}
+    given = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in params.items()}
+    missing = [p.name for p in spec.params if p.name not in given]
+    if missing:
+        raise SpecError(
+            f"params lacks {len(missing)} parameter(s) of this network, e.g. {', '.join(missing[:5])}."
+        )
+    for name, arr, n in (("x", x, spec.sizes[0]), ("y", y, spec.sizes[-1])):
+        if len(arr) != n:
+            raise SpecError(f"{name} must have {n} value(s) for this network; got {len(arr)}.")
+    for p in spec.params:
+        values[p] = sp.Float(float(given[p.name]))
+    values.update({s: sp.Float(float(v)) for s, v in zip(spec.inputs, x)})
+    values.update({s: sp.Float(float(v)) for s, v in zip(spec.targets, y)})
+    g = backprop.graph
+    order = list(nx.topological_sort(g))
+    for name in order:
+        node = g.nodes[name]
+        if node["expr"] is not None:
+            values[node["symbol"]] = node["expr"].xreplace(values)
+    for name in reversed(order):
+        node = g.nodes[name]
+        if node["kind"] == "z":
+            d = spec.delta(node["layer"], node["index"][0])
+            values[d] = backprop.delta[d].xreplace(values)
+    return {s: float(v) for s, v in values.items()}
+
+
+class Derivation:
+    """The chain-rule derivation of ∂J/∂p for one parameter p.
+
+    Attributes
+    ----------
+    param : sympy.Symbol
+        The parameter p.
+    n_paths : int
+        Number of paths from p to J in the scalar graph.
+    paths : list of list of str or None
+        The paths (node names), listed while there are at most ``MAX_PATHS``.
+    partials : dict[tuple[str, str], sympy.Expr]
+        The local partial on every edge of the listed paths (p's own edge otherwise).
+    products : list of sympy.Expr
+        The product of local partials along each listed path.
+    chain_sum : sympy.Expr or None
+        The sum of the products: the multivariate chain rule.
+    deltas : list of (sympy.Symbol, sympy.Expr)
+        The δ recursion from the output layer down to p's layer, for every neuron p
+        reaches.
+    delta_form : sympy.Expr
+        ∂J/∂p in δ form, e.g. ``delta1_1*x1``.
+    compact : sympy.Expr
+        :meth:`Network.grad` of p: δ of p's neuron written out one level.
+    values : dict or None
+        Values of every symbol at one sample, set by :meth:`at`.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="sigmoid", loss="quadratic")
+    >>> d = net.derivation(net.w(1, 1, 1))
+    >>> d.n_paths, d.paths
+    (1, [['w1_1_1', 'z1_1', 'a1_1', 'J']])
+    >>> d.compact
+    a1_1*x1*(1 - a1_1)*(a1_1 - y1)
+    """
+
+    def __init__(self, backprop: Backprop, param: sp.Symbol, *, values: dict | None = None):
+        self.backprop = backprop
+        self.param = param
+        self.values = values
+        g = backprop.graph
+        self.n_paths = count_paths(g, param.name, "J")
+        self.paths = (
+            [list(p) for p in nx.all_simple_paths(g, param.name, "J")]
+            if self.n_paths <= MAX_PATHS
+            else None
+        )
+        edges: dict[tuple[str, str], None] = {}
+        for path in self.paths or [[param.name, next(iter(g.successors(param.name)))]]:
+            edges.update(dict.fromkeys(zip(path, path[1:])))
+        self.partials = {e: g.edges[e]["partial"] for e in edges}
+        self.products = [
+            sp.Mul(*[self.partials[e] for e in zip(p, p[1:])]) for p in self.paths or []
+        ]
+        self.chain_sum = sp.Add(*self.products) if self.paths is not None else None
+        reached = [
+            n for n in nx.descendants(g, param.name) if g.nodes[n]["kind"] == "z"
+        ]
+        reached.sort(key=lambda n: (-g.nodes[n]["layer"], g.nodes[n]["index"]))
+        spec = backprop.spec
+        self.deltas = [
+            (d, backprop.delta[d])
+            for d in (spec.delta(g.nodes[n]["layer"], g.nodes[n]["index"][0]) for n in reached)
+        ]
+        self.delta_form = backprop.adjoint[param.name]
+        self.compact = backprop.grad(param)
+        self._expanded: sp.Expr | None = None
+
+    # ------------------------------------------------------------------ values
+    @property
+    def expanded(self) -> sp.Expr:
+        """∂J/∂p in x, y, w and b only (may raise :class:`ExpressionTooLargeError`)."""
+        if self._expanded is None:
+            self._expanded = self.backprop.expanded(self.compact, what=f"dJ/d{self.param}")
+        return self._expanded
+
+    def at(
+        self,
+        params: Mapping[sp.Symbol | str, float],
+        x: Sequence[float],
+        y: Sequence[float],
+    ) -> Derivation:
+        """The same derivation with the value of every step at one sample.
+
+        Parameters
+        ----------
+        params : Mapping[Symbol or str, float]
+            A value for every parameter of the network.
+        x, y : sequence of float
+            One input and its target.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> d = net.derivation("w1_1_1").at({"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0])
+        >>> d.value(d.compact)   # (2*3 + 0.5 - 1) * 3
+        16.5
+        """
+        values = sample_values(self.backprop, params, x, y)
+        return Derivation(self.backprop, self.param, values=values)
+
+    def value(self, expr: sp.Expr) -> float:
+        """Value of ``expr`` at the sample given to :meth:`at`."""
+        if self.values is None:
+            raise SpecError("This derivation has no values; call .at(params, x, y) first.")
+        return float(expr.xreplace(self.values))
+
+    # --------------------------------------------------------------- structure
+    def sections(self) -> list[Section]:
+        """The derivation as titled sections of lines (what the printers print)."""
+        p, g = self.param, self.backprop.graph
+        J = sp.Symbol("J")
+        grad = _d(J, p)
+        out: list[Section] = []
+        if self.paths is not None:
+            on_paths = {n for path in self.paths for n in path if g.nodes[n]["expr"] is not None}
+            shown = [n for n in nx.topological_sort(g) if n in on_paths]
+            out.append(Section("Forward definitions", tuple(
+                Line(text_name(g.nodes[n]["symbol"]), latex_name(g.nodes[n]["symbol"]), g.nodes[n]["expr"])
+                for n in shown
+            )))
+            out.append(Section(f"Paths from {text_name(p)} to J ({self.n_paths})", tuple(
+                Line(" → ".join(text_name(g.nodes[n]["symbol"]) for n in path),
+                     r" \to ".join(latex_name(g.nodes[n]["symbol"]) for n in path))
+                for path in self.paths
+            ), latex_title=rf"\textbf{{Paths from }} {latex_name(p)} \textbf{{ to }} J \; ({self.n_paths})"))
+            out.append(Section("Local partial derivatives, one per edge", tuple(
+                Line(_d(g.nodes[v]["symbol"], g.nodes[u]["symbol"]).text,
+                     _d(g.nodes[v]["symbol"], g.nodes[u]["symbol"]).latex, expr)
+                for (u, v), expr in self.partials.items()
+            )))
+            out.append(Section("Chain rule: the product along each path", tuple(
+                Line(f"path {i}", rf"\text{{path {i}}}", prod)
+                for i, prod in enumerate(self.products, start=1)
+            )))
+            out.append(Section(
+                "Multivariate chain rule: the sum over paths",
+                (Line(grad.text, grad.latex, self.chain_sum),),
+            ))
+        else:
+            out.append(Section(
+                f"Paths from {text_name(p)} to J", (),
+                latex_title=rf"\textbf{{Paths from }} {latex_name(p)} \textbf{{ to }} J",
+                note=f"There are {self.n_paths:,} paths (their number grows exponentially "
+                "with depth); the δ recursion below sums over all of them.",
+            ))
+        out.append(Section(
+            "δ recursion (δ = ∂J/∂z, from the output layer back)",
+            tuple(Line(text_name(d), latex_name(d), expr) for d, expr in self.deltas),
+        ))
+        result = [Line(grad.text, grad.latex, self.delta_form)]
+        if self.compact != self.delta_form:
+            result.append(Line(grad.text, grad.latex, self.compact))
+        note = ""
+        try:
+            expanded = self.backprop.expanded(self.compact, max_size=MAX_SHOWN_EXPANDED)
+            result.append(Line(grad.text + "  (expanded)", grad.latex, expanded))
+        except ExpressionTooLargeError:
+            size = tree_size(self.backprop.expanded(self.compact, max_size=None))
+            note = (
+                f"The expanded form (in x, y, w, b) has {size:,} operations; "
+                "net.grad(p, expand=True) builds it."
+            )
+        out.append(Section("Result", tuple(result), note=note))
+        return out
+
+    # ---------------------------------------------------------------- printers
+    def _fmt_value(self, expr: sp.Expr | None, line: Line) -> float | None:
+        if self.values is None:
+            return None
+        try:
+            v = self.value(expr if expr is not None else sp.Symbol(""))
+        except (TypeError, ValueError):
+            return None
+        return v if math.isfinite(v) else None
+
+    def text(self) -> str:
+        """The derivation in Unicode text (SymPy's pretty printer), for a terminal.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> print(net.derivation("b1_1").text())  # doctest: +ELLIPSIS
+        ∂J/∂b⁽¹⁾₁ in the 1-1 network (identity; loss quadratic)
+        ...
+        δ recursion (δ = ∂J/∂z, from the output layer back)
+          δ⁽¹⁾₁ = a⁽¹⁾₁ - y₁
+        ...
+        """
+        head = f"∂J/∂{text_name(self.param)} in the {self.backprop.spec.describe()}"
+        if self.values is not None:
+            head += "\n(values at one sample after each step: ≈ ...)"
+        parts = [head]
+        for sec in self.sections():
+            parts.append("")
+            parts.append(sec.title)
+            for line in sec.lines:
+                body = line.text if line.expr is None else equation_text(line.text, line.expr)
+                v = self._fmt_value(line.expr, line) if line.expr is not None else None
+                if v is not None:
+                    body += f"  ≈ {v:.6g}"
+                parts.append("\n".join("  " + row for row in body.split("\n")))
+            if sec.note:
+                parts.append("  " + sec.note)
+        return "\n".join(parts)
+
+    def _latex_rows(self) -> list[str]:
+        rows = []
+        for sec in self.sections():
+            rows.append("&" + (sec.latex_title or rf"\textbf{{{latex_text(sec.title)}}}"))
+            for line in sec.lines:
+                row = line.latex if line.expr is None else f"{line.latex} &= {to_latex(line.expr)}"
+                if line.expr is None:
+                    row = "&" + row
+                v = self._fmt_value(line.expr, line) if line.expr is not None else None
+                if v is not None:
+                    row += rf" \approx {v:.6g}"
+                rows.append(row)
+            if sec.note:
+                rows.append(rf"&\text{{{latex_text(sec.note)}}}")
+        return rows
+
+    def latex(self) -> str:
+        """The derivation as one LaTeX ``aligned`` block (math mode, no surrounding ``$``).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="sigmoid", loss="quadratic")
+        >>> print(net.derivation("w1_1_1").latex())  # doctest: +ELLIPSIS
+        \\begin{aligned}
+        ...
+        \\frac{\\partial J}{\\partial w^{(1)}_{1 1}} &= \\delta^{(1)}_{1} x_{1} \\\\
+        ...
+        \\end{aligned}
+        """
+        return "\\begin{aligned}\n" + " \\\\\n".join(self._latex_rows()) + "\n\\end{aligned}"
+
+    def markdown(self) -> str:
+        """The derivation as Markdown with ``$$`` math (GitHub, Jupyter, MkDocs).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> print(net.derivation("b1_1").markdown().splitlines()[0])
+        ### $\\frac{\\partial J}{\\partial b^{(1)}_{1}}$ in the 1-1 network (identity; loss quadratic)
+        """
+        p = self.param
+        out = [rf"### $\frac{{\partial J}}{{\partial {latex_name(p)}}}$ in the {self.backprop.spec.describe()}"]
+        for sec in self.sections():
+            out += ["", f"**{sec.title}**", ""]
+            for line in sec.lines:
+                if line.expr is None:
+                    out.append(f"- ${line.latex}$")
+                else:
+                    v = self._fmt_value(line.expr, line)
+                    tail = rf" \approx {v:.6g}" if v is not None else ""
+                    out.append(f"- ${line.latex} = {to_latex(line.expr)}{tail}$")
+            if sec.note:
+                out += ["", sec.note]
+        return "\n".join(out)
+
+    def to_dict(self) -> dict:
+        """The derivation as plain data (strings in Python syntax and LaTeX), for JSON."""
+        return {
+            "param": self.param.name,
+            "network": self.backprop.spec.describe(),
+            "n_paths": self.n_paths,
+            "paths": self.paths,
+            "partials": [
+                {"edge": [u, v], "partial": to_str(e), "latex": to_latex(e)}
+                for (u, v), e in self.partials.items()
+            ],
+            "deltas": [{"delta": d.name, "expr": to_str(e), "latex": to_latex(e)} for d, e in self.deltas],
+            "delta_form": to_str(self.delta_form),
+            "compact": to_str(self.compact),
+            "compact_latex": to_latex(self.compact),
+        }
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"<Derivation of dJ/d{self.param} in the {self.backprop.spec.describe()}: {self.n_paths} path(s)>"

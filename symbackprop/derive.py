@@ -1,0 +1,199 @@
+"""Symbolic reverse mode over the scalar graph: the chain rule, written in named symbols.
+
+How it works
+------------
+Seed ∂J/∂J = 1, then visit the nodes in reverse topological order. Each node's adjoint
+is the sum over its consumers c of (c's adjoint × the local partial ∂c/∂node). Two
+choices keep every formula small:
+
+- the adjoint of a weighted input z^(l)_j is referred to by its name δ^(l)_j, never
+  by its value, so ∂J/∂w^(l)_jk = δ^(l)_j a^(l−1)_k whatever the depth;
+- a local partial is taken by ``sympy.diff`` on the one summand of the consumer's
+  definition that holds the variable (``term`` on the graph edge), not on the whole
+  weighted sum; activations use their textbook form (σ' = a(1 − a)) from the registry.
+
+The cost is one small ``diff`` per edge: linear in the number of edges. The expanded
+forms (in x, y, w, b only) substitute the forward definitions and the δ recursion; they
+share subexpressions while being built, but their printed size grows exponentially with
+depth, so :meth:`Backprop.expanded` measures it first and refuses past a limit.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import sympy as sp
+
+from .activations import softmax_partial, step_at_zero
+from .errors import ExpressionTooLargeError
+from .spec import Spec
+
+__all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE"]
+
+#: Expanded expressions larger than this many tree nodes are refused unless asked for.
+DEFAULT_MAX_SIZE = 100_000
+
+
+def tree_size(expr: sp.Basic) -> int:
+    """Number of nodes of ``expr`` as a tree (what printing it costs), counted on its DAG.
+
+    Shared subexpressions are counted once per use, as a printer would print them, but
+    visited once, so this is fast even when the answer is astronomically large.
+
+    Examples
+    --------
+    >>> x, y = sp.symbols("x y")
+    >>> tree_size(x * y + 1)
+    5
+    """
+    memo: dict[sp.Basic, int] = {}
+
+    def size(e: sp.Basic) -> int:
+        if not e.args:
+            return 1
+        n = memo.get(e)
+        if n is None:
+            n = memo[e] = 1 + sum(size(a) for a in e.args)
+        return n
+
+    return size(expr)
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """``expr``, or its factored form when that is at most half the size.
+
+    This turns the sigmoid + binary cross-entropy output δ, a(1 − a)((1 − y)/(1 − a) − y/a),
+    into the textbook a − y, and leaves forms that are already textbook alone.
+
+    Examples
+    --------
+    >>> a, y = sp.symbols("a y")
+    >>> tidy(a * (1 - a) * ((1 - y) / (1 - a) - y / a))
+    a - y
+    >>> tidy(a * (1 - a) * (a - y))
+    a*(1 - a)*(a - y)
+    """
+    candidate = sp.factor(sp.cancel(expr))
+    return candidate if 2 * tree_size(candidate) <= tree_size(expr) else expr
+
+
+class Backprop:
+    """The adjoints of every node of a network's scalar graph.
+
+    Parameters
+    ----------
+    spec : Spec
+        The network.
+    graph : networkx.DiGraph
+        Its scalar graph (:func:`~symbackprop.graph.build_graph`). Each edge gets a
+        ``partial`` attribute: the local partial derivative ∂v/∂u.
+
+    Attributes
+    ----------
+    adjoint : dict[str, sympy.Expr]
+        ∂J/∂node for every node name, compact: in named δ, a, z, w, x, y.
+    delta : dict[sympy.Symbol, sympy.Expr]
+        The definition of each δ^(l)_j = ∂J/∂z^(l)_j, one level deep (in δ^(l+1)).
+
+    Examples
+    --------
+    >>> from symbackprop.graph import build_graph
+    >>> spec = Spec([1, 1], "sigmoid", "quadratic")
+    >>> bp = Backprop(spec, build_graph(spec))
+    >>> bp.adjoint["w1_1_1"]
+    delta1_1*x1
+    >>> bp.delta[spec.delta(1, 1)]
+    a1_1*(1 - a1_1)*(a1_1 - y1)
+    """
+
+    def __init__(self, spec: Spec, graph: nx.DiGraph):
+        self.spec = spec
+        self.graph = graph
+        self.adjoint: dict[str, sp.Expr] = {}
+        self.delta: dict[sp.Symbol, sp.Expr] = {}
+        self._expansion: dict[sp.Symbol, sp.Expr] | None = None
+        self._run()
+
+    def _local_partial(self, u: str, v: str) -> sp.Expr:
+        g = self.graph
+        node = g.nodes[v]
+        if node["kind"] == "a":
+            act = self.spec.activations[node["layer"] - 1]
+            if act.elementwise:
+                return act.local_partial(g.nodes[u]["symbol"], node["symbol"])
+            layer = node["layer"]
+            outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
+            return softmax_partial(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
+        return step_at_zero(sp.diff(g.edges[u, v]["term"], g.nodes[u]["symbol"]))
+
+    def _run(self) -> None:
+        g = self.graph
+        for v in reversed(list(nx.topological_sort(g))):
+            node = g.nodes[v]
+            if node["kind"] == "loss":
+                self.adjoint[v] = sp.S.One
+                continue
+            total = []
+            for c in g.successors(v):
+                partial = self._local_partial(v, c)
+                g.edges[v, c]["partial"] = partial
+                total.append(self._named_adjoint(c) * partial)
+            self.adjoint[v] = sp.Add(*total)
+            if node["kind"] == "z":
+                layer, (j,) = node["layer"], node["index"]
+                if layer == self.spec.n_layers:
+                    self.adjoint[v] = tidy(self.adjoint[v])
+                self.delta[self.spec.delta(layer, j)] = self.adjoint[v]
+
+    def _named_adjoint(self, name: str) -> sp.Expr:
+        node = self.graph.nodes[name]
+        if node["kind"] == "z":
+            return self.spec.delta(node["layer"], node["index"][0])
+        return self.adjoint[name]
+
+    def grad(self, p: sp.Symbol) -> sp.Expr:
+        """∂J/∂p in compact form: δ of p's own neuron written out one level.
+
+        For an output-layer parameter this is in a, y and the previous layer's a
+        (``(a2_1 - y1)*a2_1*(1 - a2_1)*a1_1``); deeper, it holds the next layer's δ.
+        """
+        layer = self.graph.nodes[p.name]["layer"]
+        j = self.graph.nodes[p.name]["index"][0]
+        d = self.spec.delta(layer, j)
+        return self.adjoint[p.name].xreplace({d: self.delta[d]})
+
+    def expansion(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each z, a and δ symbol written in x, y, w and b only (shared, built once)."""
+        if self._expansion is None:
+            g = self.graph
+            exp: dict[sp.Symbol, sp.Expr] = {}
+            order = list(nx.topological_sort(g))
+            for name in order:
+                node = g.nodes[name]
+                if node["kind"] in ("z", "a"):
+                    exp[node["symbol"]] = node["expr"].xreplace(exp)
+            for name in reversed(order):
+                node = g.nodes[name]
+                if node["kind"] == "z":
+                    d = self.spec.delta(node["layer"], node["index"][0])
+                    exp[d] = self.delta[d].xreplace(exp)
+            self._expansion = exp
+        return self._expansion
+
+    def expanded(self, expr: sp.Expr, *, max_size: int | None = DEFAULT_MAX_SIZE, what: str = "expression") -> sp.Expr:
+        """``expr`` with every z, a and δ replaced by its expansion in x, y, w, b.
+
+        Raises
+        ------
+        ExpressionTooLargeError
+            When the result, printed as a tree, would have more than ``max_size`` nodes.
+        """
+        result = expr.xreplace(self.expansion())
+        if max_size is not None:
+            n = tree_size(result)
+            if n > max_size:
+                raise ExpressionTooLargeError(
+                    f"The expanded form of {what} has {n:,} operations (limit {max_size:,}); "
+                    "expanded gradients grow exponentially with depth. Use the compact form "
+                    "(expand=False), or pass max_size=None to build it anyway."
+                )
+        return result

@@ -1,0 +1,178 @@
+"""The layer-level backpropagation equations, filled in for one network.
+
+The four textbook equations (Nielsen, ch. 2)::
+
+    δ^(L) = ∇_a J ⊙ f_L'(z^(L))
+    δ^(l) = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f_l'(z^(l))
+    ∂J/∂W^(l) = δ^(l) (a^(l−1))ᵀ
+    ∂J/∂b^(l) = δ^(l)
+
+with ∇_a J and each f' derived by SymPy for this network's loss and activations, and
+written per component for a generic neuron j. A softmax output layer has no elementwise
+f'; its δ^(L) is the softmax Jacobian applied to ∇_a J.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .activations import softmax_partial
+from .derivation import Line, Section
+from .derive import tidy
+from .notation import equation_text, latex_name, latex_text, to_latex
+from .notation import symbol_name as _name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spec import Spec
+
+__all__ = ["Equations"]
+
+
+def _sym(head: str, layer, *index) -> sp.Symbol:
+    return sp.Symbol(_name(head, layer, *index))
+
+
+class Equations:
+    """The layer-level backprop equations of a network, as text, LaTeX or Markdown.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> eq = sbp.mlp([2, 2, 2], activation="sigmoid", loss="quadratic").equations()
+    >>> print(eq.text())  # doctest: +ELLIPSIS
+    Layer-level backpropagation for the 2-2-2 network (sigmoid, sigmoid; loss quadratic)
+    ...
+    δ⁽²⁾ⱼ = a⁽²⁾ⱼ⋅(1 - a⁽²⁾ⱼ)⋅(a⁽²⁾ⱼ - yⱼ)
+    ...
+    """
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+
+    def sections(self) -> list[Section]:
+        """The equations as titled sections (the generic form, then this network's)."""
+        spec = self.spec
+        L = spec.n_layers
+        general = Section(
+            "The four equations (⊙: elementwise product)",
+            (
+                Line("δ⁽ᴸ⁾ = ∇ₐJ ⊙ f'(z⁽ᴸ⁾)", r"\delta^{(L)} &= \nabla_a J \odot f_L'(z^{(L)})"),
+                Line("δ⁽ˡ⁾ = ((W⁽ˡ⁺¹⁾)ᵀ δ⁽ˡ⁺¹⁾) ⊙ f'(z⁽ˡ⁾)",
+                     r"\delta^{(l)} &= \left((W^{(l+1)})^{T} \delta^{(l+1)}\right) \odot f_l'(z^{(l)})"),
+                Line("∂J/∂W⁽ˡ⁾ = δ⁽ˡ⁾ (a⁽ˡ⁻¹⁾)ᵀ", r"\frac{\partial J}{\partial W^{(l)}} &= \delta^{(l)} (a^{(l-1)})^{T}"),
+                Line("∂J/∂b⁽ˡ⁾ = δ⁽ˡ⁾", r"\frac{\partial J}{\partial b^{(l)}} &= \delta^{(l)}"),
+            ),
+        )
+        outputs, targets = spec.outputs, spec.targets
+        loss = spec.loss(outputs, targets)
+        lines = [Line("J", "J", loss)]
+        grads = [sp.diff(loss, a) for a in outputs]
+        generic = self._generic(grads, L)
+        aj, yj = _sym("a", L, "j"), _sym("y", None, "j")
+        if generic is not None:
+            lines.append(Line(f"∂J/∂{_t(aj)}", rf"\frac{{\partial J}}{{\partial {latex_name(aj)}}}", generic))
+        else:
+            lines += [
+                Line(f"∂J/∂{_t(a)}", rf"\frac{{\partial J}}{{\partial {latex_name(a)}}}", g)
+                for a, g in zip(outputs, grads)
+            ]
+        for layer, act in enumerate(spec.activations, start=1):
+            z, a = _sym("z", layer, "j"), _sym("a", layer, "j")
+            if act.elementwise:
+                lines.append(Line(_t(a), latex_name(a), act(z)))
+            else:
+                k = sp.Symbol("k")
+                total = sp.Sum(sp.exp(_sym("z", layer, "k")), (k, 1, spec.sizes[layer]))
+                lines.append(Line(_t(a), latex_name(a), sp.exp(z) / total))
+            if act.elementwise:
+                lines.append(Line(f"∂{_t(a)}/∂{_t(z)}", rf"\frac{{\partial {latex_name(a)}}}{{\partial {latex_name(z)}}}",
+                                  act.local_partial(z, a)))
+            else:
+                ai, zj = _sym("a", layer, "i"), _sym("z", layer, "j")
+                lines.append(Line(
+                    f"∂{_t(ai)}/∂{_t(zj)}", rf"\frac{{\partial {latex_name(ai)}}}{{\partial {latex_name(zj)}}}",
+                    ai * (sp.KroneckerDelta(sp.Symbol("i"), sp.Symbol("j")) - aj),
+                ))
+        # δ per layer, for a generic neuron j, with f' and ∇_a J filled in.
+        deltas = []
+        out_act, zL, dL = spec.activations[-1], _sym("z", L, "j"), _sym("delta", L, "j")
+        if out_act.elementwise and generic is not None:
+            deltas.append(Line(_t(dL), latex_name(dL), tidy(generic * out_act.local_partial(zL, aj))))
+        else:
+            # Not one form for every j (softmax, or a loss that treats outputs differently):
+            # write each output neuron's δ out.
+            for j in range(1, spec.sizes[-1] + 1):
+                if out_act.elementwise:
+                    d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
+                else:
+                    d = sp.Add(*[g * softmax_partial(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
+                deltas.append(Line(_t(spec.delta(L, j)), latex_name(spec.delta(L, j)), tidy(d)))
+        k = sp.Symbol("k")
+        for layer in range(L - 1, 0, -1):
+            act = spec.activations[layer - 1]
+            d = _sym("delta", layer, "j")
+            # Σ_k w^(l+1)_kj δ^(l+1)_k over the neurons k of the next layer.
+            s = sp.Sum(_sym("w", layer + 1, "k", "j") * _sym("delta", layer + 1, "k"), (k, 1, spec.sizes[layer + 1]))
+            deltas.append(Line(_t(d), latex_name(d), act.local_partial(_sym("z", layer, "j"), _sym("a", layer, "j")) * s))
+        for layer in range(1, L + 1):
+            w, b = _sym("w", layer, "j", "k"), _sym("b", layer, "j")
+            prev = _sym("a", layer - 1, "k") if layer > 1 else _sym("x", None, "k")
+            d = _sym("delta", layer, "j")
+            deltas.append(Line(f"∂J/∂{_t(w)}", rf"\frac{{\partial J}}{{\partial {latex_name(w)}}}", d * prev))
+            deltas.append(Line(f"∂J/∂{_t(b)}", rf"\frac{{\partial J}}{{\partial {latex_name(b)}}}", d))
+        return [
+            general,
+            Section("For this network: loss and activations", tuple(lines)),
+            Section("For this network: δ and gradients, neuron j (k: the previous layer)", tuple(deltas)),
+        ]
+
+    @staticmethod
+    def _generic(grads: list[sp.Expr], L: int) -> sp.Expr | None:
+        """∂J/∂a_j for a generic j, if every component has the same form; else None."""
+        forms = set()
+        for j, g in enumerate(grads, start=1):
+            forms.add(g.xreplace({_sym("a", L, j): _sym("a", L, "j"), _sym("y", None, j): _sym("y", None, "j")}))
+        return forms.pop() if len(forms) == 1 else None
+
+    def text(self) -> str:
+        """The equations as Unicode text."""
+        out = [f"Layer-level backpropagation for the {self.spec.describe()}"]
+        for sec in self.sections():
+            out += ["", sec.title]
+            for line in sec.lines:
+                body = line.text if line.expr is None else equation_text(line.text, line.expr)
+                out.append("\n".join("  " + r for r in body.split("\n")))
+        return "\n".join(out)
+
+    def latex(self) -> str:
+        """The equations as one LaTeX ``aligned`` block."""
+        rows = []
+        for sec in self.sections():
+            rows.append(rf"&\textbf{{{latex_text(sec.title)}}}")
+            for line in sec.lines:
+                rows.append(line.latex if line.expr is None else f"{line.latex} &= {to_latex(line.expr)}")
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def markdown(self) -> str:
+        """The equations as Markdown with ``$`` math."""
+        out = [f"### Layer-level backpropagation for the {self.spec.describe()}"]
+        for sec in self.sections():
+            out += ["", f"**{sec.title}**", ""]
+            for line in sec.lines:
+                tex = line.latex.replace("&", "") if line.expr is None else f"{line.latex} = {to_latex(line.expr)}"
+                out.append(f"- ${tex}$")
+        return "\n".join(out)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def _t(symbol: sp.Symbol) -> str:
+    from .notation import text_name
+
+    return text_name(symbol)

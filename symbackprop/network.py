@@ -1,0 +1,178 @@
+"""The :class:`Network` a user works with, and :func:`mlp` that builds one.
+
+A Network is a :class:`~symbackprop.spec.Spec` (sizes, activations, loss, symbols) with
+its scalar graph and symbolic gradients, both built on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import sympy as sp
+
+from .derivation import Derivation
+from .derive import DEFAULT_MAX_SIZE, Backprop
+from .equations import Equations
+from .graph import build_graph
+from .spec import ActivationSpec, LossSpec, Spec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compile import CompiledModel
+
+__all__ = ["Network", "mlp"]
+
+
+class Network(Spec):
+    """A fully connected network, its scalar graph and its symbolic gradients.
+
+    Build one with :func:`mlp`. See :class:`~symbackprop.spec.Spec` for the symbols
+    (``net.w(l, j, k)``, ``net.b(l, j)``, ``net.x(k)``, ...).
+    """
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The scalar computation graph (see :mod:`symbackprop.graph`), built on first use.
+
+        Examples
+        --------
+        >>> net = mlp([2, 2, 1])
+        >>> net.graph.number_of_nodes(), net.graph.nodes["a1_1"]["kind"]
+        (19, 'a')
+        """
+        return build_graph(self)
+
+    @cached_property
+    def backprop(self) -> Backprop:
+        """Reverse mode over :attr:`graph`: every node's adjoint and every δ (built once)."""
+        return Backprop(self, self.graph)
+
+    def grad(
+        self, p: sp.Symbol | str, expand: bool = False, *, max_size: int | None = DEFAULT_MAX_SIZE
+    ) -> sp.Expr:
+        """∂J/∂p for one sample.
+
+        Parameters
+        ----------
+        p : Symbol or str
+            A weight or bias of this network (``net.w(1, 2, 1)`` or ``"w1_2_1"``).
+        expand : bool
+            False (default): the compact chain-rule form, in the intermediate symbols
+            a, z and the next layer's δ (for an output-layer parameter: in a, y only).
+            True: in the inputs x, targets y, weights and biases only.
+        max_size : int or None
+            With ``expand=True``, refuse (:class:`ExpressionTooLargeError`) an expanded
+            expression of more tree nodes than this; None for no limit.
+
+        Examples
+        --------
+        >>> net = mlp([2, 2, 2], activation="sigmoid", loss="quadratic")
+        >>> net.grad(net.w(2, 1, 1))
+        a1_1*a2_1*(1 - a2_1)*(a2_1 - y1)
+        >>> net.grad("w1_1_1")
+        a1_1*x1*(1 - a1_1)*(delta2_1*w2_1_1 + delta2_2*w2_2_1)
+        >>> net.grad("b2_1", expand=True).free_symbols <= set(net.params) | {net.x(1), net.x(2), net.y(1)}
+        True
+        """
+        param = self.parameter(p)
+        compact = self.backprop.grad(param)
+        if not expand:
+            return compact
+        return self.backprop.expanded(compact, max_size=max_size, what=f"dJ/d{param}")
+
+    def gradients(self, expand: bool = False) -> dict[sp.Symbol, sp.Expr]:
+        """``{p: net.grad(p, expand)}`` for every parameter, in :attr:`params` order.
+
+        Examples
+        --------
+        >>> len(mlp([2, 3, 1]).gradients())
+        13
+        """
+        return {p: self.grad(p, expand) for p in self.params}
+
+    @property
+    def deltas(self) -> dict[sp.Symbol, sp.Expr]:
+        """The δ recursion: each δ^(l)_j defined in the next layer's δ (output layer: in a, y).
+
+        Examples
+        --------
+        >>> mlp([1, 1], activation="identity").deltas
+        {delta1_1: a1_1 - y1}
+        """
+        return dict(sorted(self.backprop.delta.items(), key=lambda kv: kv[0].name))
+
+    def derivation(self, p: sp.Symbol | str) -> Derivation:
+        """The chain-rule derivation of ∂J/∂p, step by step.
+
+        Examples
+        --------
+        >>> net = mlp([2, 2, 2], activation="sigmoid", loss="quadratic")
+        >>> d = net.derivation(net.w(1, 1, 1))
+        >>> d.n_paths
+        2
+        >>> print(d.text().splitlines()[0])
+        ∂J/∂w⁽¹⁾₁₁ in the 2-2-2 network (sigmoid, sigmoid; loss quadratic)
+        """
+        return Derivation(self.backprop, self.parameter(p))
+
+    def equations(self) -> Equations:
+        """The layer-level backpropagation equations, filled in for this network.
+
+        Examples
+        --------
+        >>> eq = mlp([2, 2, 2], activation="sigmoid", loss="quadratic").equations()
+        >>> print(eq.text().splitlines()[0])
+        Layer-level backpropagation for the 2-2-2 network (sigmoid, sigmoid; loss quadratic)
+        """
+        return Equations(self)
+
+    def compile(self, backend: str = "numpy") -> CompiledModel:
+        """Compile forward pass, loss and gradient to NumPy (see :mod:`symbackprop.compile`)."""
+        from .compile import compile_network
+
+        return compile_network(self, backend=backend)
+
+    def init_params(self, seed: int | Any = 0) -> dict[sp.Symbol, float]:
+        """Starting parameters, reproducible from ``seed`` (see :mod:`symbackprop.params`)."""
+        from .params import init_params
+
+        return init_params(self, seed)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.equations().latex() + "$$"
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: ActivationSpec | Sequence[ActivationSpec] = "sigmoid",
+    loss: LossSpec = "quadratic",
+) -> Network:
+    """A fully connected network (multi-layer perceptron).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Neurons per layer, inputs first: ``[2, 3, 1]``.
+    activation : str, SymPy expression or Lambda, or a list of these
+        One activation for all layers, or one per layer after the inputs. Names:
+        relu, sigmoid, tanh, arctan, identity, softplus, leaky_relu, softmax (output
+        layer only); or a formula in ``z`` such as ``"log(1 + exp(z))"``.
+    loss : str or SymPy expression
+        quadratic, mse, binary_cross_entropy, cross_entropy; or a formula in the
+        output symbols and targets, such as ``"(y1 - a2_1)**2"``.
+
+    Returns
+    -------
+    Network
+
+    Examples
+    --------
+    >>> net = mlp([2, 3, 1], activation=["relu", "sigmoid"], loss="binary_cross_entropy")
+    >>> net
+    Network([2, 3, 1], activation=['relu', 'sigmoid'], loss='binary_cross_entropy')
+    >>> net.grad("w2_1_1")
+    a1_1*(a2_1 - y1)
+    """
+    return Network(sizes, activation, loss)

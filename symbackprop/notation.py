@@ -1,0 +1,249 @@
+"""The fixed notation: symbol names, their LaTeX and Unicode forms, and the printers.
+
+Every quantity of a network is a SymPy ``Symbol`` whose name is a Python identifier
+(``w1_2_1`` is w^(1)_21: layer 1, neuron 2, from neuron 1 of layer 0). This module knows
+how to make those names, how to read them back, and how to print expressions in textbook
+form: ``w^{(1)}_{2 1}`` in LaTeX and ``w⁽¹⁾₂₁`` in Unicode text.
+
+The ReLU derivative is written with SymPy's ``Heaviside(z, 0)`` (the step with value 0 at
+0, as PyTorch uses); the printers show it as ``H(z)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
+from sympy.printing.str import StrPrinter
+
+__all__ = [
+    "SymbolName",
+    "parse_name",
+    "symbol_name",
+    "to_latex",
+    "to_text",
+    "to_str",
+    "equation_text",
+    "text_name",
+    "latex_name",
+    "latex_text",
+]
+
+# An index is a number, or one of the letters i, j, k for a generic neuron.
+_NAME = re.compile(
+    r"^(?:(w)(\d+|L)_(\d+|[ijk])_(\d+|[ijk])|(b|z|a|delta)(\d+|L)_(\d+|[ijk])|(x|y)(\d+|[ijk])|(J))$"
+)
+_KINDS = {"w": "weight", "b": "bias", "z": "z", "a": "a", "delta": "delta", "x": "x", "y": "y"}
+_LATEX_HEAD = {"delta": r"\delta"}
+_TEXT_HEAD = {"delta": "δ"}
+_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+_SUB = str.maketrans("0123456789ijk", "₀₁₂₃₄₅₆₇₈₉ᵢⱼₖ")
+
+
+@dataclass(frozen=True)
+class SymbolName:
+    """A parsed symbol name: its ``head`` (w, b, z, a, delta, x, y, J), layer and indices."""
+
+    head: str
+    layer: int | str | None
+    index: tuple[int | str, ...]
+
+    @property
+    def kind(self) -> str:
+        """The node kind used in the graph: weight, bias, z, a, delta, x, y or loss."""
+        return _KINDS.get(self.head, "loss")
+
+
+def parse_name(name: str) -> SymbolName | None:
+    """Read a symbol name of the notation, or return None when it is not one.
+
+    Examples
+    --------
+    >>> parse_name("w1_2_1")
+    SymbolName(head='w', layer=1, index=(2, 1))
+    >>> parse_name("x3")
+    SymbolName(head='x', layer=None, index=(3,))
+    >>> parse_name("a2_j")
+    SymbolName(head='a', layer=2, index=('j',))
+    >>> parse_name("foo") is None
+    True
+    """
+    m = _NAME.match(name)
+    if m is None:
+        return None
+    g = [int(v) if v is not None and v.isdigit() else v for v in m.groups()]
+    if g[0]:
+        return SymbolName("w", g[1], (g[2], g[3]))
+    if g[4]:
+        return SymbolName(g[4], g[5], (g[6],))
+    if g[7]:
+        return SymbolName(g[7], None, (g[8],))
+    return SymbolName("J", None, ())
+
+
+def symbol_name(head: str, layer: int | None, *index: int) -> str:
+    """Build the Python name of a symbol: ``symbol_name("w", 1, 2, 1) == "w1_2_1"``.
+
+    Examples
+    --------
+    >>> symbol_name("delta", 2, 1), symbol_name("x", None, 3)
+    ('delta2_1', 'x3')
+    """
+    if layer is None:
+        return head + "_".join(str(i) for i in index)
+    return f"{head}{layer}_" + "_".join(str(i) for i in index)
+
+
+def _latex_name(name: str) -> str | None:
+    s = parse_name(name)
+    if s is None:
+        return None
+    if s.head == "J":
+        return "J"
+    head = _LATEX_HEAD.get(s.head, s.head)
+    sub = " ".join(str(i) for i in s.index)
+    if s.layer is None:
+        return f"{head}_{{{sub}}}"
+    return f"{head}^{{({s.layer})}}_{{{sub}}}"
+
+
+def _text_name(name: str) -> str | None:
+    s = parse_name(name)
+    if s is None:
+        return None
+    if s.head == "J":
+        return "J"
+    head = _TEXT_HEAD.get(s.head, s.head)
+    # Subscript digits cannot be told apart once an index has two digits: separate them.
+    sep = "," if any(isinstance(i, int) and i >= 10 for i in s.index) else ""
+    sub = sep.join(str(i).translate(_SUB) for i in s.index)
+    if s.layer is None:
+        return head + sub
+    return head + f"({s.layer})".translate(_SUP) + sub
+
+
+def _is_step0(expr: sp.Basic) -> bool:
+    return isinstance(expr, sp.Heaviside) and len(expr.args) == 2 and expr.args[1] == 0
+
+
+class _Latex(LatexPrinter):
+    def _print_Symbol(self, expr, style="plain"):
+        name = _latex_name(expr.name)
+        return name if name is not None else super()._print_Symbol(expr, style)
+
+    def _print_Heaviside(self, expr, exp=None):
+        if not _is_step0(expr):
+            return super()._print_Heaviside(expr, exp)
+        tex = r"H\left(%s\right)" % self._print(expr.args[0])
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+
+class _Text(PrettyPrinter):
+    def _print_Symbol(self, e, bold_name=False):
+        name = _text_name(e.name)
+        return prettyForm(name) if name is not None else super()._print_Symbol(e, bold_name)
+
+    def _print_Heaviside(self, e):
+        if not _is_step0(e):
+            return self._print_Function(e)
+        return self._helper_print_function(e.func, e.args[:1], func_name="H")
+
+
+class _Str(StrPrinter):
+    def _print_Heaviside(self, expr):
+        if _is_step0(expr):
+            return "heaviside(%s)" % self._print(expr.args[0])
+        return super()._print_Function(expr)
+
+
+def to_latex(expr: sp.Basic, **settings) -> str:
+    """LaTeX of ``expr`` in the textbook notation.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> to_latex(sp.Symbol("w1_2_1") * sp.Symbol("delta2_1"))
+    '\\\\delta^{(2)}_{1} w^{(1)}_{2 1}'
+    """
+    return _Latex(settings).doprint(expr)
+
+
+def to_text(expr: sp.Basic, *, unicode: bool = True, wrap_line: bool = False) -> str:
+    """Unicode (SymPy pretty printer) form of ``expr`` in the textbook notation.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> print(to_text(sp.Symbol("a1_1") * (1 - sp.Symbol("a1_1"))))
+    a⁽¹⁾₁⋅(1 - a⁽¹⁾₁)
+    """
+    printer = _Text({"use_unicode": unicode, "wrap_line": wrap_line})
+    return printer.doprint(expr)
+
+
+def to_str(expr: sp.Basic) -> str:
+    """One-line form of ``expr`` with Python names; what the formula parser reads back.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> to_str(sp.Heaviside(sp.Symbol("z1_1"), 0) * sp.Symbol("x1"))
+    'x1*heaviside(z1_1)'
+    """
+    return _Str().doprint(expr)
+
+
+def equation_text(lhs: str, rhs: sp.Basic) -> str:
+    """``lhs = rhs`` with ``rhs`` pretty-printed, ``lhs`` on its baseline.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> print(equation_text("∂J/∂b⁽¹⁾₁", sp.Symbol("delta1_1")))
+    ∂J/∂b⁽¹⁾₁ = δ⁽¹⁾₁
+    """
+    form = _Text({"use_unicode": True, "wrap_line": False})._print(rhs)
+    return prettyForm(*form.left(f"{lhs} = ")).render(wrap_line=False)
+
+
+def text_name(symbol: sp.Symbol) -> str:
+    """Unicode name of a symbol (``w⁽¹⁾₂₁``); other names are returned unchanged.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> text_name(sp.Symbol("delta2_1"))
+    'δ⁽²⁾₁'
+    """
+    return _text_name(symbol.name) or symbol.name
+
+
+def latex_name(symbol: sp.Symbol) -> str:
+    """LaTeX name of a symbol (``w^{(1)}_{2 1}``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> latex_name(sp.Symbol("b2_1"))
+    'b^{(2)}_{1}'
+    """
+    return _latex_name(symbol.name) or to_latex(symbol)
+
+
+def latex_text(text: str) -> str:
+    """Plain text (with Unicode δ, ∂, ⊙) made safe for LaTeX text mode.
+
+    Examples
+    --------
+    >>> print(latex_text("δ = ∂J/∂z, 50%"))
+    $\\delta$ = $\\partial$J/$\\partial$z, 50\\%
+    """
+    table = {
+        "δ": r"$\delta$", "∂": r"$\partial$", "⊙": r"$\odot$",
+        "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+    }
+    return "".join(table.get(ch, ch) for ch in text)

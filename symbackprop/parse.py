@@ -1,0 +1,228 @@
+"""Safe parsing of formulas a user types: an AST whitelist, never ``eval``.
+
+A formula such as ``"(a2_1 - y1)*a2_1*(1 - a2_1)*a1_1"`` or ``"log(1 + exp(z))"`` is read
+with :func:`ast.parse` and translated node by node into SymPy. Only these are accepted:
+numbers, the names the caller allows, ``+ - * / **``, unary ``-``/``+``, parentheses and
+calls of the functions in :data:`FUNCTIONS`. Anything else (attribute access, subscripts,
+lambdas, keyword arguments, comprehensions, strings, unknown names or functions) raises
+:class:`~symbackprop.errors.FormulaError` naming the offending token. Nothing the user
+typed is ever executed, and neither ``sympify`` nor ``parse_expr`` sees the string.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping
+
+import sympy as sp
+
+from .errors import FormulaError, closest
+
+__all__ = ["FUNCTIONS", "CONSTANTS", "parse_formula"]
+
+
+def _sigmoid(x):
+    return 1 / (1 + sp.exp(-x))
+
+
+def _max(*args):
+    return sp.Max(*args)
+
+
+#: Named functions a formula may call, with the number of arguments each takes
+#: (``None``: two or more).
+FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int | tuple[int, ...] | None]] = {
+    "exp": (sp.exp, 1),
+    "log": (sp.log, 1),
+    "ln": (sp.log, 1),
+    "sqrt": (sp.sqrt, 1),
+    "tanh": (sp.tanh, 1),
+    "atan": (sp.atan, 1),
+    "arctan": (sp.atan, 1),
+    "sin": (sp.sin, 1),
+    "cos": (sp.cos, 1),
+    "sigmoid": (_sigmoid, 1),
+    "σ": (_sigmoid, 1),
+    "sigmoid_prime": (lambda x: _sigmoid(x) * (1 - _sigmoid(x)), 1),
+    "tanh_prime": (lambda x: 1 - sp.tanh(x) ** 2, 1),
+    "relu": (lambda x: sp.Max(0, x), 1),
+    "softplus": (lambda x: sp.log(1 + sp.exp(x)), 1),
+    # The step with H(0) = 0, the ReLU derivative convention; Heaviside(x, h0) as SymPy prints it.
+    "heaviside": (lambda x: sp.Heaviside(x, 0), 1),
+    "Heaviside": (lambda x, h0=sp.S.Half: sp.Heaviside(x, h0), (1, 2)),
+    "max": (_max, None),
+    "Max": (_max, None),
+    "min": (lambda *a: sp.Min(*a), None),
+    "Min": (lambda *a: sp.Min(*a), None),
+    "abs": (sp.Abs, 1),
+    "Abs": (sp.Abs, 1),
+}
+
+#: Named constants a formula may use (unless the caller defines the same name).
+CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
+
+_BINOPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+}
+_MAX_LENGTH = 20_000
+_MAX_NUMERIC_EXPONENT = 1000
+
+
+def _allowed(names: Mapping[str, sp.Basic]) -> str:
+    shown = sorted(names)
+    if len(shown) > 12:
+        shown = shown[:12] + ["..."]
+    return (
+        f"names {', '.join(shown) or '(none)'}; numbers; + - * / ** and parentheses; "
+        f"functions {', '.join(sorted(set(FUNCTIONS) - {'Max', 'Min', 'Abs'}))}"
+    )
+
+
+class _Translator:
+    def __init__(self, text: str, names: Mapping[str, sp.Basic], what: str):
+        self.text = text
+        self.names = names
+        self.what = what
+
+    def fail(self, node: ast.AST | None, problem: str) -> FormulaError:
+        where = ""
+        if node is not None and hasattr(node, "col_offset"):
+            token = ast.get_source_segment(self.text, node) or ""
+            where = f" at column {node.col_offset + 1} ({token!r})"
+        return FormulaError(
+            f"Cannot read {self.what} {self.text!r}: {problem}{where}. "
+            f"Allowed: {_allowed(self.names)}."
+        )
+
+    def visit(self, node: ast.AST) -> sp.Expr:
+        if isinstance(node, ast.Expression):
+            return self.visit(node.body)
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self.fail(node, f"{type(value).__name__} literals are not allowed")
+            # A decimal like 0.5 becomes the exact 1/2, so symbolic comparison stays exact.
+            return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return self.names[node.id]
+            if node.id in CONSTANTS:
+                return CONSTANTS[node.id]
+            if node.id in FUNCTIONS:
+                raise self.fail(node, f"function {node.id!r} needs arguments in parentheses")
+            guess = closest(node.id, list(self.names) + list(CONSTANTS))
+            hint = f" (did you mean {guess!r}?)" if guess else ""
+            raise self.fail(node, f"unknown name {node.id!r}{hint}")
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                hint = "; use ** for powers" if isinstance(node.op, ast.BitXor) else ""
+                raise self.fail(node, f"operator {type(node.op).__name__} is not allowed{hint}")
+            left, right = self.visit(node.left), self.visit(node.right)
+            if (
+                isinstance(node.op, ast.Pow)
+                and left.is_number
+                and right.is_number
+                and abs(right) > _MAX_NUMERIC_EXPONENT
+            ):
+                raise self.fail(node, "numeric exponent too large")
+            try:
+                return op(left, right)
+            except (ZeroDivisionError, ValueError, TypeError) as exc:
+                raise self.fail(node, f"cannot compute this ({exc})") from exc
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return -self.visit(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return self.visit(node.operand)
+            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed")
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise self.fail(node, f"{type(node).__name__} is not allowed in a formula")
+
+    def call(self, node: ast.Call) -> sp.Expr:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node.func, "only calls of named functions are allowed")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            guess = closest(name, FUNCTIONS)
+            hint = f" (did you mean {guess!r}?)" if guess else ""
+            raise self.fail(node.func, f"unknown function {name!r}{hint}")
+        if node.keywords:
+            raise self.fail(node, "keyword arguments are not allowed")
+        func, arity = FUNCTIONS[name]
+        args = [self.visit(a) for a in node.args]
+        ok = (
+            len(args) >= 2
+            if arity is None
+            else len(args) in (arity if isinstance(arity, tuple) else (arity,))
+        )
+        if not ok:
+            want = "two or more" if arity is None else " or ".join(map(str, arity if isinstance(arity, tuple) else (arity,)))
+            raise self.fail(node, f"{name} takes {want} argument(s), got {len(args)}")
+        return func(*args)
+
+
+def parse_formula(
+    text: str, names: Mapping[str, sp.Basic], *, what: str = "formula"
+) -> sp.Expr:
+    """Translate the formula ``text`` into a SymPy expression, safely.
+
+    Parameters
+    ----------
+    text : str
+        The formula, in Python syntax (``**`` for powers).
+    names : Mapping[str, sympy.Basic]
+        The names the formula may use and what each stands for.
+    what : str
+        How to call the text in error messages (e.g. ``"activation"``).
+
+    Returns
+    -------
+    sympy.Expr
+
+    Raises
+    ------
+    FormulaError
+        On a syntax error, an unknown name or function, or any construct outside the
+        whitelist; the message names the offending token and lists what is allowed.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z")
+    >>> parse_formula("log(1 + exp(z))", {"z": z})
+    log(exp(z) + 1)
+    >>> parse_formula("0.5*z**2", {"z": z})
+    z**2/2
+    >>> parse_formula("__import__('os')", {"z": z})
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.FormulaError: Cannot read formula "__import__('os')": unknown function '__import__' at column 1 ('__import__'). Allowed: ...
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"A {what} must be a string, got {type(text).__name__}.")
+    if len(text) > _MAX_LENGTH:
+        raise FormulaError(f"The {what} is {len(text)} characters long; the limit is {_MAX_LENGTH}.")
+    if not text.strip():
+        raise FormulaError(f"The {what} is empty.")
+    translator = _Translator(text, names, what)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        col = f" at column {exc.offset}" if exc.offset else ""
+        raise FormulaError(
+            f"Cannot read {what} {text!r}: syntax error{col} ({exc.msg}). "
+            f"Allowed: {_allowed(names)}."
+        ) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise FormulaError(f"Cannot read {what} {text!r}: {type(exc).__name__}.") from None
+    translator.text = text.strip()
+    try:
+        return translator.visit(tree)
+    except RecursionError:
+        raise FormulaError(f"Cannot read {what} {text!r}: nested too deeply.") from None
