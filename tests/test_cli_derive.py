@@ -1,0 +1,68 @@
+"""The ``symbackprop derive`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from symbackprop.cli import main
+
+
+def test_derive_text(capsys):
+    assert main(["derive", "--layers", "2,2,2", "--activation", "sigmoid", "--loss", "quadratic",
+                 "--wrt", "w1_1_1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("∂J/∂w⁽¹⁾₁₁ in the 2-2-2 network")
+    assert "Paths from w⁽¹⁾₁₁ to J (2)" in out
+
+
+def test_derive_all_latex(capsys):
+    assert main(["derive", "--layers", "2,3,1", "--activation", "relu,sigmoid",
+                 "--loss", "binary_cross_entropy", "--wrt", "all", "--format", "latex"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(r"\begin{aligned}") == 13  # one derivation per parameter
+
+
+def test_derive_json_expand_and_equations(capsys):
+    assert main(["derive", "--layers", "2,1", "--wrt", "w1_1_1,b1_1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["param"] for d in data] == ["w1_1_1", "b1_1"]
+    assert main(["derive", "--layers", "2,1", "--wrt", "b1_1", "--expand", "--format", "json"]) == 0
+    assert "exp(" in json.loads(capsys.readouterr().out)["b1_1"]["expanded"]
+    assert main(["derive", "--layers", "2,2", "--equations", "--format", "markdown"]) == 0
+    assert capsys.readouterr().out.startswith("### Layer-level")
+
+
+def test_derive_at_a_sample(tmp_path, capsys):
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"w1_1_1": 2.0, "b1_1": 0.5}))
+    assert main(["derive", "--layers", "1,1", "--activation", "identity", "--wrt", "w1_1_1",
+                 "--at", str(params), "--x", "3", "--y", "1"]) == 0
+    assert "≈ 16.5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--layers", "2,x"], "--layers must be comma-separated positive integers"),
+        (["--layers", "2,2", "--activation", "sigmod"], "Did you mean 'sigmoid'"),
+        (["--layers", "2,2", "--wrt", "w3_1_1"], "Unknown parameter 'w3_1_1'"),
+        (["--layers", "2,2", "--loss", "hinge"], "Unknown loss 'hinge'"),
+        (["--layers", "2,2", "--at", "missing.json", "--x", "1,2", "--y", "1,2"], "Cannot read --at file"),
+        (["--layers", "3,8,8,8,8,1", "--wrt", "w1_1_1", "--expand"], "operations"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message, capsys):
+    assert main(["derive", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_console_script_help_is_fast_and_light():
+    # --help must not import SymPy (it is what makes the command slow to start).
+    code = "import sys; from symbackprop.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('sympy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False")
