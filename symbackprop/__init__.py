@@ -39,10 +39,19 @@ _EXPORTS: dict[str, str] = {
     "Equations": "equations",
     "Network": "network",
     "mlp": "network",
+    "init_params": "params",
+    "to_arrays": "params",
+    "to_mapping": "params",
+    "CompiledModel": "compile",
+    "compile_network": "compile",
+    "History": "train",
+    "TrainingDivergedError": "train",
+    "train": "train",
     # printing
     "to_text": "notation",
     "to_latex": "notation",
     "to_str": "notation",
+    "datasets": "datasets",
 }
 
 __all__ = list(_EXPORTS)

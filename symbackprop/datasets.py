@@ -1,0 +1,476 @@
+"""Small data sets to train on, and reading a user's CSV file.
+
+Built in (each reproducible from an explicit ``seed``; inputs X of shape (n, 2), float64):
+
+- :func:`xor`: the four corners of the unit square, target x1 XOR x2.
+- :func:`moons`: two interleaving half circles (one per class).
+- :func:`circles`: a small circle inside a large one.
+- :func:`spirals`: two interleaved spiral arms, the hardest of the four.
+- :func:`iris`: Fisher's iris flowers (public domain, 1936): 150 samples, 4 measurements
+  in cm, 3 species one-hot encoded. Shipped as ``symbackprop/data/iris.csv``, written from
+  the copy in scikit-learn's ``sklearn/datasets/data/iris.csv``.
+
+Every loader returns a :class:`Dataset`, which unpacks as ``X, Y = sbp.datasets.moons()``
+and carries the column names and, for a class column, the class names.
+
+:func:`load_csv` reads a user's file: a header row of column names, numeric feature
+columns, and target column(s). A target column holding names (``setosa``...) becomes one
+one-hot column per class, in sorted order of the names. Bad data (an empty file, a missing
+or non-numeric cell, NaN, a ragged row, an unknown column) gets a one-line
+:class:`DataError` naming the line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import SymbackpropError, unknown
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spec import Spec
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "xor",
+    "moons",
+    "circles",
+    "spirals",
+    "iris",
+    "load_csv",
+    "load_data",
+    "for_network",
+    "BUILTIN",
+]
+
+
+class DataError(SymbackpropError, ValueError):
+    """Data that cannot be used: unreadable, malformed, or not shaped for the network."""
+
+
+@dataclass(eq=False)
+class Dataset:
+    """Inputs ``X`` (n, n_features) and targets ``Y`` (n, n_outputs), with their names.
+
+    Unpacks as ``X, Y = data`` (and ``data[0]`` is X, ``data[1]`` is Y).
+
+    Attributes
+    ----------
+    X, Y : numpy.ndarray
+        float64 arrays with one row per sample.
+    features : tuple of str
+        Names of the columns of X.
+    target : tuple of str
+        Names of the source column(s) Y was read from.
+    classes : tuple of str or None
+        For a class column: the class names, sorted; column j of Y is 1 where the sample
+        is of class ``classes[j]`` (for two classes and one output, see :func:`for_network`).
+    name : str
+        Where the data came from (``"iris"``, a file path).
+
+    Examples
+    --------
+    >>> data = iris()
+    >>> X, Y = data
+    >>> X.shape, Y.shape, data.classes
+    ((150, 4), (150, 3), ('setosa', 'versicolor', 'virginica'))
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    features: tuple[str, ...]
+    target: tuple[str, ...]
+    classes: tuple[str, ...] | None = None
+    name: str = ""
+
+    def __iter__(self):
+        return iter((self.X, self.Y))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index):
+        return (self.X, self.Y)[index]
+
+    @property
+    def n_samples(self) -> int:
+        """Number of rows."""
+        return self.X.shape[0]
+
+    def __repr__(self) -> str:
+        classes = f", classes {', '.join(self.classes)}" if self.classes else ""
+        return (
+            f"Dataset({self.name or 'data'}: {self.n_samples} samples, "
+            f"{self.X.shape[1]} features -> {self.Y.shape[1]} targets{classes})"
+        )
+
+
+# ------------------------------------------------------------------ generators
+def _check(n: int, noise: float, minimum: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
+        raise DataError(f"n must be an integer of at least {minimum}; got {n!r}.")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise DataError(f"noise must be a finite number >= 0; got {noise!r}.")
+
+
+def _binary(points: list[np.ndarray], rng: np.random.Generator, noise: float, name: str) -> Dataset:
+    """Stack class 0 and class 1 points, add Gaussian noise, shuffle."""
+    X = np.concatenate(points)
+    Y = np.concatenate([np.full((len(p), 1), float(c)) for c, p in enumerate(points)])
+    # Drawn even when noise is 0, so that only the noise changes with it, not the samples.
+    X = X + noise * rng.standard_normal(X.shape)
+    order = rng.permutation(len(X))
+    return Dataset(X[order], Y[order], ("x1", "x2"), ("y",), None, name)
+
+
+def xor() -> Dataset:
+    """The XOR problem: the four corners of the unit square, y = x1 XOR x2.
+
+    Examples
+    --------
+    >>> X, Y = xor()
+    >>> X.tolist(), Y.ravel().tolist()
+    ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0.0, 1.0, 1.0, 0.0])
+    """
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    return Dataset(X, Y, ("x1", "x2"), ("y",), None, "xor")
+
+
+def moons(n: int = 200, noise: float = 0.1, seed: int | np.random.Generator = 0) -> Dataset:
+    """Two interleaving half circles: class 0 on top, class 1 below, shifted right.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (half per class; the odd one goes to class 1).
+    noise : float
+        Standard deviation of the Gaussian noise added to each coordinate.
+    seed : int or numpy.random.Generator
+        Source of randomness; the same seed gives the same data.
+
+    Examples
+    --------
+    >>> X, Y = moons(100, noise=0.1, seed=0)
+    >>> X.shape, Y.shape, int(Y.sum())
+    ((100, 2), (100, 1), 50)
+    """
+    _check(n, noise, 2)
+    rng = np.random.default_rng(seed)
+    t0, t1 = rng.uniform(0, np.pi, n // 2), rng.uniform(0, np.pi, n - n // 2)
+    upper = np.column_stack([np.cos(t0), np.sin(t0)])
+    lower = np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)])
+    return _binary([upper, lower], rng, noise, "moons")
+
+
+def circles(
+    n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: int | np.random.Generator = 0
+) -> Dataset:
+    """A circle of radius ``factor`` (class 1) inside a circle of radius 1 (class 0).
+
+    Examples
+    --------
+    >>> X, Y = circles(10, noise=0.0, factor=0.5, seed=0)
+    >>> np.round(np.hypot(X[:, 0], X[:, 1]), 6).tolist() == (1 - Y.ravel() / 2).tolist()
+    True
+    """
+    _check(n, noise, 2)
+    if not (isinstance(factor, (int, float)) and 0 < factor < 1):
+        raise DataError(f"factor (inner radius / outer radius) must be in (0, 1); got {factor!r}.")
+    rng = np.random.default_rng(seed)
+    t0, t1 = rng.uniform(0, 2 * np.pi, n // 2), rng.uniform(0, 2 * np.pi, n - n // 2)
+    outer = np.column_stack([np.cos(t0), np.sin(t0)])
+    inner = factor * np.column_stack([np.cos(t1), np.sin(t1)])
+    return _binary([outer, inner], rng, noise, "circles")
+
+
+def spirals(
+    n: int = 200, noise: float = 0.05, seed: int | np.random.Generator = 0, turns: float = 1.0
+) -> Dataset:
+    """Two spiral arms of ``turns`` turns each, the second the first rotated by half a turn.
+
+    A point at distance r ∈ (0, 1] from the centre lies at angle 2π·turns·r (+ π for class 1).
+
+    Examples
+    --------
+    >>> X, Y = spirals(200, seed=0)
+    >>> X.shape, int(Y.sum()), bool(np.abs(X).max() < 1.5)
+    ((200, 2), 100, True)
+    """
+    _check(n, noise, 2)
+    if not (isinstance(turns, (int, float)) and math.isfinite(turns) and turns > 0):
+        raise DataError(f"turns must be a number > 0; got {turns!r}.")
+    rng = np.random.default_rng(seed)
+    arms = []
+    for c, m in enumerate((n // 2, n - n // 2)):
+        r = rng.uniform(0.05, 1.0, m)
+        angle = 2 * np.pi * turns * r + c * np.pi
+        arms.append(r[:, None] * np.column_stack([np.cos(angle), np.sin(angle)]))
+    return _binary(arms, rng, noise, "spirals")
+
+
+def iris() -> Dataset:
+    """Fisher's iris data: X (150, 4) in cm, Y one-hot (150, 3); ``.classes`` names them.
+
+    Columns of X: sepal_length, sepal_width, petal_length, petal_width. Columns of Y:
+    setosa, versicolor, virginica (``data.classes``). Rows in the order of the original
+    table (50 of each species, in turn).
+
+    Examples
+    --------
+    >>> data = iris()
+    >>> data.features
+    ('sepal_length', 'sepal_width', 'petal_length', 'petal_width')
+    >>> data.Y.sum(axis=0).tolist()
+    [50.0, 50.0, 50.0]
+    """
+    ref = resources.files("symbackprop") / "data" / "iris.csv"
+    with resources.as_file(ref) as path:
+        data = load_csv(path, target="species")
+    data.name = "iris"
+    return data
+
+
+#: Built-in data sets by name, as ``symbackprop train --data NAME`` finds them.
+BUILTIN = {"xor": xor, "moons": moons, "circles": circles, "spirals": spirals, "iris": iris}
+
+
+# ------------------------------------------------------------------ CSV files
+def _number(text: str) -> float | None:
+    """``float(text)`` for a numeric cell, None for anything else (NaN counts as a number)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def load_csv(
+    path: str | os.PathLike,
+    target: str | Sequence[str] | None = None,
+    *,
+    features: Sequence[str] | None = None,
+) -> Dataset:
+    """Read a CSV file with a header row into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file: a first row of column names, then one sample per row, comma-separated.
+        Blank lines are skipped.
+    target : str, sequence of str, or None
+        Target column name(s). None: the last column. ``()``: no targets (for prediction;
+        Y then has 0 columns). A single target column holding names instead of numbers is
+        one-hot encoded, one column per class in sorted order (``data.classes``).
+    features : sequence of str, optional
+        Feature column names, in the order the network takes them. Default: every column
+        that is not a target, in file order. Every feature cell must be a finite number.
+
+    Raises
+    ------
+    DataError
+        Naming the file, line and column: an unreadable or empty file, a missing header,
+        a row with the wrong number of cells, an empty, non-numeric, NaN or infinite cell,
+        an unknown column name (with the closest match).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "pets.csv"
+    >>> _ = path.write_text("weight,height,kind\\n4.0,25,cat\\n30,60,dog\\n5,30,cat\\n")
+    >>> data = load_csv(path, target="kind")
+    >>> data.X.tolist(), data.Y.tolist(), data.classes
+    ([[4.0, 25.0], [30.0, 60.0], [5.0, 30.0]], [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], ('cat', 'dog'))
+    >>> _ = path.write_text("weight,height,kind\\n4.0,?,cat\\n")
+    >>> load_csv(path, target="kind")
+    Traceback (most recent call last):
+    ...
+    symbackprop.datasets.DataError: ...pets.csv, line 2, column 'height': '?' is not a number.
+    """
+    where = os.fspath(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except OSError as exc:
+        raise DataError(f"Cannot read data file {where!r}: {exc.strerror or exc}.") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{where}: not a readable UTF-8 CSV file ({exc}).") from None
+    if not rows:
+        raise DataError(
+            f"{where}: the file is empty; expected a header row of column names, then data rows."
+        )
+    header = [c.strip() for c in rows[0][1]]
+    if all(_number(c) is not None for c in header):
+        raise DataError(
+            f"{where}, line {rows[0][0]}: the first row holds numbers, not column names; "
+            "add a header row such as x1,x2,y."
+        )
+    for i, name in enumerate(header):
+        if not name or name in header[:i]:
+            what = "is empty" if not name else f"repeats {name!r}"
+            raise DataError(f"{where}, line {rows[0][0]}: column {i + 1} of the header {what}.")
+    if len(rows) == 1:
+        raise DataError(f"{where}: the file has a header row but no data rows.")
+
+    targets = _columns(where, header, target, "target")
+    if features is None:
+        feats = [h for h in header if h not in targets]
+    else:
+        feats = _columns(where, header, features, "feature")
+        both = sorted(set(feats) & set(targets))
+        if both:
+            raise DataError(f"{where}: column {both[0]!r} is both a feature and a target.")
+    if not feats:
+        raise DataError(f"{where}: no feature columns (the header is {', '.join(header)}).")
+
+    cells = []
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise DataError(
+                f"{where}, line {line}: {len(row)} cells, but the header has {len(header)} "
+                f"columns ({', '.join(header)})."
+            )
+        cells.append([c.strip() for c in row])
+    index = {h: i for i, h in enumerate(header)}
+    X = np.empty((len(cells), len(feats)))
+    for j, name in enumerate(feats):
+        X[:, j] = _numeric_column(where, rows, cells, index[name], name)
+
+    classes = None
+    if not targets:
+        Y = np.empty((len(cells), 0))
+    else:
+        texts = {name: [r[index[name]] for r in cells] for name in targets}
+        named = [n for n in targets if any(_number(t) is None and t for t in texts[n])]
+        if named and len(targets) > 1:
+            raise DataError(
+                f"{where}: target column {named[0]!r} holds class names; a class column "
+                "must be the only --target (it becomes one output per class)."
+            )
+        if named:
+            labels = texts[named[0]]
+            for (line, _), label in zip(rows[1:], labels):
+                if not label:
+                    raise DataError(f"{where}, line {line}, column {named[0]!r}: the cell is empty.")
+            classes = tuple(sorted(set(labels)))
+            Y = (np.array(labels)[:, None] == np.array(classes)[None, :]).astype(np.float64)
+        else:
+            Y = np.column_stack(
+                [_numeric_column(where, rows, cells, index[n], n) for n in targets]
+            )
+    return Dataset(X, Y, tuple(feats), tuple(targets), classes, where)
+
+
+def _columns(where: str, header: list[str], names, what: str) -> list[str]:
+    if names is None:
+        return [header[-1]]
+    names = [names] if isinstance(names, str) else list(names)
+    out = []
+    for name in names:
+        name = str(name).strip()
+        if name not in header:
+            err = unknown(f"{what} column", name, header)
+            raise DataError(f"{where}: {err}") from None
+        out.append(name)
+    return out
+
+
+def _numeric_column(where: str, rows, cells, col: int, name: str) -> np.ndarray:
+    out = np.empty(len(cells))
+    for i, ((line, _), row) in enumerate(zip(rows[1:], cells)):
+        text = row[col]
+        value = _number(text)
+        if value is None or not math.isfinite(value):
+            if not text:
+                why = "the cell is empty (missing values are not accepted)"
+            elif value is None:
+                why = f"{text!r} is not a number"
+            elif math.isnan(value):
+                why = "NaN (missing values are not accepted)"
+            else:
+                why = f"{text!r} is not finite"
+            raise DataError(f"{where}, line {line}, column {name!r}: {why}.")
+        out[i] = value
+    return out
+
+
+# ------------------------------------------------------------ data for a network
+def load_data(source: str, target: str | Sequence[str] | None = None) -> Dataset:
+    """A built-in data set by name (:data:`BUILTIN`), or a CSV file by path.
+
+    Examples
+    --------
+    >>> load_data("xor").X.shape
+    (4, 2)
+    >>> load_data("mons")
+    Traceback (most recent call last):
+    ...
+    symbackprop.datasets.DataError: Unknown data set 'mons'. Did you mean 'moons'? Known: xor, moons, circles, spirals, iris, or a CSV file path.
+    """
+    name = str(source).strip()
+    if name in BUILTIN:
+        if target is not None:
+            raise DataError(f"--target is for CSV files; the built-in {name!r} has its own targets.")
+        return BUILTIN[name]()
+    if os.path.exists(name) or os.sep in name or name.lower().endswith(".csv"):
+        return load_csv(name, target)
+    err = unknown("data set", name, list(BUILTIN))
+    raise DataError(str(err).rstrip(".") + ", or a CSV file path.") from None
+
+
+def for_network(data: Dataset, net: Spec) -> Dataset:
+    """``data`` checked (and if need be adapted) to the inputs and outputs of ``net``.
+
+    The number of feature columns must equal the network's inputs. Targets: a class
+    column with two classes fits a single output (y = 1 for the second class in sorted
+    order); a single column of class numbers 0..n−1 fits n outputs (one-hot encoded).
+    Otherwise the number of target columns must equal the network's outputs.
+
+    Examples
+    --------
+    >>> from symbackprop.spec import Spec
+    >>> data = Dataset(np.zeros((3, 2)), np.array([[0.0], [2.0], [1.0]]), ("a", "b"), ("c",))
+    >>> for_network(data, Spec([2, 3], "sigmoid")).Y.tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    >>> for_network(data, Spec([3, 1]))
+    Traceback (most recent call last):
+    ...
+    symbackprop.datasets.DataError: The data has 2 feature columns (a, b) but the network takes 3 inputs (sizes 3-1).
+    """
+    n_in, n_out = net.sizes[0], net.sizes[-1]
+    sizes = "-".join(map(str, net.sizes))
+    if data.X.shape[1] != n_in:
+        raise DataError(
+            f"The data has {data.X.shape[1]} feature columns ({', '.join(data.features)}) "
+            f"but the network takes {n_in} inputs (sizes {sizes})."
+        )
+    X, Y, classes = data.X, data.Y, data.classes
+    if classes is not None and len(classes) == 2 and n_out == 1:
+        Y = Y[:, 1:]
+    elif classes is None and Y.shape[1] == 1 and n_out > 1:
+        values = np.unique(Y)
+        if np.array_equal(values, np.arange(len(values))) and len(values) <= n_out:
+            Y = (Y == np.arange(n_out)[None, :]).astype(np.float64)
+    if Y.shape[1] != n_out:
+        what = f"{len(classes)} classes ({', '.join(classes)})" if classes else (
+            f"{Y.shape[1]} target columns ({', '.join(data.target)})"
+        )
+        raise DataError(
+            f"The data has {what} but the network has {n_out} outputs (sizes {sizes}); "
+            "make the last layer size match."
+        )
+    return Dataset(X, Y, data.features, data.target, classes, data.name)
+
+
+# `import symbackprop as sbp; sbp.datasets` resolves through the package's lazy exports,
+# which look the name up in the module they point at: here, this module itself.
+datasets = sys.modules[__name__]

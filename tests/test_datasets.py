@@ -1,0 +1,226 @@
+"""Built-in data sets and CSV loading: shapes, determinism, geometry, and every bad-data error."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import symbackprop as sbp
+from symbackprop.datasets import (
+    BUILTIN,
+    DataError,
+    Dataset,
+    circles,
+    for_network,
+    iris,
+    load_csv,
+    load_data,
+    moons,
+    spirals,
+    xor,
+)
+from symbackprop.spec import Spec
+
+GENERATORS = [moons, circles, spirals]
+
+
+@pytest.mark.parametrize("make", GENERATORS)
+@pytest.mark.parametrize("n", [2, 7, 200])
+def test_generator_shapes_and_balance(make, n):
+    X, Y = make(n, seed=1)
+    assert X.shape == (n, 2) and Y.shape == (n, 1)
+    assert X.dtype == Y.dtype == np.float64
+    assert set(Y.ravel().tolist()) <= {0.0, 1.0}
+    assert int(Y.sum()) == n - n // 2  # the odd sample goes to class 1
+    assert np.isfinite(X).all()
+
+
+@pytest.mark.parametrize("make", GENERATORS)
+def test_generators_are_deterministic(make):
+    a, b, c = make(seed=3), make(seed=3), make(seed=4)
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y)
+    assert not np.array_equal(a.X, c.X)
+    gen = make(seed=np.random.default_rng(3))
+    assert np.array_equal(gen.X, a.X)
+
+
+def test_moons_geometry_without_noise():
+    X, Y = moons(300, noise=0.0, seed=0)
+    upper, lower = X[Y[:, 0] == 0], X[Y[:, 0] == 1]
+    # Upper moon: unit half circle around (0, 0); lower: around (1, 0.5), opening upwards.
+    assert np.allclose(np.hypot(*upper.T), 1.0) and (upper[:, 1] >= 0).all()
+    assert np.allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1.0)
+    assert (lower[:, 1] <= 0.5).all()
+
+
+def test_circles_and_spirals_geometry_without_noise():
+    X, Y = circles(100, noise=0.0, factor=0.3, seed=2)
+    assert np.allclose(np.hypot(*X.T), np.where(Y[:, 0] == 1, 0.3, 1.0))
+    X, Y = spirals(100, noise=0.0, seed=2, turns=1.5)
+    r = np.hypot(*X.T)
+    angle = 2 * np.pi * 1.5 * r + np.pi * Y[:, 0]
+    assert np.allclose(X, r[:, None] * np.column_stack([np.cos(angle), np.sin(angle)]))
+
+
+def test_noise_is_gaussian_with_the_given_scale():
+    clean, noisy = moons(4000, noise=0.0, seed=5), moons(4000, noise=0.2, seed=5)
+    # Same seed: same angles and order, so the difference is the noise itself.
+    d = noisy.X - clean.X
+    assert abs(d.std() - 0.2) < 0.01 and abs(d.mean()) < 0.01
+
+
+def test_xor():
+    X, Y = xor()
+    assert np.array_equal(Y.ravel(), np.logical_xor(X[:, 0], X[:, 1]).astype(float))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: moons(1), "n must be an integer of at least 2"),
+        (lambda: moons(10.5), "n must be"),
+        (lambda: circles(noise=-1), "noise must be"),
+        (lambda: circles(factor=1.0), "factor"),
+        (lambda: spirals(turns=0), "turns"),
+    ],
+)
+def test_generator_arguments_checked(call, match):
+    with pytest.raises(DataError, match=match):
+        call()
+
+
+def test_iris():
+    data = iris()
+    X, Y = data
+    assert X.shape == (150, 4) and Y.shape == (150, 3)
+    assert data.classes == ("setosa", "versicolor", "virginica")
+    assert data.features == ("sepal_length", "sepal_width", "petal_length", "petal_width")
+    assert (Y.sum(axis=1) == 1).all() and Y.sum(axis=0).tolist() == [50, 50, 50]
+    # Published summary statistics of Fisher's table (means in cm; UCI iris.names).
+    assert np.allclose(X.mean(axis=0), [5.843, 3.057, 3.758, 1.199], atol=5e-4)
+    assert X[0].tolist() == [5.1, 3.5, 1.4, 0.2] and Y[0].tolist() == [1, 0, 0]
+    assert X[-1].tolist() == [5.9, 3.0, 5.1, 1.8] and Y[-1].tolist() == [0, 0, 1]
+
+
+def test_sbp_datasets_attribute_and_fast_import():
+    assert sbp.datasets.xor()[0].shape == (4, 2)
+    code = "import sys, symbackprop; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_load_data_names_and_paths(tmp_path):
+    for name in BUILTIN:
+        assert isinstance(load_data(name), Dataset)
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,2\n")
+    assert load_data(str(path)).Y.tolist() == [[2.0]]
+    with pytest.raises(DataError, match="Did you mean 'spirals'"):
+        load_data("spiral")
+    with pytest.raises(DataError, match="Cannot read data file"):
+        load_data(str(tmp_path / "missing.csv"))
+    with pytest.raises(DataError, match="--target is for CSV files"):
+        load_data("xor", target="y")
+
+
+# ------------------------------------------------------------------ CSV loading
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_numeric_targets_and_defaults(tmp_path):
+    path = write(tmp_path, "x1, x2 ,y1,y2\n1,2,0,1\n\n3.5,-4e-1,1,0\n")
+    data = load_csv(path, target=["y1", "y2"])
+    assert data.X.tolist() == [[1, 2], [3.5, -0.4]]
+    assert data.Y.tolist() == [[0, 1], [1, 0]] and data.classes is None
+    assert data.features == ("x1", "x2") and data.target == ("y1", "y2")
+    last = load_csv(path)  # default target: the last column
+    assert last.target == ("y2",) and last.features == ("x1", "x2", "y1")
+    chosen = load_csv(path, target=(), features=["x2", "x1"])
+    assert chosen.X.tolist() == [[2, 1], [-0.4, 3.5]] and chosen.Y.shape == (2, 0)
+
+
+def test_csv_class_column_one_hot_matches_csv_module(tmp_path):
+    rows = [[1, 2, "b"], [3, 4, "a"], [5, 6, "c"], [7, 8, "a"]]
+    path = tmp_path / "c.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([["u", "v", "label"], *rows])
+    data = load_csv(path, target="label")
+    assert data.classes == ("a", "b", "c")
+    expected = [[float(r[2] == c) for c in "abc"] for r in rows]
+    assert data.Y.tolist() == expected
+
+
+def test_csv_round_trips_floats_exactly(tmp_path):
+    values = np.random.default_rng(0).normal(size=(20, 3))
+    path = write(tmp_path, "a,b,c\n" + "".join(",".join(map(repr, r)) + "\n" for r in values.tolist()))
+    data = load_csv(path)
+    assert np.array_equal(data.X, values[:, :2]) and np.array_equal(data.Y, values[:, 2:])
+
+
+@pytest.mark.parametrize(
+    "text, target, match",
+    [
+        ("", None, r"data\.csv: the file is empty"),
+        ("\n  \n", None, "the file is empty"),
+        ("a,b,y\n", None, "header row but no data rows"),
+        ("1,2,3\n4,5,6\n", None, "line 1: the first row holds numbers"),
+        ("a,a,y\n1,2,3\n", None, "column 2 of the header repeats 'a'"),
+        ("a,b,y\n1,2,0\n1,2\n", None, "line 3: 2 cells, but the header has 3 columns"),
+        ("a,b,y\n1,2,0\n1,x,1\n", None, "line 3, column 'b': 'x' is not a number"),
+        ("a,b,y\n1,nan,0\n", None, "line 2, column 'b': NaN"),
+        ("a,b,y\n1,,0\n", None, "line 2, column 'b': the cell is empty"),
+        ("a,b,y\n1,inf,0\n", None, "'inf' is not finite"),
+        ("a,b,y\n1,2,NaN\n", "y", "line 2, column 'y': NaN"),
+        ("a,b,y\n1,2,0\n", "spieces", r"Unknown target column 'spieces'\. Known: a, b, y"),
+        ("a,b,species\n1,2,x\n", "specis", "Did you mean 'species'"),
+        ("a,b,y,z\n1,2,u,0\n", ["y", "z"], "target column 'y' holds class names"),
+        ("a,b,y\n1,2,u\n3,4,\n", "y", "line 3, column 'y': the cell is empty"),
+        ("y\n1\n", "y", "no feature columns"),
+    ],
+)
+def test_csv_errors_name_line_and_column(tmp_path, text, target, match):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=match) as info:
+        load_csv(path, target=target)
+    assert "\n" not in str(info.value)
+
+
+def test_csv_unreadable(tmp_path):
+    with pytest.raises(DataError, match="Cannot read data file"):
+        load_csv(tmp_path / "nope.csv")
+    path = tmp_path / "bin.csv"
+    path.write_bytes(b"a,b\n\xff\xfe,1\n")
+    with pytest.raises(DataError, match="not a readable UTF-8 CSV"):
+        load_csv(path)
+    with pytest.raises(DataError, match="both a feature and a target"):
+        load_csv(write(tmp_path, "a,b\n1,2\n"), target="b", features=["a", "b"])
+
+
+# ---------------------------------------------------------------- for_network
+def test_for_network_adapts_classes():
+    X = np.zeros((4, 2))
+    two = Dataset(X, np.array([[1, 0], [0, 1], [0, 1], [1, 0]], float), ("a", "b"), ("c",), ("no", "yes"))
+    assert for_network(two, Spec([2, 1])).Y.ravel().tolist() == [0, 1, 1, 0]
+    assert for_network(two, Spec([2, 2], "softmax", "cross_entropy")).Y.shape == (4, 2)
+    numbered = Dataset(X, np.array([[0], [2], [1], [2]], float), ("a", "b"), ("c",))
+    assert for_network(numbered, Spec([2, 3])).Y.tolist() == [
+        [1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1],
+    ]
+
+
+def test_for_network_mismatches():
+    data = iris()
+    with pytest.raises(DataError, match=r"4 feature columns \(sepal_length.*takes 2 inputs"):
+        for_network(data, Spec([2, 3]))
+    with pytest.raises(DataError, match=r"3 classes \(setosa, versicolor, virginica\).*1 outputs"):
+        for_network(data, Spec([4, 1]))
+    fractional = Dataset(np.zeros((2, 1)), np.array([[0.5], [1.0]]), ("a",), ("y",))
+    with pytest.raises(DataError, match=r"1 target columns \(y\).*2 outputs"):
+        for_network(fractional, Spec([1, 2]))
