@@ -10,9 +10,11 @@ choices keep every formula small:
   by its value, so ∂J/∂w^(l)_jk = δ^(l)_j a^(l−1)_k whatever the depth;
 - a local partial is taken by ``sympy.diff`` on the one summand of the consumer's
   definition that holds the variable (``term`` on the graph edge), not on the whole
-  weighted sum; activations use their textbook form (σ' = a(1 − a)) from the registry.
+  weighted sum, and only once per distinct shape of summand (all w·a terms share
+  one); activations use their textbook form (σ' = a(1 − a)) from the registry.
 
-The cost is one small ``diff`` per edge: linear in the number of edges. The expanded
+The cost is a renaming per edge and one small ``diff`` per shape: linear in the
+number of edges. The expanded
 forms (in x, y, w, b only) substitute the forward definitions and the δ recursion; they
 share subexpressions while being built, but their printed size grows exponentially with
 depth, so :meth:`Backprop.expanded` measures it first and refuses past a limit.
@@ -28,6 +30,10 @@ from .errors import ExpressionTooLargeError
 from .spec import Spec
 
 __all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE"]
+
+# Placeholder symbols for differentiating a term's shape once (see Backprop._diff).
+_U = sp.Symbol("_u")
+_PLACEHOLDERS: list[sp.Symbol] = []
 
 #: Expanded expressions larger than this many tree nodes are refused unless asked for.
 DEFAULT_MAX_SIZE = 100_000
@@ -111,6 +117,7 @@ class Backprop:
         self.adjoint: dict[str, sp.Expr] = {}
         self.delta: dict[sp.Symbol, sp.Expr] = {}
         self._expansion: dict[sp.Symbol, sp.Expr] | None = None
+        self._shapes: dict[sp.Expr, sp.Expr] = {}
         self._run()
 
     def _local_partial(self, u: str, v: str) -> sp.Expr:
@@ -123,7 +130,24 @@ class Backprop:
             layer = node["layer"]
             outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
             return softmax_partial(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
-        return step_at_zero(sp.diff(g.edges[u, v]["term"], g.nodes[u]["symbol"]))
+        return self._diff(g.edges[u, v]["term"], g.nodes[u]["symbol"])
+
+    def _diff(self, term: sp.Expr, var: sp.Symbol) -> sp.Expr:
+        """``sympy.diff(term, var)``, taken once per distinct shape of term.
+
+        The thousands of edges w·a → z share one shape: the term is renamed to
+        placeholders (var → u, the other symbols → v0, v1, ... in name order), the
+        placeholder form is differentiated once, and each edge renames the result back.
+        """
+        others = sorted(term.free_symbols - {var}, key=lambda s: s.name)
+        while len(_PLACEHOLDERS) < len(others):
+            _PLACEHOLDERS.append(sp.Symbol(f"_v{len(_PLACEHOLDERS)}"))
+        forward = {var: _U, **dict(zip(others, _PLACEHOLDERS))}
+        shape = term.xreplace(forward)
+        partial = self._shapes.get(shape)
+        if partial is None:
+            partial = self._shapes[shape] = step_at_zero(sp.diff(shape, _U))
+        return partial.xreplace({v: k for k, v in forward.items()})
 
     def _run(self) -> None:
         g = self.graph
