@@ -12,11 +12,13 @@ The ReLU derivative is written with SymPy's ``Heaviside(z, 0)`` (the step with v
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
@@ -153,6 +155,16 @@ class _Text(PrettyPrinter):
         return self._helper_print_function(e.func, e.args[:1], func_name="H")
 
 
+@contextmanager
+def _unicode(flag: bool):
+    # The pretty printer picks symbols such as ⋅ from a global flag, not its settings.
+    previous = pretty_use_unicode(flag)
+    try:
+        yield
+    finally:
+        pretty_use_unicode(previous)
+
+
 class _Str(StrPrinter):
     def _print_Heaviside(self, expr):
         if _is_step0(expr):
@@ -181,8 +193,8 @@ def to_text(expr: sp.Basic, *, unicode: bool = True, wrap_line: bool = False) ->
     >>> print(to_text(sp.Symbol("a1_1") * (1 - sp.Symbol("a1_1"))))
     a⁽¹⁾₁⋅(1 - a⁽¹⁾₁)
     """
-    printer = _Text({"use_unicode": unicode, "wrap_line": wrap_line})
-    return printer.doprint(expr)
+    with _unicode(unicode):
+        return _Text({"use_unicode": unicode, "wrap_line": wrap_line}).doprint(expr)
 
 
 def to_str(expr: sp.Basic) -> str:
@@ -206,8 +218,9 @@ def equation_text(lhs: str, rhs: sp.Basic) -> str:
     >>> print(equation_text("∂J/∂b⁽¹⁾₁", sp.Symbol("delta1_1")))
     ∂J/∂b⁽¹⁾₁ = δ⁽¹⁾₁
     """
-    form = _Text({"use_unicode": True, "wrap_line": False})._print(rhs)
-    return prettyForm(*form.left(f"{lhs} = ")).render(wrap_line=False)
+    with _unicode(True):
+        form = _Text({"use_unicode": True, "wrap_line": False})._print(rhs)
+        return prettyForm(*form.left(f"{lhs} = ")).render(wrap_line=False)
 
 
 def text_name(symbol: sp.Symbol) -> str:
