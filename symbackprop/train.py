@@ -1,0 +1,271 @@
+"""Mini-batch stochastic gradient descent with the compiled network.
+
+The classic loop: each epoch, shuffle the samples with the seeded generator, cut them
+into mini-batches, and for each batch run the forward pass, the loss and the gradient
+(the mean over the batch), then w ← w − η · mean_k ∂J_k/∂w (with momentum μ:
+v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code of
+:meth:`CompiledModel.step`; this module only drives it.
+
+- Starting parameters: ``params=`` or ``net.init_params(seed)`` (see :mod:`symbackprop.params`).
+- ``History.loss[e]`` is the mean over epoch e's samples of the loss *during* the epoch
+  (each batch's loss at the parameters before its update), as most libraries report it;
+  ``History.accuracy[e]`` is the accuracy of the parameters at the *end* of epoch e on
+  the whole training set, for classification (softmax output: argmax; sigmoid output with
+  0/1 targets: every output on the right side of ½), else empty.
+- Divergence (a non-finite batch loss) raises :class:`TrainingDivergedError`, which
+  carries the parameters before the failing step and the history so far.
+- Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
+- The same seed gives bit-identical results.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import SpecError, SymbackpropError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compile import CompiledModel
+    from .network import Network
+
+__all__ = ["History", "TrainingDivergedError", "train"]
+
+
+@dataclass
+class History:
+    """What happened during training.
+
+    Attributes
+    ----------
+    loss : list of float
+        Per epoch, the mean loss over the epoch's samples, each taken before its batch's update.
+    accuracy : list of float
+        Per epoch, the training-set accuracy at the end of the epoch (classification only).
+    epochs : int
+        Number of epochs completed.
+    interrupted : bool
+        True when the run was stopped with Ctrl-C.
+    stopped_early : bool
+        True when the callback asked to stop.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    epochs: int = 0
+    interrupted: bool = False
+    stopped_early: bool = False
+
+
+class TrainingDivergedError(SymbackpropError, FloatingPointError):
+    """The loss became NaN or infinite.
+
+    Attributes
+    ----------
+    params : dict
+        The last finite parameters (before the failing step), ``{Symbol: float}``.
+    history : History
+        The history up to the last complete epoch.
+    """
+
+    def __init__(self, message: str, params: dict[sp.Symbol, float], history: History):
+        super().__init__(message)
+        self.params = params
+        self.history = history
+
+
+def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, rule: str) -> Any:
+    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if kind is int:
+        ok_type = ok_type and float(value) == int(value)
+    if not ok_type or not math.isfinite(float(value)) or (value < low if low_ok else value <= low):
+        raise SpecError(f"{name} must be {rule}; got {value!r}.")
+    return kind(value)
+
+
+def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
+    """A function params-output -> accuracy, or None when accuracy makes no sense."""
+    out = model.spec.activations[-1]
+    if not out.elementwise:
+        labels = Y.argmax(axis=1)
+        return lambda A: float(np.mean(A.argmax(axis=1) == labels))
+    if out.name == "sigmoid" and np.all((Y == 0) | (Y == 1)):
+        truth = Y > 0.5
+        return lambda A: float(np.mean(np.all((A > 0.5) == truth, axis=1)))
+    return None
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.last = total, enabled, 0.0
+
+    def update(self, epoch: int, loss: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < 0.1):
+            return
+        self.last = now
+        done = int(30 * epoch / self.total)
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{self.total} loss {loss:.6g}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def train(
+    net: Network,
+    X: Any,
+    Y: Any,
+    epochs: int = 100,
+    lr: float = 0.1,
+    batch_size: int = 32,
+    seed: int | None = 0,
+    params: Mapping | Sequence | None = None,
+    momentum: float = 0.0,
+    callback: Callable[[int, History], bool | None] | None = None,
+    progress: bool | None = None,
+) -> tuple[dict[sp.Symbol, float], History]:
+    """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
+
+    Parameters
+    ----------
+    net : Network
+        The network (compiled here with :meth:`Network.compile`).
+    X, Y : array_like
+        Inputs of shape (n, n_0) and targets of shape (n, n_L) (1-D Y for one output).
+    epochs : int
+        Passes over the data, at least 1.
+    lr : float
+        Learning rate η > 0.
+    batch_size : int
+        Samples per mini-batch, at least 1 (a batch larger than the data is the whole data).
+    seed : int or None
+        Seeds the initial parameters (when ``params`` is None) and the shuffling.
+    params : mapping or list of (W, b), optional
+        Starting parameters; they are copied, never modified.
+    momentum : float
+        Momentum μ in [0, 1); 0 is plain SGD.
+    callback : callable, optional
+        ``callback(epoch, history)`` after every epoch (epoch counts from 1); return
+        True to stop.
+    progress : bool or None
+        False: never show a progress bar. Otherwise one is drawn on stderr when it is a
+        terminal.
+
+    Returns
+    -------
+    params : dict
+        ``{Symbol: float}`` in ``net.params`` order.
+    history : History
+
+    Raises
+    ------
+    TrainingDivergedError
+        When the loss becomes NaN or infinite; it carries ``.params`` and ``.history``.
+
+    Examples
+    --------
+    >>> import numpy as np, symbackprop as sbp
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    >>> net = sbp.mlp([2, 4, 1], activation=["tanh", "sigmoid"], loss="binary_cross_entropy")
+    >>> params, history = sbp.train(net, X, Y, epochs=1000, lr=0.5, batch_size=4, seed=0)
+    >>> history.epochs, history.accuracy[-1]
+    (1000, 1.0)
+    >>> net.compile().predict(params, X).round().ravel()
+    array([0., 1., 1., 0.])
+    """
+    epochs = _check_number("epochs", epochs, int, 1, True, "an integer of at least 1")
+    lr = _check_number("lr", lr, float, 0.0, False, "a finite number greater than 0")
+    batch_size = _check_number("batch_size", batch_size, int, 1, True, "an integer of at least 1")
+    momentum = _check_number("momentum", momentum, float, 0.0, True, "a number in [0, 1)")
+    if momentum >= 1:
+        raise SpecError(f"momentum must be a number in [0, 1); got {momentum!r}.")
+    if callback is not None and not callable(callback):
+        raise SpecError(f"callback must be a function callback(epoch, history); got {callback!r}.")
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise SpecError(f"seed must be an integer or None; got {seed!r}.")
+
+    model = net.compile()
+    X, Y = model.check_data(X, Y)
+    for name, data in (("X", X), ("Y", Y)):
+        bad = np.argwhere(~np.isfinite(data))
+        if len(bad):
+            r, c = bad[0]
+            raise SpecError(f"{name} holds a non-finite value ({data[r, c]}) at row {r}, column {c}.")
+    n = X.shape[0]
+    if n == 0:
+        raise SpecError("X has no rows: training needs at least one sample.")
+    batch_size = min(batch_size, n)
+
+    P = model.arrays(net.init_params(seed) if params is None else params)
+    V = [np.zeros_like(p) for p in P]
+    # Shuffling draws from its own stream, so it does not depend on how params were made.
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    accuracy = _classifier(model, Y)
+    history = History()
+    bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
+    step, step_momentum, forward = model.step, model.step_momentum, model.forward
+    starts = range(0, n, batch_size)
+    # Overflow on the way to a non-finite loss is reported once, as TrainingDivergedError.
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(1, epochs + 1):
+                perm = rng.permutation(n)
+                Xs, Ys = X[perm], Y[perm]
+                total = 0.0
+                for i in starts:
+                    xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
+                    if momentum:
+                        loss = step_momentum(P, V, xb, yb, lr, momentum)
+                    else:
+                        loss = step(P, xb, yb, lr)
+                    if not math.isfinite(loss):
+                        raise TrainingDivergedError(
+                            f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
+                            f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
+                            "last finite parameters.",
+                            model.mapping(P),
+                            history,
+                        )
+                    total += loss * len(xb)
+                history.loss.append(total / n)
+                if accuracy is not None:
+                    history.accuracy.append(accuracy(forward(P, X)))
+                history.epochs = epoch
+                bar.update(epoch, history.loss[-1], force=epoch == epochs)
+                if callback is not None and callback(epoch, history):
+                    history.stopped_early = True
+                    break
+    except KeyboardInterrupt:
+        history.interrupted = True
+    finally:
+        bar.close()
+    return model.mapping(P), history
+
+
+class _CallableModule(types.ModuleType):
+    """Makes ``symbackprop.train`` callable even when it resolves to this module.
+
+    Importing ``symbackprop.train`` (the module) sets the package attribute ``train`` to
+    the module, shadowing the lazily exported function of the same name; calling the
+    module calls the function, so ``sbp.train(net, X, Y, ...)`` always works.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[dict[sp.Symbol, float], History]:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

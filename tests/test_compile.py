@@ -1,0 +1,266 @@
+"""The compiled layer-level code against the scalar derivation and independent oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import expanded_loss, random_point, value
+
+import symbackprop as sbp
+from symbackprop.activations import A as A_SYM
+from symbackprop.activations import Z as Z_SYM
+from symbackprop.activations import softmax_layer
+from symbackprop.compile import EPS, FUSED
+from symbackprop.derivation import sample_values
+
+HIDDEN = [name for name, act in sbp.ACTIVATIONS.items() if act.elementwise]
+
+
+def data(net, rng, n=3):
+    """A batch: inputs around 0, targets in (0.1, 0.9) (valid for every loss)."""
+    X = rng.normal(0.0, 1.0, size=(n, net.sizes[0]))
+    Y = rng.uniform(0.1, 0.9, size=(n, net.sizes[-1]))
+    return X, Y
+
+
+def params_at(net, rng):
+    return {p: float(rng.normal(0.0, 0.8)) for p in net.params}
+
+
+def symbolic_gradient(net, params, X, Y):
+    """Mean over the batch of the scalar-level compact gradient, evaluated per sample."""
+    total = dict.fromkeys(net.params, 0.0)
+    grads = net.gradients()
+    for x, y in zip(X, Y):
+        values = sample_values(net.backprop, params, list(x), list(y))
+        subs = {s: sp.Float(v) for s, v in values.items()}
+        for p, g in grads.items():
+            total[p] += float(g.xreplace(subs)) / len(X)
+    return total
+
+
+def finite_differences(model, params, X, Y, h=1e-6):
+    out = {}
+    for p in params:
+        up, down = dict(params), dict(params)
+        up[p] += h
+        down[p] -= h
+        out[p] = (model.loss(up, X, Y) - model.loss(down, X, Y)) / (2 * h)
+    return out
+
+
+def assert_close(got, want, rtol=1e-7, atol=1e-9):
+    for p in want:
+        assert got[p] == pytest.approx(want[p], rel=rtol, abs=atol), p
+
+
+def network_for(activation: str, loss: str) -> sbp.Network:
+    """A 2-3-2 network using ``activation`` and ``loss``, with outputs valid for the loss."""
+    if activation == "softmax":
+        return sbp.mlp([2, 3, 2], ["tanh", "softmax"], loss)
+    if loss == "binary_cross_entropy":
+        return sbp.mlp([2, 3, 2], [activation, "sigmoid"], loss)
+    if loss == "cross_entropy":
+        return sbp.mlp([2, 3, 2], [activation, "softmax"], loss)
+    return sbp.mlp([2, 3, 2], activation, loss)
+
+
+@pytest.mark.parametrize("loss", list(sbp.LOSSES))
+@pytest.mark.parametrize("activation", list(sbp.ACTIVATIONS))
+def test_every_activation_and_loss_matches_the_scalar_derivation(activation, loss):
+    net = network_for(activation, loss)
+    rng = np.random.default_rng(abs(hash((activation, loss))) % 2**32)
+    params = params_at(net, rng)
+    X, Y = data(net, rng)
+    model = net.compile()
+    got = model.gradient(params, X, Y)
+    assert list(got) == list(net.params)
+    assert_close(got, symbolic_gradient(net, params, X, Y))
+    assert_close(got, finite_differences(model, params, X, Y), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "sizes, activation, loss",
+    [
+        ([1, 1], "identity", "quadratic"),
+        ([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy"),
+        ([2, 2, 1, 2], ["relu", "arctan", "softmax"], "cross_entropy"),
+        ([1, 2, 3], ["softplus", "softmax"], "binary_cross_entropy"),  # clipped BCE path
+        ([2, 2, 2], ["sigmoid", "sigmoid"], "cross_entropy"),  # clipped CE path
+        ([2, 2, 2], ["z**2/2 + z", "tanh"], "mse"),  # custom activation, lambdified
+        ([2, 2], "sigmoid", "(a1_1 - y1)**2*a1_2 + y2*a1_1"),  # loss coupling the outputs
+    ],
+)
+def test_architectures_match_sympy_diff_of_the_expanded_loss(sizes, activation, loss):
+    net = sbp.mlp(sizes, activation, loss)
+    model = net.compile()
+    rng = np.random.default_rng(len(sizes) * 7 + sizes[0])
+    point = random_point(net, rng)
+    params = {p: point[p] for p in net.params}
+    x = np.array([[point[s] for s in net.inputs]])
+    y = np.array([[point[s] for s in net.targets]])
+    J = expanded_loss(net)
+    want = {p: value(sp.diff(J, p), point) for p in net.params}
+    assert_close(model.gradient(params, x, y), want)
+    assert model.loss(params, x, y) == pytest.approx(value(J, point), rel=1e-10)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    act=st.sampled_from(HIDDEN),
+    n=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_random_architectures_match_finite_differences(sizes, act, n, seed):
+    net = sbp.mlp(sizes, act, "quadratic")
+    rng = np.random.default_rng(seed)
+    params = params_at(net, rng)
+    X, Y = data(net, rng, n)
+    model = net.compile()
+    assert_close(model.gradient(params, X, Y), finite_differences(model, params, X, Y), 1e-5, 1e-6)
+
+
+def test_fused_softmax_cross_entropy_is_the_sympy_derivation():
+    z, y = sp.symbols("z1:4"), sp.symbols("y1:4")
+    a = softmax_layer(list(z))
+    J = sbp.LOSSES["cross_entropy"](a, y)
+    ell, delta = FUSED[("softmax", "cross_entropy")]
+    lse = sp.log(sum(sp.exp(zj) for zj in z))
+    names = {sp.Symbol("LSE"): lse, sp.Symbol("S_Y"): sum(y)}
+    terms = [ell.xreplace({**names, Z_SYM: z[j], sp.Symbol("y"): y[j]}) for j in range(3)]
+    assert sp.expand(sp.expand_log(J, force=True) - sp.expand_log(sum(terms), force=True)) == 0
+    for j in range(3):
+        fused = delta.xreplace({**names, A_SYM: a[j], sp.Symbol("y"): y[j]})
+        assert sp.simplify(sp.diff(J, z[j]) - fused) == 0
+
+
+def test_fused_sigmoid_binary_cross_entropy_is_the_sympy_derivation():
+    z, y = sp.Symbol("z"), sp.Symbol("y")
+    sigma = sbp.ACTIVATIONS["sigmoid"].expr
+    J = sbp.LOSSES["binary_cross_entropy"]([sigma], [y])
+    ell, delta = FUSED[("sigmoid", "binary_cross_entropy")]
+    ell = ell.rewrite(sp.log)
+    fused_delta = delta.xreplace({A_SYM: sigma})
+    assert sp.simplify(sp.diff(J, z) - fused_delta) == 0
+    assert sp.simplify(sp.diff(ell, z) - fused_delta) == 0
+    for zv, yv in [(-3.0, 0.2), (0.5, 1.0), (4.0, 0.0)]:  # ℓ = J itself, not only its slope
+        at = {z: sp.Float(zv, 30), y: sp.Float(yv, 30)}
+        assert float(ell.xreplace(at).evalf(30)) == pytest.approx(float(J.xreplace(at).evalf(30)))
+
+
+def test_softmax_cross_entropy_at_logits_of_1000_is_finite_and_exact():
+    net = sbp.mlp([1, 3], "softmax", "cross_entropy")
+    model = net.compile()
+    params = [(np.array([[1000.0], [-1000.0], [999.0]]), np.zeros(3))]
+    X, Y = np.array([[1.0], [-1.0]]), np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    loss = model.loss(params, X, Y)
+    # Sample 1: logits (1000, -1000, 999), target 2 -> LSE - (-1000) = 2000 + log(1 + e^-1).
+    # Sample 2: logits (-1000, 1000, -999), target 1 -> 2000 (+ e^-1999, below rounding).
+    assert loss == pytest.approx(2000 + np.log1p(np.exp(-1.0)) / 2, rel=1e-14)
+    grad = model.gradient(params, X, Y)
+    assert all(np.isfinite(v) for v in grad.values())
+    p1 = 1 / (1 + np.exp(-1.0))  # softmax of the largest logit
+    assert grad[net.b(1, 1)] == pytest.approx((p1 + (-1)) / 2)
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "quadratic"])
+def test_sigmoid_at_1e4_gives_no_overflow_warning(loss):
+    net = sbp.mlp([1, 1], "sigmoid", loss)
+    model = net.compile()
+    params = {"w1_1_1": 1.0, "b1_1": 0.0}
+    X, Y = np.array([[1e4], [-1e4]]), np.array([[0.0], [1.0]])
+    # BCE from the logits: each sample is wrong by 1e4 nats; the slope is σ(z) − y = ±1.
+    value_ = model.loss(params, X, Y)
+    grad = model.gradient(params, X, Y)
+    if loss == "binary_cross_entropy":
+        assert value_ == pytest.approx(1e4)
+        assert grad[net.w(1, 1, 1)] == pytest.approx(1e4)
+        assert grad[net.b(1, 1)] == pytest.approx(0.0)
+    else:
+        assert value_ == pytest.approx(0.5)
+        assert grad[net.w(1, 1, 1)] == pytest.approx(0.0)
+
+
+def test_binary_cross_entropy_is_clipped_outside_the_sigmoid():
+    net = sbp.mlp([1, 1], "identity", "binary_cross_entropy")
+    model = net.compile()
+    params = {"w1_1_1": 1.0, "b1_1": 0.0}
+    loss = model.loss(params, [[-5.0]], [[1.0]])  # a = -5 -> clipped to EPS
+    assert loss == pytest.approx(-np.log(EPS))
+    assert np.isfinite(model.gradient(params, [[-5.0]], [[1.0]])[net.b(1, 1)])
+
+
+def test_predict_matches_a_hand_written_forward_pass():
+    net = sbp.mlp([2, 3, 2], ["relu", "softmax"], "cross_entropy")
+    model = net.compile()
+    rng = np.random.default_rng(1)
+    params = net.init_params(seed=3)
+    X = rng.normal(size=(5, 2))
+    (W1, b1), (W2, b2) = sbp.to_arrays(net, params)
+    Z = np.maximum(X @ W1.T + b1, 0) @ W2.T + b2
+    want = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(params, X), want, rtol=1e-13)
+
+
+def test_bad_shapes_name_the_expected_shape():
+    model = sbp.mlp([2, 3, 2]).compile()
+    params = sbp.init_params(model.spec)
+    with pytest.raises(sbp.SpecError, match=r"X must have shape \(n_samples, 2\).*got \(4, 3\)"):
+        model.predict(params, np.zeros((4, 3)))
+    with pytest.raises(sbp.SpecError, match=r"Y must have shape \(4, 2\).*got \(4, 1\)"):
+        model.loss(params, np.zeros((4, 2)), np.zeros((4, 1)))
+    with pytest.raises(sbp.SpecError, match="array of numbers"):
+        model.predict(params, [["a", "b"]])
+    with pytest.raises(sbp.SpecError, match="lack"):
+        model.predict({}, np.zeros((1, 2)))
+
+
+def test_one_dimensional_targets_for_one_output():
+    net = sbp.mlp([2, 1], "sigmoid", "quadratic")
+    model, params = net.compile(), net.init_params(0)
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert model.loss(params, X, [1.0, 0.0]) == model.loss(params, X, [[1.0], [0.0]])
+
+
+def test_backends():
+    net = sbp.mlp([2, 1])
+    with pytest.raises(sbp.UnknownNameError, match="Known: numpy, jax"):
+        net.compile(backend="tensorflow")
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        with pytest.raises(sbp.SymbackpropError, match=r'pip install "symbackprop\[jax\]"'):
+            net.compile(backend="jax")
+
+
+def test_compiling_builds_no_scalar_graph():
+    net = sbp.mlp([64, 128, 128, 10], ["relu", "relu", "softmax"], "cross_entropy")
+    model = net.compile()
+    assert "graph" not in vars(net) and "backprop" not in vars(net)
+    assert model.predict(net.init_params(0), np.zeros((2, 64))).shape == (2, 10)
+
+
+def test_source_is_the_code_that_runs():
+    net = sbp.mlp([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    src = net.compile().source()
+    for line in [
+        "def step(P, X, Y, lr):",
+        "    Z1 = X @ W1.T + b1",
+        "    A1 = tanh(Z1)",
+        "    loss = (-Y*Z2 + numpy.logaddexp(0, Z2)).sum() / n",
+        "    D2 = A2 - Y",
+        "    D1 = (D2 @ W2) * (1 - A1**2)",
+    ]:
+        assert line in src.splitlines()
+    compile(src, "<generated>", "exec")
+
+
+def test_relu_derivative_is_zero_at_zero():
+    net = sbp.mlp([1, 1, 1], ["relu", "identity"], "quadratic")
+    params = {"w1_1_1": 1.0, "b1_1": 0.0, "w2_1_1": 1.0, "b2_1": 0.0}
+    grad = net.compile().gradient(params, [[0.0]], [[1.0]])
+    assert grad[net.w(1, 1, 1)] == 0.0 and grad[net.b(1, 1)] == 0.0
