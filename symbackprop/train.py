@@ -13,7 +13,8 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
   the whole training set, for classification (softmax output: argmax; sigmoid output with
   0/1 targets: every output on the right side of ½), else empty.
 - Divergence (a non-finite batch loss) raises :class:`TrainingDivergedError`, which
-  carries the parameters before the failing step and the history so far.
+  carries the last finite parameters (those at which the loss overflowed; the failing
+  step is not applied) and the history of the completed epochs.
 - Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
 - The same seed gives bit-identical results.
 """
@@ -71,7 +72,8 @@ class TrainingDivergedError(SymbackpropError, FloatingPointError):
     Attributes
     ----------
     params : dict
-        The last finite parameters (before the failing step), ``{Symbol: float}``.
+        The last finite parameters, ``{Symbol: float}``: those at which the loss became
+        non-finite (the failing step's update is not applied).
     history : History
         The history up to the last complete epoch.
     """
@@ -236,7 +238,7 @@ def train(
                         raise TrainingDivergedError(
                             f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
                             f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
-                            "last finite parameters.",
+                            "last finite parameters (those of the failing step, not applied).",
                             model.mapping(P),
                             history,
                         )
