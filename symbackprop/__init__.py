@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "to_latex": "notation",
     "to_str": "notation",
     "datasets": "datasets",
+    "save": "store",
+    "load": "store",
 }
 
 __all__ = list(_EXPORTS)

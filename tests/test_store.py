@@ -1,0 +1,286 @@
+"""save/load: bit-exact round trips, custom formulas, and every kind of bad file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symbackprop as sbp
+from symbackprop.activations import ACTIVATIONS, Z, register_activation
+from symbackprop.errors import SpecError
+from symbackprop.params import to_arrays
+from symbackprop.store import FORMAT, FORMAT_VERSION, ModelFileError, Saved, load, save
+
+NETS = [
+    ([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy"),
+    ([3, 5, 4, 2], ["relu", "leaky_relu", "softmax"], "cross_entropy"),
+    ([2, 3, 2], ["z**2/2", "softplus"], "quadratic"),
+    ([1, 2, 1], [sp.Lambda(Z, Z * sp.atan(Z)), sp.Max(0, Z) - Z / 4], "mse"),
+    ([2, 2, 2], "arctan", "(a2_1 - y1)**2 + abs(a2_2 - y2)"),
+    ([2, 2], "identity", sp.Symbol("a1_1") ** 2 * sp.Symbol("y2") + sp.log(1 + sp.Symbol("a1_2"))),
+]
+
+
+def bits(params):
+    """The exact bit patterns of the parameter values, in order."""
+    return np.array(list(params.values()), dtype=np.float64).view(np.int64).tolist()
+
+
+def awkward_params(net, seed=0):
+    """Values that a lossy format would alter: huge, tiny, subnormal, negative zero."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=len(net.params)) * 10.0 ** rng.integers(-300, 300, len(net.params))
+    values[:3] = [-0.0, 5e-324, np.nextafter(1.0, 2.0)][: len(values)]
+    return dict(zip(net.params, values.tolist()))
+
+
+def same_network(a, b):
+    assert a.sizes == b.sizes
+    assert [x.name for x in a.activations] == [x.name for x in b.activations]
+    assert [x.expr for x in a.activations] == [x.expr for x in b.activations]
+    assert a.loss.name == b.loss.name
+    assert sp.simplify(a.loss(a.outputs, a.targets) - b.loss(b.outputs, b.targets)) == 0
+    # The rebuilt network derives the same gradients.
+    for p in (a.params[0], a.params[-1]):
+        assert sp.simplify(a.grad(p) - b.grad(p)) == 0
+
+
+@pytest.mark.parametrize("sizes, act, loss", NETS)
+def test_round_trip_is_bit_exact(tmp_path, sizes, act, loss):
+    net = sbp.mlp(sizes, activation=act, loss=loss)
+    params = awkward_params(net)
+    path = tmp_path / "m.npz"
+    save(path, net, params)
+    saved = load(path)
+    assert isinstance(saved, Saved) and saved.history is None and saved.meta == {}
+    net2, params2 = saved
+    assert list(params2) == list(net2.params) == list(net.params)
+    assert bits(params2) == bits(params)
+    same_network(net, net2)
+    # Saving the loaded model again gives the same arrays and spec.
+    save(tmp_path / "again.npz", net2, params2)
+    with np.load(path) as one, np.load(tmp_path / "again.npz") as two:
+        assert one.files == two.files
+        for key in one.files:
+            assert np.array_equal(one[key], two[key])
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=2, max_size=4),
+    acts=st.lists(st.sampled_from(["relu", "tanh", "sigmoid", "identity", "z**3 - z"]), min_size=3, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_round_trip_property(tmp_path_factory, sizes, acts, seed):
+    net = sbp.mlp(sizes, activation=acts[: len(sizes) - 1], loss="quadratic")
+    params = awkward_params(net, seed)
+    path = tmp_path_factory.mktemp("p") / "m.npz"
+    save(path, net, to_arrays(net, params))  # per-layer arrays are accepted too
+    net2, params2 = load(path)
+    assert net2.sizes == net.sizes and bits(params2) == bits(params)
+    assert [a.expr for a in net2.activations] == [a.expr for a in net.activations]
+
+
+def test_history_and_meta_round_trip(tmp_path):
+    from symbackprop.train import History
+
+    net = sbp.mlp([2, 1], "sigmoid", "binary_cross_entropy")
+    history = History(loss=[0.7, 0.5, 0.1 + 0.2], accuracy=[0.5, 0.75, 1.0], epochs=3, interrupted=True)
+    meta = {"features": ["x1", "x2"], "classes": None, "note": "ünïcode"}
+    save(tmp_path / "h.npz", net, net.init_params(1), history, meta=meta)
+    saved = load(tmp_path / "h.npz")
+    assert saved.history == history and saved.meta == meta
+    assert saved.history.loss[2] == 0.1 + 0.2
+    assert load(tmp_path / "h.npz")[:2][1] == net.init_params(1)
+
+
+def test_registered_custom_activation_survives_a_new_session(tmp_path):
+    act = register_activation("cube_demo", "z**3", output_derivative="3*a**(2/3)")
+    try:
+        net = sbp.mlp([1, 1], activation="cube_demo", loss="quadratic")
+        save(tmp_path / "c.npz", net, net.init_params(0))
+    finally:
+        del ACTIVATIONS["cube_demo"]
+    net2, _ = load(tmp_path / "c.npz")  # not registered any more: rebuilt from the file
+    assert net2.activations[0] == act
+    # Registered again, but differently: the file and the registry disagree.
+    register_activation("cube_demo", "z**2")
+    try:
+        with pytest.raises(ModelFileError, match=r"activation 'cube_demo' is 'z\*\*3'.*registered here as 'z\*\*2'"):
+            load(tmp_path / "c.npz")
+    finally:
+        del ACTIVATIONS["cube_demo"]
+
+
+def test_save_refuses_what_load_could_not_read(tmp_path):
+    net = sbp.mlp([1, 1], activation=sp.sinh(Z), loss="quadratic")
+    with pytest.raises(SpecError, match="Cannot save the activation 'sinh.z.'"):
+        save(tmp_path / "s.npz", net, net.init_params(0))
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_checks_params_and_meta(tmp_path):
+    net = sbp.mlp([2, 1])
+    with pytest.raises(SpecError, match="lack 1 of this network's 3"):
+        save(tmp_path / "m.npz", net, {"w1_1_1": 1.0, "w1_1_2": 2.0})
+    with pytest.raises(SpecError, match="meta must be a JSON-serialisable"):
+        save(tmp_path / "m.npz", net, net.init_params(0), meta={"x": object()})
+    with pytest.raises(ModelFileError, match="Cannot write model file"):
+        save(tmp_path / "no" / "such" / "dir.npz", net, net.init_params(0))
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    net = sbp.mlp([2, 1])
+    path = tmp_path / "m.npz"
+    save(path, net, net.init_params(0))
+    before = path.read_bytes()
+
+    def broken(fh, **arrays):
+        fh.write(b"PK half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(ModelFileError, match="No space left on device"):
+        save(path, net, net.init_params(1))
+    with pytest.raises(ModelFileError):
+        save(tmp_path / "new.npz", net, net.init_params(1))
+    assert os.listdir(tmp_path) == ["m.npz"] and path.read_bytes() == before
+    monkeypatch.undo()
+    # Interrupted (not an OSError): also cleaned up, and not swallowed.
+    monkeypatch.setattr(np, "savez", lambda fh, **a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        save(path, net, net.init_params(1))
+    assert os.listdir(tmp_path) == ["m.npz"] and path.read_bytes() == before
+
+
+# ------------------------------------------------------------------ bad files
+@pytest.fixture
+def good(tmp_path):
+    net = sbp.mlp([2, 3, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    path = tmp_path / "good.npz"
+    save(path, net, net.init_params(0))
+    return path
+
+
+def rewrite(path, change):
+    """Rewrite the archive at ``path`` with ``change(arrays)`` applied (a dict of arrays)."""
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    out = path.with_name("changed.npz")
+    np.savez(out, **arrays)
+    return out
+
+
+def edit_spec(**fields):
+    def change(arrays):
+        spec = json.loads(str(arrays["spec"][()]))
+        spec.update(fields)
+        arrays["spec"] = np.array(json.dumps(spec))
+    return change
+
+
+def test_empty_file(good):
+    good.write_bytes(b"")
+    with pytest.raises(ModelFileError, match="good.npz is not a symbackprop model file: the file is empty"):
+        load(good)
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.3, 0.5, 0.9, 0.999])
+def test_truncated_file(good, fraction):
+    data = good.read_bytes()
+    good.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(ModelFileError, match="good.npz is not a symbackprop model file: truncated or corrupt"):
+        load(good)
+
+
+def test_flipped_byte_is_caught(good):
+    data = bytearray(good.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    good.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
+        load(good)
+
+
+def test_files_that_are_not_models(tmp_path):
+    cases = {
+        "text.npz": lambda p: p.write_text("W1,b1\n1,2\n"),
+        "one.npy": lambda p: np.save(p, np.zeros(3)),
+        "plain.npz": lambda p: np.savez(p, x=np.zeros(2)),
+        "zip.npz": lambda p: zipfile.ZipFile(p, "w").writestr("readme.txt", "hi"),
+    }
+    expected = {
+        "text.npz": "not a NumPy .npz archive",
+        "one.npy": "holds one NumPy array",
+        "plain.npz": "has no 'spec' entry",
+        "zip.npz": "has no 'spec' entry",
+    }
+    for name, make in cases.items():
+        path = tmp_path / name
+        make(path)
+        with pytest.raises(ModelFileError, match=expected[name]) as info:
+            load(path)
+        assert "\n" not in str(info.value)
+    with pytest.raises(ModelFileError, match="Cannot read model file .*missing.npz.*No such file"):
+        load(tmp_path / "missing.npz")
+
+
+def test_pickled_content_is_never_loaded(tmp_path):
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    path = tmp_path / "pickled.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("spec.npy", buf.getvalue())
+    with pytest.raises(ModelFileError, match="pickled Python objects"):
+        load(path)
+
+
+def test_spec_problems(good):
+    bad_json = rewrite(good, lambda a: a.__setitem__("spec", np.array("{not json")))
+    with pytest.raises(ModelFileError, match="spec is not valid JSON"):
+        load(bad_json)
+    other = rewrite(good, edit_spec(format="something.else"))
+    with pytest.raises(ModelFileError, match=f"does not say format '{FORMAT}'"):
+        load(other)
+    future = rewrite(good, edit_spec(version=FORMAT_VERSION + 1))
+    with pytest.raises(ModelFileError, match=f"format version {FORMAT_VERSION + 1}; this symbackprop reads version {FORMAT_VERSION}"):
+        load(future)
+    nonsense = rewrite(good, edit_spec(sizes=[2, 0, 1]))
+    with pytest.raises(ModelFileError, match="network spec is invalid: Layer sizes must be positive"):
+        load(nonsense)
+    evil = rewrite(good, edit_spec(activations=[
+        {"name": "x", "formula": "__import__('os').system('echo hi')"}, {"name": "sigmoid", "formula": "1/(1 + exp(-z))"},
+    ]))
+    with pytest.raises(ModelFileError, match="network spec is invalid"):
+        load(evil)
+    wrong_loss = rewrite(good, edit_spec(loss={"name": "binary_cross_entropy", "formula": "(a2_1 - y1)**2"}))
+    with pytest.raises(ModelFileError, match="loss 'binary_cross_entropy' is"):
+        load(wrong_loss)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: a.__setitem__("W1", np.zeros((2, 3))), r"array 'W1' is float64 of shape \(2, 3\); layer 1 of 2-3-1 needs float64 of shape \(3, 2\)"),
+        (lambda a: a.__setitem__("b2", np.zeros(1, dtype=np.float32)), "array 'b2' is float32"),
+        (lambda a: a.pop("b2"), "array 'b2' is missing"),
+        (lambda a: a.__setitem__("W3", np.zeros((1, 1))), r"unexpected array\(s\) W3"),
+        (lambda a: a.__setitem__("history_loss", np.zeros(3)), r"unexpected array\(s\) history_loss"),
+    ],
+)
+def test_arrays_that_do_not_match_the_spec(good, change, match):
+    with pytest.raises(ModelFileError, match="does not match its network spec: " + match):
+        load(rewrite(good, change))
+
+
+def test_public_names():
+    assert sbp.save is save and sbp.load is load
