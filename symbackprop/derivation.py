@@ -254,7 +254,7 @@ class Derivation:
         note = ""
         try:
             expanded = self.backprop.expanded(self.compact, max_size=MAX_SHOWN_EXPANDED)
-            result.append(Line(grad.text + "  (expanded)", grad.latex, expanded))
+            result.append(Line(grad.text + " (expanded)", grad.latex + r"\;\text{(expanded)}", expanded))
         except ExpressionTooLargeError:
             size = tree_size(self.backprop.expanded(self.compact, max_size=None))
             note = (
@@ -265,11 +265,12 @@ class Derivation:
         return out
 
     # ---------------------------------------------------------------- printers
-    def _fmt_value(self, expr: sp.Expr | None, line: Line) -> float | None:
+    def _fmt_value(self, expr: sp.Expr) -> float | None:
+        """The value to show beside a step, or None (no sample, or not a finite number)."""
         if self.values is None:
             return None
         try:
-            v = self.value(expr if expr is not None else sp.Symbol(""))
+            v = self.value(expr)
         except (TypeError, ValueError):
             return None
         return v if math.isfinite(v) else None
@@ -290,17 +291,22 @@ class Derivation:
         """
         head = f"∂J/∂{text_name(self.param)} in the {self.backprop.spec.describe()}"
         if self.values is not None:
-            head += "\n(values at one sample after each step: ≈ ...)"
+            spec = self.backprop.spec
+            sample = ", ".join(
+                f"{text_name(s)} = {self.values[s]:.6g}" for s in (*spec.inputs, *spec.targets)
+            )
+            head += f"\nwith the value (≈) of every step at the sample {sample}"
         parts = [head]
         for sec in self.sections():
             parts.append("")
             parts.append(sec.title)
             for line in sec.lines:
-                body = line.text if line.expr is None else equation_text(line.text, line.expr)
-                v = self._fmt_value(line.expr, line) if line.expr is not None else None
-                if v is not None:
-                    body += f"  ≈ {v:.6g}"
-                parts.append("\n".join("  " + row for row in body.split("\n")))
+                if line.expr is None:
+                    body = line.text
+                else:
+                    v = self._fmt_value(line.expr)
+                    body = equation_text(line.text, line.expr, f"  ≈ {v:.6g}" if v is not None else "")
+                parts.append("\n".join("  " + row.rstrip() for row in body.split("\n")))
             if sec.note:
                 parts.append("  " + sec.note)
         return "\n".join(parts)
@@ -313,7 +319,7 @@ class Derivation:
                 row = line.latex if line.expr is None else f"{line.latex} &= {to_latex(line.expr)}"
                 if line.expr is None:
                     row = "&" + row
-                v = self._fmt_value(line.expr, line) if line.expr is not None else None
+                v = self._fmt_value(line.expr) if line.expr is not None else None
                 if v is not None:
                     row += rf" \approx {v:.6g}"
                 rows.append(row)
@@ -355,7 +361,7 @@ class Derivation:
                 if line.expr is None:
                     out.append(f"- ${line.latex}$")
                 else:
-                    v = self._fmt_value(line.expr, line)
+                    v = self._fmt_value(line.expr)
                     tail = rf" \approx {v:.6g}" if v is not None else ""
                     out.append(f"- ${line.latex} = {to_latex(line.expr)}{tail}$")
             if sec.note:

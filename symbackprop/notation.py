@@ -209,8 +209,8 @@ def to_str(expr: sp.Basic) -> str:
     return _Str().doprint(expr)
 
 
-def equation_text(lhs: str, rhs: sp.Basic) -> str:
-    """``lhs = rhs`` with ``rhs`` pretty-printed, ``lhs`` on its baseline.
+def equation_text(lhs: str, rhs: sp.Basic, suffix: str = "") -> str:
+    """``lhs = rhs`` with ``rhs`` pretty-printed, ``lhs`` and ``suffix`` on its baseline.
 
     Examples
     --------
@@ -220,7 +220,10 @@ def equation_text(lhs: str, rhs: sp.Basic) -> str:
     """
     with _unicode(True):
         form = _Text({"use_unicode": True, "wrap_line": False})._print(rhs)
-        return prettyForm(*form.left(f"{lhs} = ")).render(wrap_line=False)
+        form = prettyForm(*form.left(f"{lhs} = "))
+        if suffix:
+            form = prettyForm(*form.right(suffix))
+        return form.render(wrap_line=False)
 
 
 def text_name(symbol: sp.Symbol) -> str:
