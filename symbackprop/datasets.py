@@ -39,17 +39,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import Spec
 
 __all__ = [
+    "BUILTIN",
     "DataError",
     "Dataset",
-    "xor",
-    "moons",
     "circles",
-    "spirals",
+    "for_network",
     "iris",
     "load_csv",
     "load_data",
-    "for_network",
-    "BUILTIN",
+    "moons",
+    "spirals",
+    "xor",
 ]
 
 
@@ -465,7 +465,8 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
             f"{Y.shape[1]} target columns ({', '.join(data.target)})"
         )
         raise DataError(
-            f"The data has {what} but the network has {n_out} outputs (sizes {sizes}); "
+            f"The data has {what} but the network has {n_out} output{'s' * (n_out != 1)} "
+            f"(sizes {sizes}); "
             "make the last layer size match."
         )
     return Dataset(X, Y, data.features, data.target, classes, data.name)

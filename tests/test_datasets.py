@@ -219,8 +219,44 @@ def test_for_network_mismatches():
     data = iris()
     with pytest.raises(DataError, match=r"4 feature columns \(sepal_length.*takes 2 inputs"):
         for_network(data, Spec([2, 3]))
-    with pytest.raises(DataError, match=r"3 classes \(setosa, versicolor, virginica\).*1 outputs"):
+    with pytest.raises(DataError, match=r"3 classes \(setosa, versicolor, virginica\).*1 output "):
         for_network(data, Spec([4, 1]))
     fractional = Dataset(np.zeros((2, 1)), np.array([[0.5], [1.0]]), ("a",), ("y",))
     with pytest.raises(DataError, match=r"1 target columns \(y\).*2 outputs"):
         for_network(fractional, Spec([1, 2]))
+
+
+# ------------------------------------------------- training on the built-in data
+def accuracy(net, params, X, Y):
+    """Train accuracy from a hand-written NumPy forward pass (not the compiled model)."""
+    from symbackprop.params import to_arrays
+
+    a = X
+    for (W, b), act in zip(to_arrays(net, params), net.activations):
+        z = a @ W.T + b
+        a = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0),
+             "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "softmax": lambda v: v}[act.name](z)
+    if Y.shape[1] == 1:
+        return float(np.mean((a >= 0.5) == (Y >= 0.5)))  # sigmoid output: threshold ½
+    return float(np.mean(a.argmax(axis=1) == Y.argmax(axis=1)))  # softmax: argmax of z
+
+
+@pytest.mark.parametrize(
+    "name, sizes, acts, loss, options, target",
+    [
+        ("xor", [2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy",
+         {"epochs": 2000, "lr": 0.5, "batch_size": 4}, 1.0),
+        ("moons", [2, 8, 1], ["tanh", "sigmoid"], "binary_cross_entropy",
+         {"epochs": 300, "lr": 0.5, "batch_size": 16}, 0.95),
+        ("circles", [2, 16, 1], ["tanh", "sigmoid"], "binary_cross_entropy",
+         {"epochs": 300, "lr": 0.3, "batch_size": 16}, 0.95),
+        ("iris", [4, 8, 3], ["relu", "softmax"], "cross_entropy",
+         {"epochs": 200, "lr": 0.05, "batch_size": 16}, 0.95),
+    ],
+)
+def test_builtin_data_sets_are_learnable(name, sizes, acts, loss, options, target):
+    X, Y = BUILTIN[name]()
+    net = sbp.mlp(sizes, activation=acts, loss=loss)
+    params, history = sbp.train(net, X, Y, seed=0, progress=False, **options)
+    assert accuracy(net, params, X, Y) >= target
+    assert history.accuracy[-1] == accuracy(net, params, X, Y)
