@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import networkx as nx
 import sympy as sp
 
-from .derive import Backprop, tree_size
-from .errors import ExpressionTooLargeError, SpecError
+from .derive import Backprop
+from .errors import SpecError
 from .notation import equation_text, latex_name, latex_text, text_name, to_latex, to_str
 
 __all__ = ["Derivation", "sample_values", "MAX_PATHS"]
@@ -252,13 +252,13 @@ class Derivation:
         if self.compact != self.delta_form:
             result.append(Line(grad.text, grad.latex, self.compact))
         note = ""
-        try:
-            expanded = self.backprop.expanded(self.compact, max_size=MAX_SHOWN_EXPANDED)
+        size = self.backprop.expanded_size(self.compact)
+        if size <= MAX_SHOWN_EXPANDED:
+            expanded = self.backprop.expanded(self.compact, max_size=None)
             result.append(Line(grad.text + " (expanded)", grad.latex + r"\;\text{(expanded)}", expanded))
-        except ExpressionTooLargeError:
-            size = tree_size(self.backprop.expanded(self.compact, max_size=None))
+        else:
             note = (
-                f"The expanded form (in x, y, w, b) has {size:,} operations; "
+                f"The expanded form (in x, y, w, b) has about {size:,} operations; "
                 "net.grad(p, expand=True) builds it."
             )
         out.append(Section("Result", tuple(result), note=note))

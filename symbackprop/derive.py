@@ -116,7 +116,9 @@ class Backprop:
         self.graph = graph
         self.adjoint: dict[str, sp.Expr] = {}
         self.delta: dict[sp.Symbol, sp.Expr] = {}
-        self._expansion: dict[sp.Symbol, sp.Expr] | None = None
+        self._defs: dict[sp.Symbol, sp.Expr] | None = None
+        self._expansion: dict[sp.Symbol, sp.Expr] = {}
+        self._sizes: dict[sp.Symbol, int] = {}
         self._shapes: dict[sp.Expr, sp.Expr] = {}
         self._run()
 
@@ -185,23 +187,44 @@ class Backprop:
         d = self.spec.delta(layer, j)
         return self.adjoint[p.name].xreplace({d: self.delta[d]})
 
-    def expansion(self) -> dict[sp.Symbol, sp.Expr]:
-        """Each z, a and δ symbol written in x, y, w and b only (shared, built once)."""
-        if self._expansion is None:
+    def _definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each z, a and δ symbol's one-level definition (forward exprs, δ recursion)."""
+        if self._defs is None:
             g = self.graph
-            exp: dict[sp.Symbol, sp.Expr] = {}
-            order = list(nx.topological_sort(g))
-            for name in order:
-                node = g.nodes[name]
-                if node["kind"] in ("z", "a"):
-                    exp[node["symbol"]] = node["expr"].xreplace(exp)
-            for name in reversed(order):
-                node = g.nodes[name]
-                if node["kind"] == "z":
-                    d = self.spec.delta(node["layer"], node["index"][0])
-                    exp[d] = self.delta[d].xreplace(exp)
-            self._expansion = exp
-        return self._expansion
+            defs = {
+                d["symbol"]: d["expr"] for _, d in g.nodes(data=True) if d["kind"] in ("z", "a")
+            }
+            defs.update(self.delta)
+            self._defs = defs
+        return self._defs
+
+    def _expand(self, symbol: sp.Symbol) -> sp.Expr:
+        """``symbol`` (z, a or δ) in x, y, w and b; memoised, built only when asked for."""
+        done = self._expansion.get(symbol)
+        if done is None:
+            defs = self._definitions()
+            expr = defs[symbol]
+            done = expr.xreplace({s: self._expand(s) for s in expr.free_symbols if s in defs})
+            self._expansion[symbol] = done
+        return done
+
+    def expanded_size(self, expr: sp.Expr) -> int:
+        """Tree size :func:`tree_size` of ``expr`` expanded, counted without building it."""
+        defs = self._definitions()
+
+        def size(e: sp.Basic) -> int:
+            if e in defs:
+                n = self._sizes.get(e)
+                if n is None:
+                    n = self._sizes[e] = size(defs[e])
+                return n
+            return 1 + sum(size(a) for a in e.args) if e.args else 1
+
+        return size(expr)
+
+    def expansion(self) -> dict[sp.Symbol, sp.Expr]:
+        """Every z, a and δ symbol written in x, y, w and b (builds them all: small nets)."""
+        return {s: self._expand(s) for s in self._definitions()}
 
     def expanded(self, expr: sp.Expr, *, max_size: int | None = DEFAULT_MAX_SIZE, what: str = "expression") -> sp.Expr:
         """``expr`` with every z, a and δ replaced by its expansion in x, y, w, b.
@@ -209,15 +232,17 @@ class Backprop:
         Raises
         ------
         ExpressionTooLargeError
-            When the result, printed as a tree, would have more than ``max_size`` nodes.
+            When the result, printed as a tree, would have more than ``max_size`` nodes
+            (:meth:`expanded_size`, measured before anything is built).
         """
-        result = expr.xreplace(self.expansion())
         if max_size is not None:
-            n = tree_size(result)
+            # Measured before building: an expression too large to print is never built.
+            n = self.expanded_size(expr)
             if n > max_size:
                 raise ExpressionTooLargeError(
-                    f"The expanded form of {what} has {n:,} operations (limit {max_size:,}); "
+                    f"The expanded form of {what} has about {n:,} operations (limit {max_size:,}); "
                     "expanded gradients grow exponentially with depth. Use the compact form "
                     "(expand=False), or pass max_size=None to build it anyway."
                 )
-        return result
+        defs = self._definitions()
+        return expr.xreplace({s: self._expand(s) for s in expr.free_symbols if s in defs})
