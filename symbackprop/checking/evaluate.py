@@ -1,0 +1,196 @@
+"""Numeric values of a network's symbols at many random points at once.
+
+The checker compares formulas by their values, so it needs every symbol of the network
+(x, y, w, b, z, a, δ and J) at a batch of points. :func:`sample_points` draws inputs,
+targets and parameters, then runs the graph's own definitions forward (z, a, J) and the
+δ recursion backward, each as a NumPy array over the points. :func:`evaluate` is a small
+interpreter of SymPy trees over such arrays: it never generates or executes code, and
+shares the work of repeated subexpressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from ..errors import SymbackpropError
+from ..spec import Spec
+
+__all__ = ["KINK", "evaluate", "forward_values", "sample_points"]
+
+#: Points where some z is closer than this to 0 are rejected (ReLU-type kinks live there).
+KINK = 1e-6
+
+_UNARY = {
+    sp.exp: np.exp,
+    sp.log: np.log,
+    sp.tanh: np.tanh,
+    sp.atan: np.arctan,
+    sp.sin: np.sin,
+    sp.cos: np.cos,
+    sp.Abs: np.abs,
+    sp.sinh: np.sinh,
+    sp.cosh: np.cosh,
+}
+
+
+def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, np.ndarray]) -> np.ndarray:
+    """Value of ``expr`` at every point, from the arrays of its free symbols.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        Built from numbers, symbols, ``+ * **`` and the functions the formula parser knows.
+    values : Mapping[Symbol, numpy.ndarray]
+        One array (all of one shape) per free symbol of ``expr``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64; ``nan``/``inf`` where the expression is undefined (no warning).
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x")
+    >>> evaluate(sp.Max(0, x) + sp.exp(x) / 2, {x: np.array([-1.0, 0.0, 2.0])}).round(3)
+    array([0.184, 0.5  , 5.695])
+    """
+    memo: dict[sp.Basic, np.ndarray] = {}
+    shape = next((np.shape(v) for v in values.values()), ())
+
+    def ev(e: sp.Basic) -> np.ndarray:
+        hit = memo.get(e)
+        if hit is not None:
+            return hit
+        if e.is_Symbol:
+            if e not in values:
+                raise SymbackpropError(f"No value for the symbol {e.name!r}.")
+            out = np.asarray(values[e], dtype=float)
+        elif e.is_Number or e in (sp.E, sp.pi):
+            out = np.full(shape, float(e))
+        elif e.is_Add:
+            out = sum((ev(a) for a in e.args[1:]), ev(e.args[0]))
+        elif e.is_Mul:
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = out * ev(a)
+        elif e.is_Pow:
+            base, ex = ev(e.args[0]), e.args[1]
+            if ex == -1:
+                out = 1.0 / base
+            elif ex.is_Integer:
+                out = base ** int(ex)
+            else:
+                out = np.power(base, ev(ex))
+        elif isinstance(e, sp.Heaviside):
+            h0 = float(e.args[1]) if len(e.args) > 1 else 0.5
+            out = np.heaviside(ev(e.args[0]), h0)
+        elif isinstance(e, (sp.Max, sp.Min)):
+            fold = np.maximum if isinstance(e, sp.Max) else np.minimum
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = fold(out, ev(a))
+        elif e.func in _UNARY and len(e.args) == 1:
+            out = _UNARY[e.func](ev(e.args[0]))
+        else:
+            # Anything else (a function in a user's own SymPy activation): let SymPy's
+            # printer translate this one node to NumPy, its arguments evaluated here.
+            args = sp.symbols(f"_arg0:{len(e.args)}")
+            f = sp.lambdify(args, e.func(*args), modules="numpy")
+            out = np.asarray(f(*[ev(a) for a in e.args]), dtype=float)
+        out = np.broadcast_to(np.asarray(out, dtype=float), shape) if shape else out
+        memo[e] = out
+        return out
+
+    with np.errstate(all="ignore"):
+        return np.asarray(ev(sp.sympify(expr)), dtype=float)
+
+
+def _draw(spec: Spec, n: int, rng: np.random.Generator) -> dict[sp.Symbol, np.ndarray]:
+    # Two decimals: a counterexample a person can retype; still dense enough to tell
+    # formulas apart.
+    def draw(low: float, high: float) -> np.ndarray:
+        return np.round(rng.uniform(low, high, n), 2)
+
+    values = {x: draw(-2.0, 2.0) for x in spec.inputs}
+    values.update({p: draw(-1.5, 1.5) for p in spec.params})
+    if spec.loss.name == "cross_entropy":
+        # Categorical cross-entropy assumes targets that are probabilities summing to 1.
+        ys = rng.dirichlet(np.ones(len(spec.targets)), n)
+        values.update({y: ys[:, i] for i, y in enumerate(spec.targets)})
+    else:
+        values.update({y: draw(0.05, 0.95) for y in spec.targets})
+    return values
+
+
+def forward_values(net, leaves: Mapping[sp.Symbol, np.ndarray]) -> dict[sp.Symbol, np.ndarray]:
+    """Every symbol's value from the leaves' (x, y, w, b): z, a and J forward, δ backward.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="identity")
+    >>> v = forward_values(net, {net.x(1): np.array([3.0]), net.y(1): np.array([1.0]),
+    ...                          net.w(1, 1, 1): np.array([2.0]), net.b(1, 1): np.array([0.5])})
+    >>> float(v[net.delta(1, 1)][0]), float(v[net.J][0])
+    (5.5, 15.125)
+    """
+    values = dict(leaves)
+    g = net.graph
+    order = list(nx.topological_sort(g))
+    for name in order:
+        node = g.nodes[name]
+        if node["expr"] is not None:
+            values[node["symbol"]] = evaluate(node["expr"], values)
+    bp = net.backprop
+    for name in reversed(order):
+        node = g.nodes[name]
+        if node["kind"] == "z":
+            d = net.delta(node["layer"], node["index"][0])
+            values[d] = evaluate(bp.delta[d], values)
+    return values
+
+
+def sample_points(
+    net, n: int = 64, seed: int | np.random.Generator = 0
+) -> dict[sp.Symbol, np.ndarray]:
+    """Values of every symbol of ``net`` at ``n`` random points where all are defined.
+
+    Inputs are drawn from [−2, 2], parameters from [−1.5, 1.5] (rounded to 0.01), targets
+    from [0.05, 0.95] (for ``cross_entropy``: probability vectors). Points where some z is
+    within :data:`KINK` of 0, or where the loss or a δ is not finite, are dropped.
+
+    Parameters
+    ----------
+    net : Network
+        The network.
+    n : int
+        Number of points to draw (fewer may be returned).
+    seed : int or numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    dict[Symbol, numpy.ndarray]
+        One array per symbol: x, y, w, b, z, a, δ and J.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="sigmoid")
+    >>> v = sample_points(net, n=5)
+    >>> bool(np.allclose(v[net.a(1, 1)], 1 / (1 + np.exp(-v[net.z(1, 1)]))))
+    True
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    values = forward_values(net, _draw(net, n, rng))
+    keep = np.ones(n, dtype=bool)
+    for name, node in net.graph.nodes(data=True):
+        if node["kind"] == "z":
+            keep &= np.abs(values[node["symbol"]]) > KINK
+    for v in values.values():
+        keep &= np.isfinite(v)
+    return {s: v[keep] for s, v in values.items()}

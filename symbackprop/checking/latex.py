@@ -1,0 +1,176 @@
+"""Formulas typed in LaTeX, read through SymPy's LaTeX parser and then a whitelist.
+
+Optional: SymPy's parser needs ``antlr4-python3-runtime`` 4.11 (``pip install
+symbackprop[latex]``). The textbook symbols (``w^{(2)}_{1 2}``, ``a^{(1)}_1``,
+``\\delta^{(2)}_1``, ``x_1``, ``y_1``) are replaced by placeholders before parsing, so the
+parser cannot mistake ``a^{(2)}_1`` for a power or ``a(1-a)`` for a function call. Its
+output is then rebuilt node by node from a whitelist — numbers, the network's symbols,
+``+ * ^``, exp, log, sqrt, tanh, arctan, |·|, max, σ, σ' — and anything else (integrals,
+sums, derivatives, factorials, unknown letters) is refused. Parsing never evaluates the
+text, and nothing the parser returns reaches the checker without that rebuild.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from ..errors import FormulaError
+from ..parse import FUNCTIONS
+
+__all__ = ["latex_available", "parse_latex_formula"]
+
+_HEAD = r"(?P<head>w|b|z|a|\\delta)"
+_LAYERED = re.compile(_HEAD + r"\s*\^\s*\{\s*\(\s*(?P<layer>\d+)\s*\)\s*\}\s*_\s*(?:\{(?P<sub>[^{}]*)\}|(?P<one>\d))")
+_PLAIN = re.compile(r"(?<![\\A-Za-z])(?P<head>x|y)\s*_\s*(?:\{\s*(?P<sub>\d+)\s*\}|(?P<one>\d))")
+_RESERVED = re.compile(r"\\Xi|(?<![\\A-Za-z])[QR](?![A-Za-z])")
+_FUNCTION_NAMES = [
+    (re.compile(r"\\sigma\s*(?:'|\^\s*\{?\s*\\prime\s*\}?)"), "Q"),
+    (re.compile(r"\\(?:operatorname|mathrm)\s*\{\s*(?:ReLU|relu)\s*\}"), "R"),
+]
+
+
+def latex_available() -> bool:
+    """True when SymPy's LaTeX parser can run (its antlr4 runtime is installed)."""
+    try:
+        import antlr4  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _indices(sub: str, head: str) -> list[str]:
+    parts = [p for p in re.split(r"[\s,]+", sub.strip()) if p]
+    if head == "w" and len(parts) == 1 and parts[0].isdigit() and len(parts[0]) == 2:
+        parts = list(parts[0])  # w^{(2)}_{12}: two one-digit indices
+    return parts
+
+
+def _placeholders(text: str, net) -> tuple[str, dict[str, sp.Symbol]]:
+    table: dict[str, sp.Symbol] = {}
+
+    def put(name: str) -> str:
+        key = f"Xi_{{{len(table) + 1}}}"
+        table[key] = net.symbol(name)
+        return rf" {{\Xi_{{{len(table)}}}}} "
+
+    def layered(m: re.Match) -> str:
+        head = m["head"].lstrip("\\")
+        idx = _indices(m["sub"] if m["sub"] is not None else m["one"], head)
+        layer = int(m["layer"])
+        if head == "a" and layer == 0:
+            return put("x" + "_".join(idx))
+        return put(f"{head}{layer}_" + "_".join(idx))
+
+    text = _LAYERED.sub(layered, text)
+    text = _PLAIN.sub(lambda m: put(m["head"] + (m["sub"] or m["one"])), text)
+    for pattern, letter in _FUNCTION_NAMES:
+        text = pattern.sub(letter, text)
+    # \cdot keeps "a(1-a)" a product, not a call of a function called a.
+    text = re.sub(r"(\{\\Xi_\{\d+\}\})\s*(?=\(|\\left)", r"\1 \\cdot ", text)
+    return text, table
+
+
+_SIGMOID = FUNCTIONS["sigmoid"][0]
+_UNDEFINED = {
+    "sigma": _SIGMOID,
+    "Q": FUNCTIONS["sigmoid_prime"][0],
+    "R": FUNCTIONS["relu"][0],
+    "H": FUNCTIONS["heaviside"][0],
+    "max": lambda *a: sp.Max(*a),
+}
+_KNOWN = {sp.exp: sp.exp, sp.tanh: sp.tanh, sp.atan: sp.atan, sp.Abs: sp.Abs}
+
+
+def _rebuild(e: sp.Basic, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
+    def fail(what: str) -> FormulaError:
+        return FormulaError(
+            f"Cannot read LaTeX {text!r}: {what} is not allowed. Allowed: the network's symbols "
+            r"(w^{(l)}_{j k}, b^{(l)}_j, z^{(l)}_j, a^{(l)}_j, \delta^{(l)}_j, x_k, y_j), numbers, "
+            r"+ - \cdot \frac ^, \exp, \log, \ln, \sqrt, \tanh, \arctan, |x|, \max, \sigma, \sigma', H."
+        )
+
+    def go(n: sp.Basic) -> sp.Expr:
+        if isinstance(n, sp.Symbol):
+            if n.name in table:
+                return table[n.name]
+            if n.name == "e":
+                return sp.E
+            raise fail(f"the name {n.name!r}")
+        if isinstance(n, (sp.Integer, sp.Rational, sp.Float)) or n in (sp.E, sp.pi):
+            return n
+        if isinstance(n, (sp.Add, sp.Mul, sp.Pow)):
+            return n.func(*[go(a) for a in n.args])
+        if isinstance(n, sp.log):
+            if len(n.args) == 2 and n.args[1] != sp.E:
+                return sp.log(go(n.args[0])) / sp.log(go(n.args[1]))
+            return sp.log(go(n.args[0]))
+        if n.func in _KNOWN and len(n.args) == 1:
+            return _KNOWN[n.func](go(n.args[0]))
+        if isinstance(n, sp.core.function.AppliedUndef):
+            f = _UNDEFINED.get(n.func.__name__)
+            if f is None or (n.func.__name__ != "max" and len(n.args) != 1):
+                raise fail(f"the function {n.func.__name__!r}")
+            return f(*[go(a) for a in n.args])
+        raise fail(type(n).__name__)
+
+    return go(e)
+
+
+def parse_latex_formula(text: str, net) -> sp.Expr:
+    r"""Read a formula written in LaTeX in the network's notation, safely.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``\sigma(z^{(2)}_1)(1-\sigma(z^{(2)}_1))a^{(1)}_1``.
+    net : Network
+        Whose symbols the formula uses.
+
+    Returns
+    -------
+    sympy.Expr
+
+    Raises
+    ------
+    FormulaError
+        When the optional LaTeX parser is not installed, when it cannot read the text,
+        or when the result holds anything outside the whitelist.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([2, 2, 1])
+    >>> if latex_available():
+    ...     e = parse_latex_formula(r"(a^{(2)}_1 - y_1) a^{(2)}_1(1-a^{(2)}_1) a^{(1)}_{1}", net)
+    ... else:
+    ...     e = net.grad("w2_1_1")
+    >>> e == net.grad("w2_1_1")
+    True
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("The LaTeX formula is empty.")
+    if len(text) > 5000:
+        raise FormulaError(f"The LaTeX formula is {len(text)} characters long; the limit is 5000.")
+    if not latex_available():
+        raise FormulaError(
+            "LaTeX input needs SymPy's LaTeX parser and its antlr4 runtime: "
+            "pip install 'symbackprop[latex]' (antlr4-python3-runtime 4.11). "
+            "Or type the formula in Python syntax with --formula."
+        )
+    if _RESERVED.search(text):
+        raise FormulaError(r"Cannot read LaTeX: the letters Q, R and \Xi are reserved; rename them.")
+    prepared, table = _placeholders(text, net)
+    from sympy.parsing.latex import LaTeXParsingError, parse_latex
+
+    try:
+        parsed = parse_latex(prepared)
+    except LaTeXParsingError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise FormulaError(f"Cannot read LaTeX {text!r}: {first}.") from None
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise FormulaError(f"Cannot read LaTeX {text!r}: {type(exc).__name__}.") from None
+    if not isinstance(parsed, sp.Expr):
+        raise FormulaError(f"Cannot read LaTeX {text!r}: it is not an expression (an equation or relation?).")
+    return _rebuild(parsed, table, text)
