@@ -15,7 +15,7 @@ in a = f(z), cheap and stable) where registered, else ``Activation.derivative()`
 when every ∂J/∂a_j is the same function of (a_j, y_j) (all registered losses), it is
 emitted once as an elementwise expression over the (n, n_L) arrays, else column by
 column. These SymPy expressions are printed with SymPy's NumPy printer (the printer
-``sympy.lambdify`` uses, with ``Heaviside(z, 0)`` printed as ``numpy.heaviside(z, 0)``
+``sympy.lambdify`` uses, with ``Heaviside(z, 0)`` printed as ``numpy.greater(z, 0)``
 so that H(0) = 0) into the Python source of a few small functions — ``forward``,
 ``loss``, ``loss_and_grad`` and the SGD ``step`` — which are compiled once with
 :func:`compile` (the same mechanism as ``lambdify``). ``model.source()`` shows that code.
@@ -76,8 +76,14 @@ class _Printer(NumPyPrinter):
     """SymPy's NumPy printer, with the step function as one ufunc call."""
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        x = self._print(expr.args[0])
         at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"numpy.heaviside({self._print(expr.args[0])}, {float(at_zero)!r})"
+        # A comparison is three times faster than numpy.heaviside; True/False act as 1/0.
+        if at_zero == 0:
+            return f"numpy.greater({x}, 0)"
+        if at_zero == 1:
+            return f"numpy.greater_equal({x}, 0)"
+        return f"numpy.heaviside({x}, {float(at_zero)!r})"
 
 
 _PRINTER = _Printer({"fully_qualified_modules": True})
@@ -224,6 +230,8 @@ class _Source:
             g = _code(p.grad_elem, {A_SYM: out, _y: "Y"})
             if not p.grad_elem.free_symbols:
                 g = f"numpy.full_like(A{L}, {g})"
+            elif p.grad_elem.is_Symbol:  # D is updated in place below: never alias A or Y
+                g = f"{g}.copy()"
             lines = [f"    G = {g}"]
         else:
             cols = ", ".join(
@@ -235,17 +243,18 @@ class _Source:
         if not act.elementwise:
             # δ_j = Σ_i g_i ∂a_i/∂z_j with ∂a_i/∂z_j = a_i(δ_ij − a_j) (softmax_partial).
             return lines + [f"    D{L} = A{L} * (G - (G * A{L}).sum(axis=1, keepdims=True))"]
-        return lines + [f"    D{L} = {self._times_fprime('G', L)}"]
+        return lines + [f"    D{L} = G", *self._times_fprime(L)]
 
-    def _times_fprime(self, left: str, l: int) -> str:
+    def _times_fprime(self, l: int) -> list[str]:
+        """``D{l} *= f_l'`` (in place), or nothing when f_l' = 1."""
         act = self.spec.activations[l - 1]
         if act.output_derivative is not None:
             expr, names = act.output_derivative, {A_SYM: f"A{l}"}
         else:
             expr, names = act.derivative(), {Z_SYM: f"Z{l}"}
         if expr == 1:
-            return left
-        return f"{left} * ({_code(expr, names)})"
+            return []
+        return [f"    D{l} *= {_code(expr, names)}"]
 
     def backward(self, mode: Literal["grad", "sgd", "momentum"]) -> list[str]:
         lines = self.output_delta()
@@ -268,7 +277,8 @@ class _Source:
                 lines.append(f"    b{l} += Vb{l}")
 
         for l in range(L - 1, 0, -1):
-            lines.append(f"    D{l} = {self._times_fprime(f'(D{l + 1} @ W{l + 1})', l)}")
+            lines.append(f"    D{l} = D{l + 1} @ W{l + 1}")
+            lines += self._times_fprime(l)
             emit(l + 1)  # W^(l+1) is no longer needed: update it now
         emit(1)
         return lines
@@ -446,7 +456,8 @@ class CompiledModel:
             if not isfinite(loss):  # diverged: keep the last finite parameters
                 return loss
             G = A1 - Y
-            D1 = G * (A1*(1 - A1))
+            D1 = G
+            D1 *= A1*(1 - A1)
             W1 -= s * (D1.T @ X)
             b1 -= s * D1.sum(axis=0)
             return loss

@@ -25,6 +25,7 @@ import math
 import sys
 import time
 import types
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
 
 __all__ = ["History", "TrainingDivergedError", "train"]
+
+# One compiled model per network, so repeated train() calls do not compile again.
+_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -200,7 +204,9 @@ def train(
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise SpecError(f"seed must be an integer or None; got {seed!r}.")
 
-    model = net.compile()
+    model = _MODELS.get(net)
+    if model is None:
+        model = _MODELS[net] = net.compile()
     X, Y = model.check_data(X, Y)
     for name, data in (("X", X), ("Y", Y)):
         bad = np.argwhere(~np.isfinite(data))

@@ -92,6 +92,7 @@ def test_every_activation_and_loss_matches_the_scalar_derivation(activation, los
         ([2, 2, 2], ["sigmoid", "sigmoid"], "cross_entropy"),  # clipped CE path
         ([2, 2, 2], ["z**2/2 + z", "tanh"], "mse"),  # custom activation, lambdified
         ([2, 2], "sigmoid", "(a1_1 - y1)**2*a1_2 + y2*a1_1"),  # loss coupling the outputs
+        ([2, 2, 2], "tanh", "a2_1**2/2 + a2_2**2/2"),  # ∇_a J = a itself: no aliasing of A
     ],
 )
 def test_architectures_match_sympy_diff_of_the_expanded_loss(sizes, activation, loss):
@@ -253,7 +254,8 @@ def test_source_is_the_code_that_runs():
         "    A1 = tanh(Z1)",
         "    loss = (-Y*Z2 + numpy.logaddexp(0, Z2)).sum() / n",
         "    D2 = A2 - Y",
-        "    D1 = (D2 @ W2) * (1 - A1**2)",
+        "    D1 = D2 @ W2",
+        "    D1 *= 1 - A1**2",
     ]:
         assert line in src.splitlines()
     compile(src, "<generated>", "exec")
