@@ -27,7 +27,7 @@ from .result import Diagnosis
 __all__ = ["close", "constant_factor", "describe_factor", "diagnose_gradient", "fit_factor"]
 
 #: Relative and absolute tolerance of the numeric comparisons.
-RTOL, ATOL = 1e-7, 1e-11
+RTOL, ATOL = 1e-9, 1e-11
 #: At most this many other parameters are tried as the "wrong index" (same layer first).
 MAX_INDEX_CANDIDATES = 400
 #: At most this many subsets of paths are tried as the "missing paths".

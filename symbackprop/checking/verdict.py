@@ -31,7 +31,7 @@ from ..parse import parse_formula
 from .diagnose import close, diagnose_gradient
 from .evaluate import evaluate, sample_points
 from .result import CheckResult, Counterexample
-from .symbolic import describe, prove_equal
+from .symbolic import SYMBOLIC_MAX_SIZE, describe, prove_equal
 
 __all__ = ["MIN_POINTS", "FileLine", "check", "check_file", "read_formula"]
 
@@ -108,9 +108,15 @@ def _z_level(net, expr: sp.Expr, free: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
 def _symbolic(net, p, expr, truth, timeout: float) -> str:
     free = _delta_free(net)
     diffs = [_z_level(net, expr, free) - _z_level(net, truth, free)]
+    if diffs[0] == 0:
+        return "equal"
     try:
-        full = {**net.backprop.expansion(), net.J: net.backprop.expanded(net.loss(net.outputs, net.targets))}
-        diffs.append(expr.xreplace(full) - net.grad(p, expand=True))
+        # Only as large as prove_equal would try (the size is measured before building).
+        user = expr.xreplace({net.J: net.loss(net.outputs, net.targets)})
+        diffs.append(
+            net.backprop.expanded(user, max_size=SYMBOLIC_MAX_SIZE)
+            - net.grad(p, expand=True, max_size=SYMBOLIC_MAX_SIZE)
+        )
     except ExpressionTooLargeError:
         pass
     return prove_equal(diffs, timeout=timeout)
