@@ -1,0 +1,191 @@
+"""What every drawing function returns, saving it, and LaTeX made safe for mathtext.
+
+Figures are made with ``matplotlib.figure.Figure`` directly, not with ``pyplot``: a
+drawing then holds no global state, leaks no figure, and works the same in a script, a
+test and a server. To draw into a pyplot figure, pass ``ax=plt.gca()``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["Drawing", "FORMATS", "mathtext", "new_axes", "save_figure"]
+
+#: File formats a drawing is saved in, chosen by the file's extension.
+FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class Drawing:
+    """A picture and what is in it, so that code (and tests) can check the content.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure drawn into.
+    ax : matplotlib.axes.Axes or None
+        The main axes (None for a formula drawn on the bare figure).
+    kind : str
+        ``"network"``, ``"network-summary"``, ``"graph"``, ``"paths"``, ``"expression"``,
+        ``"formula"``, ``"history"`` or ``"decision-boundary"``.
+    nodes : list of str
+        The nodes drawn (graph node keys), in drawing order.
+    edges : list of (str, str)
+        The edges drawn.
+    highlighted : list of (str, str)
+        The edges drawn highlighted (gradient paths).
+    labels : dict
+        Edge (or node) -> the label text drawn on it.
+    lines : list of str
+        For formulas: the text lines drawn, after wrapping.
+    """
+
+    figure: Figure
+    ax: Axes | None
+    kind: str
+    nodes: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    highlighted: list[tuple[str, str]] = field(default_factory=list)
+    labels: dict[Any, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    #: PNG: draw once and crop the white margins instead of ``bbox_inches="tight"``, which
+    #: draws twice (mathtext parsing, about 50 ms a formula, is what costs).
+    crop: bool = True
+
+    def save(self, path: str | os.PathLike, *, dpi: int = 150) -> Path:
+        """Write the picture to ``path`` (PNG, SVG or PDF by extension), atomically."""
+        return save_figure(self.figure, path, dpi=dpi, crop=self.crop)
+
+    def to_bytes(self, fmt: str = "png", *, dpi: int = 110) -> bytes:
+        """The picture encoded as PNG, SVG or PDF bytes."""
+        return _encode(self.figure, _check_format(fmt), dpi, self.crop)
+
+    def _repr_png_(self) -> bytes:  # Jupyter
+        return self.to_bytes("png")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Drawing {self.kind}: {len(self.nodes)} nodes, {len(self.edges)} edges, "
+            f"{len(self.highlighted)} highlighted, {len(self.lines)} lines>"
+        )
+
+
+def _check_format(fmt: str) -> str:
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise SpecError(f"Cannot save a picture as {fmt!r}; use one of {', '.join(FORMATS)}.")
+    return fmt
+
+
+def _encode(figure: Figure, fmt: str, dpi: int, crop: bool = True) -> bytes:
+    buf = io.BytesIO()
+    if crop and fmt == "png":
+        return _cropped_png(figure, dpi)
+    # A fixed SVG hash salt and no date keep saved SVGs reproducible.
+    meta = {"Date": None} if fmt == "svg" else None
+    figure.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.1,
+                   facecolor="white", metadata=meta)
+    return buf.getvalue()
+
+
+def _cropped_png(figure: Figure, dpi: int, pad: int = 8) -> bytes:
+    """PNG of ``figure`` drawn once at ``dpi``, cropped to its non-white pixels plus ``pad``."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
+
+    figure.set_dpi(dpi)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    ink = np.argwhere((rgba[..., :3] < 250).any(axis=-1))
+    if len(ink):
+        (r0, c0), (r1, c1) = ink.min(axis=0), ink.max(axis=0)
+        rgba = rgba[max(0, r0 - pad): r1 + pad + 1, max(0, c0 - pad): c1 + pad + 1]
+    buf = io.BytesIO()
+    imsave(buf, rgba, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def save_figure(
+    figure: Figure, path: str | os.PathLike, *, dpi: int = 150, crop: bool = True
+) -> Path:
+    """Save ``figure`` to ``path`` by extension (png, svg, pdf) through a temp file + rename.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = save_figure(Figure(figsize=(1, 1)), os.path.join(d, "a.svg"))
+    ...     out.read_text()[:5]
+    '<?xml'
+    """
+    path = Path(path)
+    data = _encode(figure, _check_format(path.suffix or "(no extension)"), dpi, crop)
+    write_atomic(path, data)
+    return path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise SpecError(f"Cannot write {str(path)!r}: {exc.strerror}.") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        # mkstemp makes the file private; give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``(figure, ax)``: the given axes and its figure, or a new pyplot-free figure."""
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+# ``\textbf{...}`` is LaTeX text mode, which mathtext lacks; ``&`` aligns in ``aligned``.
+_TEXTBF = re.compile(r"\\textbf\{([^{}]*)\}")
+
+
+def mathtext(latex: str) -> str:
+    r"""LaTeX from :func:`~symbackprop.notation.to_latex` made parseable by matplotlib mathtext.
+
+    Mathtext knows a subset of LaTeX: ``\left(``, ``\frac``, ``\operatorname`` and ``\text``
+    work, ``\textbf`` and the ``&`` of aligned blocks do not.
+
+    Examples
+    --------
+    >>> mathtext(r"\textbf{Paths from } w^{(1)}_{1 1} \textbf{ to } J")
+    '\\mathbf{Paths\\ from\\ } w^{(1)}_{1 1} \\mathbf{\\ to\\ } J'
+    >>> mathtext(r"\delta^{(L)} &= \nabla_a J")
+    '\\delta^{(L)} = \\nabla_a J'
+    """
+    out = _TEXTBF.sub(lambda m: r"\mathbf{" + m.group(1).replace(" ", r"\ ") + "}", latex)
+    out = out.replace("&", "")
+    return out.replace("\n", " ")

@@ -1,0 +1,219 @@
+"""One self-contained HTML page about a network: diagram, equations, derivations, training.
+
+Every picture is embedded as a base64 PNG, formulas included (typeset by matplotlib
+mathtext: a page that fetched MathJax from a CDN would not work offline), so the file opens
+anywhere without network access. A small inline script marks the page
+``data-images="ok"`` once every image has decoded, which a headless browser can check.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from .errors import SpecError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .network import Network
+    from .render.drawing import Drawing
+    from .train import History
+
+__all__ = ["report", "MAX_PARAMS"]
+
+#: Beyond this many parameters, the report derives a chosen few (see :func:`report`).
+MAX_PARAMS = 24
+#: How many derivations are typeset as pictures; the others are shown as text.
+RENDERED = 1
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; border-bottom: 2px solid #1f4e79; padding-bottom: .2em; }
+h2 { color: #1f4e79; margin-top: 1.8em; }
+figure { margin: 1em 0; overflow-x: auto; }
+figure img { max-width: 100%; height: auto; }
+figure img.formula { max-width: none; }
+figcaption, .note { color: #555; font-size: .92em; }
+pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: .88em;
+      font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+details { margin: .4em 0; }
+summary { cursor: pointer; }
+table { border-collapse: collapse; } td, th { padding: .2em .8em; border-bottom: 1px solid #ddd; }
+"""
+
+_SCRIPT = """
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-images", ok === imgs.length ? "ok" : "broken");
+  document.body.setAttribute("data-images-decoded", ok + "/" + imgs.length);
+});
+"""
+
+
+def _img(drawing: Drawing, alt: str, caption: str = "", formula: bool = False) -> str:
+    data = base64.b64encode(drawing.to_bytes("png", dpi=100 if not formula else 110)).decode("ascii")
+    cls = ' class="formula"' if formula else ""
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (f'<figure><img{cls} alt="{html.escape(alt)}" '
+            f'src="data:image/png;base64,{data}">{cap}</figure>')
+
+
+def _chosen(net: Network, max_params: int) -> tuple[list[sp.Symbol], str]:
+    """Every parameter, or the first weight and bias of each layer with a note."""
+    params = list(net.params)
+    if len(params) <= max_params:
+        return params, ""
+    chosen = []
+    for layer in range(1, len(net.sizes)):
+        chosen += [net.w(layer, 1, 1), net.b(layer, 1)]
+    note = (f"This network has {len(params)} parameters; shown are the first weight and bias "
+            f"of each layer ({len(chosen)}). The others follow the same pattern; "
+            "<code>symbackprop derive --wrt NAME</code> prints any of them.")
+    return chosen, note
+
+
+def _data(data: Any) -> tuple[Any, Any]:
+    if isinstance(data, tuple) and len(data) == 2:
+        return data
+    if hasattr(data, "X") and hasattr(data, "Y"):
+        return data.X, data.Y
+    raise SpecError("data must be a pair (X, Y) of inputs and targets (or a Dataset).")
+
+
+def report(
+    net: Network,
+    path: str | os.PathLike,
+    params: Mapping | Sequence | None = None,
+    data: Any = None,
+    history: History | None = None,
+    *,
+    max_params: int = MAX_PARAMS,
+    rendered: int = RENDERED,
+    epochs: int = 200,
+    lr: float = 0.5,
+    seed: int = 0,
+) -> Path:
+    """Write one self-contained HTML page about ``net`` to ``path`` (atomically).
+
+    The page holds the network diagram, the layer-level backprop equations, the gradient
+    paths of one parameter, the chain-rule derivation of every parameter (of the first
+    weight and bias of each layer when there are more than ``max_params``), and, when
+    ``data`` is given, training pictures: loss per epoch and, for 2 inputs, the decision
+    boundary. Given data but no ``params``, the network is trained first with
+    :func:`symbackprop.train` (``epochs``, ``lr``, ``seed``).
+
+    Parameters
+    ----------
+    net : Network
+    path : str or path
+        Where to write the HTML file.
+    params : mapping or per-layer arrays, optional
+        Parameter values: shown on the diagram and used for the decision boundary.
+    data : (X, Y) or Dataset, optional
+    history : History, optional
+        A training history to plot.
+    max_params : int
+        Derive every parameter up to this many; beyond, a chosen few, with a note.
+    rendered : int
+        How many derivations are typeset as pictures (the first ones); the rest are shown
+        as text, because mathtext typesetting costs about 0.1 s per line.
+    epochs, lr, seed
+        Training settings when data is given without params.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import os, tempfile, symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="sigmoid")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = report(net, os.path.join(d, "r.html"))
+    ...     "<h2>Layer-level equations</h2>" in out.read_text()
+    True
+    """
+    from .render import (
+        draw_formula,
+        draw_gradient_paths,
+        draw_network,
+        plot_decision_boundary,
+        plot_history,
+    )
+    from .render.drawing import write_atomic
+
+    if not (isinstance(max_params, int) and max_params >= 1):
+        raise SpecError(f"max_params must be a positive integer; got {max_params!r}.")
+    started = time.perf_counter()
+    parts: list[str] = []
+    training: list[str] = []
+    if data is not None:
+        X, Y = _data(data)
+        if params is None:
+            from .train import train
+
+            params, trained = train(net, X, Y, epochs=epochs, lr=lr, seed=seed, progress=False)
+            history = history or trained
+            training.append(f'<p class="note">Trained here: {epochs} epochs of SGD, '
+                            f"learning rate {lr}, seed {seed}.</p>")
+        model = net.compile()
+        final = model.loss(params, X, Y)
+        training.append(f"<p>Mean loss on the {len(X)} samples: <b>{final:.6g}</b></p>")
+    if history is not None and len(history.loss):
+        training.append(_img(plot_history(history), "loss per epoch"))
+    if data is not None and net.sizes[0] == 2:
+        training.append(_img(plot_decision_boundary(net, params, X, Y), "decision boundary"))
+
+    title = f"symbackprop report: {net.describe()}"
+    parts.append(f"<h1>{html.escape(title)}</h1>")
+    parts.append(f"<p>Network: <code>{html.escape(repr(net))}</code>, "
+                 f"{len(net.params)} parameters.</p>")
+    parts.append("<h2>Network</h2>")
+    parts.append(_img(draw_network(net, params=params), "network diagram"))
+    parts.append("<h2>Layer-level equations</h2>")
+    parts.append(_img(draw_formula(net.equations()), "layer-level backpropagation equations",
+                      formula=True))
+
+    chosen, note = _chosen(net, max_params)
+    first = chosen[0]
+    parts.append("<h2>Gradient paths</h2>")
+    parts.append(_img(draw_gradient_paths(net, first), f"gradient paths of {first}",
+                      "Every path from the parameter to J, each edge labelled with its local "
+                      "partial derivative; ∂J/∂p is the sum over the paths of their products."))
+    parts.append("<h2>Derivations</h2>")
+    if note:
+        parts.append(f'<p class="note">{note}</p>')
+    from .notation import text_name
+
+    for i, p in enumerate(chosen):
+        d = net.derivation(p)
+        parts.append(f'<h3 id="d-{p.name}">∂J/∂{html.escape(text_name(p))} '
+                     f"<small>(<code>{p.name}</code>, {d.n_paths} path(s))</small></h3>")
+        if i < rendered:
+            parts.append(_img(draw_formula(d), f"derivation of dJ/d{p.name}", formula=True))
+            parts.append(f"<details><summary>as text</summary><pre>{html.escape(d.text())}</pre>"
+                         "</details>")
+        else:
+            parts.append(f"<pre>{html.escape(d.text())}</pre>")
+    if training:
+        parts.append("<h2>Training</h2>")
+        parts += training
+    elapsed = time.perf_counter() - started
+    parts.append(f'<p class="note">Made by symbackprop in {elapsed:.1f} s.</p>')
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+        f"<script>{_SCRIPT}</script></head>\n<body>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
+    path = Path(path)
+    write_atomic(path, page.encode("utf-8"))
+    return path
