@@ -19,7 +19,7 @@ from collections.abc import Sequence
 __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("derive", "check", "train")
+COMMANDS = ("derive", "check", "train", "render")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,93 @@
+"""``symbackprop render`` (one picture) and ``symbackprop report`` (one HTML page)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_network_args, network_from_args
+
+WHAT = ("network", "graph", "paths", "formula", "equations", "expression")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "render",
+        help="draw the network, the computation graph, gradient paths or formulas",
+        description="Draw one picture of a network and save it as PNG, SVG or PDF (by the "
+        "extension of --out).",
+        epilog="example: symbackprop render --layers 2,3,2 --activation relu,softmax "
+        "--loss cross_entropy --what paths --wrt w1_2_1 --out paths.svg",
+    )
+    add_network_args(p)
+    p.add_argument("--what", choices=WHAT, default="network",
+                   help="network diagram, computation graph, gradient paths of --wrt, "
+                   "derivation of --wrt (formula), layer-level equations, or the expression "
+                   "tree of dJ/d(--wrt). Default: network")
+    p.add_argument("--wrt", metavar="PARAM",
+                   help="parameter for paths/formula/expression, e.g. w1_2_1 (default: the first)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="network: show parameter values initialised from this seed")
+    p.add_argument("--out", required=True, metavar="FILE.png|.svg|.pdf", help="output file")
+    p.set_defaults(func=run_render)
+
+    r = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report: diagram, equations, derivations",
+        description="Write one HTML file (images embedded, no network access needed to view "
+        "it) with the network diagram, the layer-level equations, gradient paths and the "
+        "derivation of every parameter (a chosen few for big networks).",
+        epilog="example: symbackprop report --layers 2,2,2 --activation sigmoid "
+        "--loss quadratic --out report.html",
+    )
+    add_network_args(r)
+    r.add_argument("--out", required=True, metavar="FILE.html", help="output file")
+    r.add_argument("--max-params", type=int, default=None, metavar="N",
+                   help="derive every parameter up to N (default 24), else a chosen few")
+    r.add_argument("--data", metavar="NAME",
+                   help="a built-in data set (xor, moons, circles, spirals, iris): train on it "
+                   "and add training pictures")
+    r.add_argument("--epochs", type=int, default=200, help="training epochs with --data (200)")
+    r.add_argument("--lr", type=float, default=0.5, help="learning rate with --data (0.5)")
+    r.add_argument("--seed", type=int, default=0, help="seed with --data (0)")
+    r.set_defaults(func=run_report)
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from ..errors import SpecError
+
+    net = network_from_args(args)
+    if not args.out.lower().endswith((".png", ".svg", ".pdf")):
+        raise SpecError(f"--out must end in .png, .svg or .pdf; got {args.out!r}.")
+    wrt = net.parameter(args.wrt) if args.wrt else net.params[0]
+    from .. import render
+
+    if args.what == "network":
+        params = net.init_params(args.seed) if args.seed is not None else None
+        drawing = render.draw_network(net, params=params)
+    elif args.what == "graph":
+        drawing = render.draw_computation_graph(net)
+    elif args.what == "paths":
+        drawing = render.draw_gradient_paths(net, wrt)
+    elif args.what == "formula":
+        drawing = render.draw_formula(net.derivation(wrt))
+    elif args.what == "equations":
+        drawing = render.draw_formula(net.equations())
+    else:
+        drawing = render.draw_expression(net.grad(wrt))
+    print(drawing.save(args.out))
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from ..report import MAX_PARAMS, report
+
+    net = network_from_args(args)
+    data = None
+    if args.data:
+        from ..datasets import for_network, load_data
+
+        data = for_network(load_data(args.data), net)
+    out = report(net, args.out, data=data, max_params=args.max_params or MAX_PARAMS,
+                 epochs=args.epochs, lr=args.lr, seed=args.seed)
+    print(out)
+    return 0
