@@ -249,7 +249,7 @@ def train(
                             history,
                         )
                     total += loss * len(xb)
-                history.loss.append(total / n)
+                history.loss.append(float(total / n))
                 if accuracy is not None:
                     history.accuracy.append(accuracy(forward(P, X)))
                 history.epochs = epoch
