@@ -15,6 +15,12 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXPECTED = {
     "single_neuron.py": (["single_neuron.png"], "a1_1*x1*(1 - a1_1)*(a1_1 - y1)"),
     "deep_composition.py": (["deep_composition.md"], "δ⁽¹⁾₁"),
+    "network_222.py": (["equations_222.png", "derivation_w1_1_1.png"], "expanded: "),
+    "check_homework.py": (["homework.json"], "Diagnosis (wrong index)"),
+    "train_xor.py": (["xor_loss.png"], "accuracy 100%"),
+    "train_moons.py": (["moons_boundary.png", "moons_loss.png"], "training accuracy"),
+    "train_iris.py": (["iris_loss.png"], "classes setosa, versicolor, virginica"),
+    "batch_and_lr.py": (["batch_and_lr.png"], "full batch"),
 }
 
 
