@@ -1,0 +1,82 @@
+"""Every ``$ command`` shown in the README and docs/ runs, and prints what the page shows.
+
+A fenced block whose first line starts with ``$ `` is a shell session. The sessions of a
+page run in order in one fresh temporary folder (a later block may use a file an earlier
+one wrote). A command may continue over lines ending in ``\\`` and may carry a here-document
+(``<<'EOF'`` ... ``EOF``). Its output (stdout and stderr) must match the lines under it,
+where ``...`` stands for any text, as in doctest; ``echo $?`` prints the previous exit code.
+Blocks that run benchmarks are left out: their timings vary from run to run.
+"""
+
+from __future__ import annotations
+
+import doctest
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```[a-z]*\n(.*?)^```", re.S | re.M)
+HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?")
+
+
+def steps(block: str) -> list[tuple[str, str]]:
+    """(command, expected output) pairs of one session block."""
+    out: list[tuple[str, list[str]]] = []
+    lines = iter(block.splitlines())
+    for line in lines:
+        if not line.startswith("$ "):
+            out[-1][1].append(line)
+            continue
+        cmd = line[2:]
+        while cmd.endswith("\\"):
+            cmd = cmd[:-1] + " " + next(lines).strip()
+        heredoc = HEREDOC.search(cmd)
+        if heredoc:
+            body = []
+            for more in lines:
+                body.append(more)
+                if more.strip() == heredoc.group(1):
+                    break
+            cmd = "\n".join([cmd, *body])
+        out.append((cmd, []))
+    return [(cmd, "\n".join(expected) + "\n" if expected else "") for cmd, expected in out]
+
+
+def pages_with_sessions():
+    for page in PAGES:
+        blocks = [
+            b for b in FENCE.findall(page.read_text(encoding="utf-8"))
+            if b.startswith("$ ") and "benchmarks/" not in b
+        ]
+        if blocks:
+            yield pytest.param(blocks, id=page.name)
+
+
+@pytest.mark.parametrize("blocks", list(pages_with_sessions()))
+def test_sessions(blocks, tmp_path):
+    env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "COLUMNS": "80",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    checker = doctest.OutputChecker()
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    status = 0
+    for block in blocks:
+        for cmd, expected in steps(block):
+            if cmd == "echo $?":
+                got = f"{status}\n"
+            else:
+                run = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env,
+                                     capture_output=True, text=True, timeout=300)
+                status, got = run.returncode, run.stdout + run.stderr
+            assert checker.check_output(expected, got, flags), (
+                f"$ {cmd}\n--- expected:\n{expected}--- got:\n{got}"
+            )
