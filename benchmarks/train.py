@@ -19,10 +19,10 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import symbackprop as sbp  # noqa: E402
+import symbackprop as sbp
 
 CASES = [  # sizes, activations, loss, batch size
     ([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy", 4),
@@ -156,6 +156,37 @@ def best_of(fn, repeats):
     return best
 
 
+def run_case(sizes, acts, loss, batch, rng, have_torch):
+    """Set-up time and per-step seconds (sbp, NumPy, torch or None) of one case."""
+    t0 = time.perf_counter()
+    net = sbp.mlp(sizes, acts, loss)
+    net.compile()
+    setup = time.perf_counter() - t0
+    X, Y = make_data(sizes, batch, rng)
+    params = net.init_params(seed=0)
+    arrays = [a for pair in sbp.to_arrays(net, params) for a in pair]
+    epochs = {4: 100, 32: 60, 64: 30, 128: 10}[batch]
+    steps = epochs * STEPS_PER_EPOCH
+    sbp.train(net, X, Y, epochs=1, lr=LR, batch_size=batch, progress=False)  # compile, warm up
+    run_sbp = lambda: sbp.train(
+        net, X, Y, epochs=epochs, lr=LR, batch_size=batch, params=params, seed=0, progress=False
+    )
+    run_np = lambda: numpy_train(arrays, acts, X, Y, epochs, LR, batch, 0)
+    # Same results: the benchmark compares equal work.
+    p_sbp, _ = run_sbp()
+    p_np, _ = run_np()
+    flat = np.concatenate([a.ravel() for a in p_np])
+    assert np.allclose(list(p_sbp.values()), flat, rtol=1e-9, atol=1e-12), "results differ"
+    t_np, t_sbp = math.inf, math.inf
+    for _ in range(REPEATS):  # interleaved, so that machine noise hits both alike
+        t_np = min(t_np, best_of(run_np, 1))
+        t_sbp = min(t_sbp, best_of(run_sbp, 1))
+    t_torch = None
+    if have_torch:
+        t_torch = best_of(lambda: torch_train(arrays, acts, X, Y, epochs, LR, batch, 0), REPEATS)
+    return (sizes, batch, setup, t_sbp / steps, t_np / steps, t_torch and t_torch / steps)
+
+
 def main() -> None:
     try:
         import torch  # noqa: F401
@@ -169,39 +200,13 @@ def main() -> None:
     print(f"first compile in this process (imports): {time.perf_counter() - t0:.2f} s")
     rows = []
     for sizes, acts, loss, batch in CASES:
-        t0 = time.perf_counter()
-        net = sbp.mlp(sizes, acts, loss)
-        net.compile()
-        setup = time.perf_counter() - t0
-        X, Y = make_data(sizes, batch, rng)
-        params = net.init_params(seed=0)
-        arrays = [a for pair in sbp.to_arrays(net, params) for a in pair]
-        epochs = {4: 100, 32: 60, 64: 30, 128: 10}[batch]
-        steps = epochs * STEPS_PER_EPOCH
-        sbp.train(net, X, Y, epochs=1, lr=LR, batch_size=batch, progress=False)  # compile, warm up
-        run_sbp = lambda: sbp.train(  # noqa: E731
-            net, X, Y, epochs=epochs, lr=LR, batch_size=batch, params=params, seed=0, progress=False
-        )
-        run_np = lambda: numpy_train(arrays, acts, X, Y, epochs, LR, batch, 0)  # noqa: E731
-        # Same results: the benchmark compares equal work.
-        p_sbp, _ = run_sbp()
-        p_np, _ = run_np()
-        flat = np.concatenate([a.ravel() for a in p_np])
-        assert np.allclose(list(p_sbp.values()), flat, rtol=1e-9, atol=1e-12), "results differ"
-        t_np, t_sbp = math.inf, math.inf
-        for _ in range(REPEATS):  # interleaved, so that machine noise hits both alike
-            t_np = min(t_np, best_of(run_np, 1))
-            t_sbp = min(t_sbp, best_of(run_sbp, 1))
-        t_torch = None
-        if have_torch:
-            t_torch = best_of(lambda: torch_train(arrays, acts, X, Y, epochs, LR, batch, 0), REPEATS)
-        rows.append((sizes, batch, setup, t_sbp / steps, t_np / steps, t_torch and t_torch / steps))
+        rows.append(run_case(sizes, acts, loss, batch, rng, have_torch))
 
     print(f"{'network':<18} {'batch':>5} {'setup s':>8} {'sbp µs':>9} {'numpy µs':>9} "
           f"{'ratio':>6} {'torch µs':>9}")
     for sizes, batch, setup, s, n, t in rows:
         torch_col = f"{t * 1e6:9.1f}" if t else f"{'skipped':>9}"
-        print(f"{str(sizes):<18} {batch:>5} {setup:8.3f} {s * 1e6:9.1f} {n * 1e6:9.1f} "
+        print(f"{sizes!s:<18} {batch:>5} {setup:8.3f} {s * 1e6:9.1f} {n * 1e6:9.1f} "
               f"{s / n:6.2f} {torch_col}")
 
 

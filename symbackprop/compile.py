@@ -339,7 +339,7 @@ class CompiledModel:
         filename = f"<symbackprop compiled {spec.describe()}>"
         # Registered with linecache so tracebacks and inspect show the generated lines.
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        exec(compile(source, filename, "exec"), namespace)  # our own generated code only
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (our own generated code)
         self.forward = namespace["forward"]
         self._loss = namespace["loss"]
         self.loss_and_grad = namespace["loss_and_grad"]

@@ -91,7 +91,7 @@ def test_same_seed_is_bit_identical_and_another_seed_differs():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 2))
     Y = (X[:, :1] * X[:, 1:] > 0).astype(float)
-    kw = dict(epochs=20, lr=0.3, batch_size=8, momentum=0.5)
+    kw = {"epochs": 20, "lr": 0.3, "batch_size": 8, "momentum": 0.5}
     a, ha = train(net, X, Y, seed=7, **kw)
     b, hb = train(net, X, Y, seed=7, **kw)
     c, _ = train(net, X, Y, seed=8, **kw)
@@ -160,15 +160,15 @@ def test_quick_synthetic_three_class_problem():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(lr=0.0), "lr must be a finite number greater than 0"),
-        (dict(lr=float("nan")), "lr must be"),
-        (dict(epochs=0), "epochs must be an integer of at least 1"),
-        (dict(epochs=2.5), "epochs must be an integer"),
-        (dict(batch_size=0), "batch_size must be an integer of at least 1"),
-        (dict(momentum=1.0), r"momentum must be a number in \[0, 1\)"),
-        (dict(momentum=-0.1), "momentum must be"),
-        (dict(callback="print"), "callback must be a function"),
-        (dict(seed="a"), "seed must be an integer"),
+        ({"lr": 0.0}, "lr must be a finite number greater than 0"),
+        ({"lr": float("nan")}, "lr must be"),
+        ({"epochs": 0}, "epochs must be an integer of at least 1"),
+        ({"epochs": 2.5}, "epochs must be an integer"),
+        ({"batch_size": 0}, "batch_size must be an integer of at least 1"),
+        ({"momentum": 1.0}, r"momentum must be a number in \[0, 1\)"),
+        ({"momentum": -0.1}, "momentum must be"),
+        ({"callback": "print"}, "callback must be a function"),
+        ({"seed": "a"}, "seed must be an integer"),
     ],
 )
 def test_bad_settings_are_named(kwargs, match):
