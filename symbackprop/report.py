@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import html
 import os
+import sys
 import time
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,3 +219,18 @@ def report(
     path = Path(path)
     write_atomic(path, page.encode("utf-8"))
     return path
+
+
+class _CallableModule(types.ModuleType):
+    """Makes ``symbackprop.report`` callable even when it resolves to this module.
+
+    Importing the module ``symbackprop.report`` sets the package attribute ``report`` to
+    the module, shadowing the lazily exported function of the same name (as for
+    ``symbackprop.train``); calling the module calls the function.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

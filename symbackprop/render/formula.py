@@ -157,6 +157,8 @@ def _width(text: str, size: float) -> float:
 
 def _height(text: str, size: float) -> float:
     """Estimated height in points of one line (fractions and stacked indices are taller)."""
+    if "\\sum" in text:  # limits above and below
+        return 3.3 * size
     if "\\frac" in text:
         return 2.5 * size
     return 1.75 * size if "^{" in text else 1.45 * size
