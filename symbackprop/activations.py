@@ -210,6 +210,8 @@ for _act in [
         "softplus",
         sp.log(1 + sp.exp(Z)),
         r"\operatorname{softplus}",
+        # σ(z) written in a = log(1 + e^z); unlike e^z/(e^z + 1) it cannot overflow.
+        output_derivative=1 - sp.exp(-A),
         numpy=lambda z: np.logaddexp(0.0, z),
     ),
     _SOFTMAX,
