@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .render.drawing import Drawing
     from .train import History
 
-__all__ = ["report", "MAX_PARAMS"]
+__all__ = ["MAX_PARAMS", "report"]
 
 #: Beyond this many parameters, the report derives a chosen few (see :func:`report`).
 MAX_PARAMS = 24

@@ -5,23 +5,24 @@ from __future__ import annotations
 import io
 import os
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import sympy as sp  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import networkx as nx
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import symbackprop as sbp  # noqa: E402
-from symbackprop.errors import ExpressionTooLargeError, SpecError  # noqa: E402
-from symbackprop.render.drawing import mathtext  # noqa: E402
+import symbackprop as sbp
+from symbackprop.errors import ExpressionTooLargeError, SpecError
+from symbackprop.render.drawing import mathtext
 
 NETS = [
     ([2, 3, 2], ["relu", "softmax"], "cross_entropy"),
@@ -98,7 +99,7 @@ def test_computation_graph_draws_every_node_and_edge(net):
 
 
 def _oracle_edges(g: nx.DiGraph, p: str) -> set[tuple[str, str]]:
-    return {e for path in nx.all_simple_paths(g, p, "J") for e in zip(path, path[1:])}
+    return {e for path in nx.all_simple_paths(g, p, "J") for e in pairwise(path)}
 
 
 def test_gradient_paths_highlight_exactly_the_paths(net):

@@ -16,11 +16,11 @@ from .training import plot_decision_boundary, plot_history
 
 __all__ = [
     "Drawing",
-    "draw_network",
     "draw_computation_graph",
-    "draw_gradient_paths",
     "draw_expression",
     "draw_formula",
-    "plot_history",
+    "draw_gradient_paths",
+    "draw_network",
     "plot_decision_boundary",
+    "plot_history",
 ]

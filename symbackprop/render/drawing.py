@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["Drawing", "FORMATS", "mathtext", "new_axes", "save_figure"]
+__all__ = ["FORMATS", "Drawing", "mathtext", "new_axes", "save_figure"]
 
 #: File formats a drawing is saved in, chosen by the file's extension.
 FORMATS = ("png", "svg", "pdf")

@@ -7,11 +7,10 @@ its factors) to fit the width, the continuation lines indented.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import re
 
 import sympy as sp
 
@@ -70,8 +69,8 @@ def _source_rows(obj: Any) -> list[tuple[str, str, sp.Expr | None, str]]:
         obj = obj.equations()
     if isinstance(obj, (Derivation, Equations)):
         if isinstance(obj, Derivation):
-            rows.append(("title", rf"$\partial J/\partial {_name(obj.param)}$ in the "
-                         f"{obj.backprop.spec.describe()}", None, ""))
+            head = rf"$\partial J/\partial {_name(obj.param)}$ in the {obj.backprop.spec.describe()}"
+            rows.append(("title", head, None, ""))
         else:
             rows.append(("title", f"Layer-level backpropagation for the {obj.spec.describe()}",
                          None, ""))

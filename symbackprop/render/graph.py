@@ -8,6 +8,7 @@ parameters, ..., the outputs with the targets, and J. The layout is NetworkX's
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -139,12 +140,12 @@ def _draw(net: Network, g: nx.DiGraph, ax, highlight: set[tuple[str, str]], part
                 fontsize=font, alpha=0.35 if fade and n not in on else 1.0, zorder=4)
     labels: dict[Any, str] = {}
     if partials and hl:
-        net.backprop  # sets the 'partial' attribute of every edge
+        _ = net.backprop  # sets the 'partial' attribute of every edge
         xs = sorted({x for x, _ in pos.values()})
         tallest = max(count, key=count.get)
         ys = sorted(y for n, (_, y) in pos.items() if g.nodes[n]["column"] == tallest)
-        dx = 0.3 * min((b - a for a, b in zip(xs, xs[1:])), default=1.0)
-        dy = 0.9 * min((b - a for a, b in zip(ys, ys[1:])), default=1.0)
+        dx = 0.3 * min((b - a for a, b in pairwise(xs)), default=1.0)
+        dy = 0.9 * min((b - a for a, b in pairwise(ys)), default=1.0)
         placed: list[tuple[float, float]] = []
         for u, v in hl:
             expr = net.graph.edges[u, v]["partial"]

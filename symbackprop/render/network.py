@@ -9,6 +9,7 @@ size and activation, one arrow per weight matrix.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -218,7 +219,7 @@ def _draw_summary(net: Network, params, grads, ax, max_neurons: int) -> Drawing:
     names = ["inputs", *[f"layer {l}" for l in range(1, len(net.sizes))]]
     for layer, name in enumerate(names):
         g.add_node(name, layer=layer)
-    for a, b in zip(names, names[1:]):
+    for a, b in pairwise(names):
         g.add_edge(a, b)
     pos = layered_layout(g, "layer")
     fig, ax = new_axes(ax, (2.3 * len(names) + 0.5, 2.8))
@@ -239,7 +240,7 @@ def _draw_summary(net: Network, params, grads, ax, max_neurons: int) -> Drawing:
         ax.text(x, 0, f"{name}\n{n} neurons{act}", ha="center", va="center", fontsize=9)
         boxes[name] = (x, w)
     labels = {}
-    for layer, (a, b) in enumerate(zip(names, names[1:]), start=1):
+    for layer, (a, b) in enumerate(pairwise(names), start=1):
         (xa, wa), (xb, wb) = boxes[a], boxes[b]
         ax.annotate("", xy=(xb - wb / 2 - 0.03, 0), xytext=(xa + wa / 2 + 0.03, 0),
                     arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1.5})

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..network import Network
     from ..train import History
 
-__all__ = ["plot_history", "plot_decision_boundary"]
+__all__ = ["plot_decision_boundary", "plot_history"]
 
 _CLASS_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
                   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
