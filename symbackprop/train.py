@@ -13,8 +13,9 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
   the whole training set, for classification (softmax output: argmax; sigmoid output with
   0/1 targets: every output on the right side of ½), else empty.
 - Divergence (a non-finite batch loss) raises :class:`TrainingDivergedError`, which
-  carries the last finite parameters (those at which the loss overflowed; the failing
-  step is not applied) and the history of the completed epochs.
+  carries the last good parameters (those the previous step started from: their batch
+  loss was finite; the starting parameters if the first step fails) and the history of
+  the completed epochs. Keeping them costs one copy of the parameters per step.
 - Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
 - The same seed gives bit-identical results.
 """
@@ -76,8 +77,8 @@ class TrainingDivergedError(SymbackpropError, FloatingPointError):
     Attributes
     ----------
     params : dict
-        The last finite parameters, ``{Symbol: float}``: those at which the loss became
-        non-finite (the failing step's update is not applied).
+        The last good parameters, ``{Symbol: float}``: those the step before the failing
+        one started from, whose batch loss was finite.
     history : History
         The history up to the last complete epoch.
     """
@@ -227,6 +228,10 @@ def train(
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward
     starts = range(0, n, batch_size)
+    # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
+    # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
+    good = [p.copy() for p in P]
+    before = [p.copy() for p in P]
     # Overflow on the way to a non-finite loss is reported once, as TrainingDivergedError.
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -236,6 +241,8 @@ def train(
                 total = 0.0
                 for i in starts:
                     xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
+                    for b, p in zip(before, P):
+                        np.copyto(b, p)
                     if momentum:
                         loss = step_momentum(P, V, xb, yb, lr, momentum)
                     else:
@@ -244,10 +251,12 @@ def train(
                         raise TrainingDivergedError(
                             f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
                             f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
-                            "last finite parameters (those of the failing step, not applied).",
-                            model.mapping(P),
+                            "last good parameters (those of the previous step, whose loss was finite).",
+                            model.mapping(good),
                             history,
                         )
+                    # The parameters this step started from had a finite loss: keep them.
+                    good, before = before, good
                     total += loss * len(xb)
                 history.loss.append(float(total / n))
                 if accuracy is not None:

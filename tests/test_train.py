@@ -120,11 +120,14 @@ def test_divergence_raises_with_the_last_finite_parameters():
         train(net, X, Y, epochs=1000, lr=5.0, batch_size=2)
     err = info.value
     assert isinstance(err, sbp.SymbackpropError)
-    # .params are the (finite) parameters at which the loss overflowed; the step that
-    # would have turned them into inf/NaN was not applied.
+    # .params are the last good parameters: their (full-batch) loss is finite, and one
+    # step from them, the one before the failing step, leads to a non-finite loss.
     assert all(np.isfinite(v) for v in err.params.values())
-    with np.errstate(over="ignore"):
-        assert not np.isfinite(model.loss(err.params, X, Y))
+    assert np.isfinite(model.loss(err.params, X, Y))
+    arrays = model.arrays(err.params)
+    with np.errstate(over="ignore", invalid="ignore"):
+        model.step(arrays, X, Y, 5.0)
+        assert not np.isfinite(model.loss(model.mapping(arrays), X, Y))
     assert isinstance(err.history, History) and err.history.epochs == len(err.history.loss)
     assert all(np.isfinite(err.history.loss))
 
