@@ -19,10 +19,10 @@ from pathlib import Path
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np
+import numpy as np  # noqa: E402  (after the thread settings, which must come first)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import symbackprop as sbp
+import symbackprop as sbp  # noqa: E402
 
 CASES = [  # sizes, activations, loss, batch size
     ([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy", 4),
@@ -168,10 +168,13 @@ def run_case(sizes, acts, loss, batch, rng, have_torch):
     epochs = {4: 100, 32: 60, 64: 30, 128: 10}[batch]
     steps = epochs * STEPS_PER_EPOCH
     sbp.train(net, X, Y, epochs=1, lr=LR, batch_size=batch, progress=False)  # compile, warm up
-    run_sbp = lambda: sbp.train(
-        net, X, Y, epochs=epochs, lr=LR, batch_size=batch, params=params, seed=0, progress=False
-    )
-    run_np = lambda: numpy_train(arrays, acts, X, Y, epochs, LR, batch, 0)
+    def run_sbp():
+        return sbp.train(net, X, Y, epochs=epochs, lr=LR, batch_size=batch, params=params,
+                         seed=0, progress=False)
+
+    def run_np():
+        return numpy_train(arrays, acts, X, Y, epochs, LR, batch, 0)
+
     # Same results: the benchmark compares equal work.
     p_sbp, _ = run_sbp()
     p_np, _ = run_np()

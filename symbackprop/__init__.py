@@ -44,9 +44,9 @@ _EXPORTS: dict[str, str] = {
     "to_mapping": "params",
     "CompiledModel": "compile",
     "compile_network": "compile",
-    "History": "train",
-    "TrainingDivergedError": "train",
-    "train": "train",
+    "History": "training",
+    "TrainingDivergedError": "training",
+    "train": "training",
     "check": "checking",
     "check_derivative": "checking",
     "check_file": "checking",
@@ -65,7 +65,7 @@ _EXPORTS: dict[str, str] = {
     "draw_formula": "render",
     "plot_history": "render",
     "plot_decision_boundary": "render",
-    "report": "report",
+    "report": "reporting",
     "datasets": "datasets",
     "save": "store",
     "load": "store",
@@ -78,7 +78,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'symbackprop' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    imported = importlib.import_module(f".{module}", __name__)
+    value = imported if module == name else getattr(imported, name)  # a module: datasets
     globals()[name] = value
     return value
 
@@ -87,21 +88,143 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .activations import ACTIVATIONS, Activation, register_activation
-    from .derivation import Derivation
-    from .derive import Backprop
-    from .equations import Equations
-    from .errors import (
-        ExpressionTooLargeError,
-        FormulaError,
-        SpecError,
-        SymbackpropError,
-        UnknownNameError,
+if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for type checkers)
+    from . import datasets as datasets
+    from .activations import (
+        ACTIVATIONS as ACTIVATIONS,
     )
-    from .graph import build_graph
-    from .losses import LOSSES, Loss, register_loss
-    from .network import Network, mlp
-    from .notation import to_latex, to_str, to_text
-    from .parse import parse_formula
-    from .spec import Spec
+    from .activations import (
+        Activation as Activation,
+    )
+    from .activations import (
+        register_activation as register_activation,
+    )
+    from .checking import (
+        CheckResult as CheckResult,
+    )
+    from .checking import (
+        GradcheckResult as GradcheckResult,
+    )
+    from .checking import (
+        check as check,
+    )
+    from .checking import (
+        check_derivative as check_derivative,
+    )
+    from .checking import (
+        check_file as check_file,
+    )
+    from .checking import (
+        gradcheck as gradcheck,
+    )
+    from .compile import (
+        CompiledModel as CompiledModel,
+    )
+    from .compile import (
+        compile_network as compile_network,
+    )
+    from .derivation import (
+        Derivation as Derivation,
+    )
+    from .derive import (
+        Backprop as Backprop,
+    )
+    from .equations import (
+        Equations as Equations,
+    )
+    from .errors import (
+        ExpressionTooLargeError as ExpressionTooLargeError,
+    )
+    from .errors import (
+        FormulaError as FormulaError,
+    )
+    from .errors import (
+        SpecError as SpecError,
+    )
+    from .errors import (
+        SymbackpropError as SymbackpropError,
+    )
+    from .errors import (
+        UnknownNameError as UnknownNameError,
+    )
+    from .graph import (
+        build_graph as build_graph,
+    )
+    from .losses import (
+        LOSSES as LOSSES,
+    )
+    from .losses import (
+        Loss as Loss,
+    )
+    from .losses import (
+        register_loss as register_loss,
+    )
+    from .network import (
+        Network as Network,
+    )
+    from .network import (
+        mlp as mlp,
+    )
+    from .notation import (
+        to_latex as to_latex,
+    )
+    from .notation import (
+        to_str as to_str,
+    )
+    from .notation import (
+        to_text as to_text,
+    )
+    from .params import (
+        init_params as init_params,
+    )
+    from .params import (
+        to_arrays as to_arrays,
+    )
+    from .params import (
+        to_mapping as to_mapping,
+    )
+    from .parse import (
+        parse_formula as parse_formula,
+    )
+    from .render import (
+        draw_computation_graph as draw_computation_graph,
+    )
+    from .render import (
+        draw_expression as draw_expression,
+    )
+    from .render import (
+        draw_formula as draw_formula,
+    )
+    from .render import (
+        draw_gradient_paths as draw_gradient_paths,
+    )
+    from .render import (
+        draw_network as draw_network,
+    )
+    from .render import (
+        plot_decision_boundary as plot_decision_boundary,
+    )
+    from .render import (
+        plot_history as plot_history,
+    )
+    from .reporting import (
+        report as report,
+    )
+    from .spec import (
+        Spec as Spec,
+    )
+    from .store import (
+        load as load,
+    )
+    from .store import (
+        save as save,
+    )
+    from .training import (
+        History as History,
+    )
+    from .training import (
+        TrainingDivergedError as TrainingDivergedError,
+    )
+    from .training import (
+        train as train,
+    )

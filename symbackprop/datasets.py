@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -471,7 +470,3 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
         )
     return Dataset(X, Y, data.features, data.target, classes, data.name)
 
-
-# `import symbackprop as sbp; sbp.datasets` resolves through the package's lazy exports,
-# which look the name up in the module they point at: here, this module itself.
-datasets = sys.modules[__name__]

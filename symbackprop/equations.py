@@ -70,7 +70,7 @@ class Equations:
         lines = [Line("J", "J", loss)]
         grads = [sp.diff(loss, a) for a in outputs]
         generic = self._generic(grads, L)
-        aj, yj = _sym("a", L, "j"), _sym("y", None, "j")
+        aj = _sym("a", L, "j")
         if generic is not None:
             lines.append(Line(f"∂J/∂{_t(aj)}", rf"\frac{{\partial J}}{{\partial {latex_name(aj)}}}", generic))
         else:

@@ -140,7 +140,7 @@ class _Latex(LatexPrinter):
     def _print_Heaviside(self, expr, exp=None):
         if not _is_step0(expr):
             return super()._print_Heaviside(expr, exp)
-        tex = r"H\left(%s\right)" % self._print(expr.args[0])
+        tex = rf"H\left({self._print(expr.args[0])}\right)"
         return f"{tex}^{{{exp}}}" if exp else tex
 
 
@@ -168,7 +168,7 @@ def _unicode(flag: bool):
 class _Str(StrPrinter):
     def _print_Heaviside(self, expr):
         if _is_step0(expr):
-            return "heaviside(%s)" % self._print(expr.args[0])
+            return f"heaviside({self._print(expr.args[0])})"
         return super()._print_Function(expr)
 
 

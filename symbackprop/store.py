@@ -424,7 +424,7 @@ def _history(fields: Any, arrays: dict[str, np.ndarray]) -> Any:
               if f"history_{name}" in arrays}
     values.update(fields if isinstance(fields, dict) else {})
     try:
-        from .train import History
+        from .training import History
     except ImportError:  # pragma: no cover - train is part of the package
         return values
     known = {f.name for f in dataclasses.fields(History)}

@@ -184,3 +184,21 @@ def test_help_lists_train_and_predict(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "train" in out and "predict" in out
+
+
+def test_train_plot_saves_curves_and_boundary(tmp_path, capsys):
+    out = tmp_path / "moons.png"
+    assert main(["train", "--layers", "2,8,1", "--activation", "tanh,sigmoid",
+                 "--loss", "binary_cross_entropy", "--data", "moons", "--epochs", "20",
+                 "--lr", "0.5", "--batch-size", "16", "--plot", str(out)]) == 0
+    assert f"saved {out}" in capsys.readouterr().out
+    from matplotlib.image import imread
+
+    height, width = imread(out).shape[:2]
+    assert width > 1.8 * height  # two panels side by side: curves and decision boundary
+
+
+def test_train_plot_bad_extension_fails_before_training(tmp_path, capsys):
+    assert main(["train", "--layers", "2,8,1", "--data", "moons", "--epochs", "100000",
+                 "--plot", str(tmp_path / "x.gif")]) == 2
+    assert "one of png, svg, pdf" in capsys.readouterr().err

@@ -259,7 +259,7 @@ def test_import_does_not_load_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, symbackprop.render, symbackprop.report; print('matplotlib' in sys.modules)"
+    code = "import sys, symbackprop.render, symbackprop.reporting; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -90,7 +90,7 @@ def test_round_trip_property(tmp_path_factory, sizes, acts, seed):
 
 
 def test_history_and_meta_round_trip(tmp_path):
-    from symbackprop.train import History
+    from symbackprop.training import History
 
     net = sbp.mlp([2, 1], "sigmoid", "binary_cross_entropy")
     history = History(loss=[0.7, 0.5, 0.1 + 0.2], accuracy=[0.5, 0.75, 1.0], epochs=3, interrupted=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import symbackprop as sbp
-from symbackprop.train import History, TrainingDivergedError, train
+from symbackprop.training import History, TrainingDivergedError, train
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -17,13 +17,6 @@ XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
 
 def xor_net():
     return sbp.mlp([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
-
-
-def test_package_name_train_is_the_function_even_after_importing_the_module():
-    import symbackprop.train  # noqa: F401  (binds the package attribute to the module)
-
-    params, history = sbp.train(xor_net(), XOR_X, XOR_Y, epochs=2, lr=0.1, batch_size=4)
-    assert history.epochs == 2 and len(params) == 17
 
 
 def test_xor_reaches_100_percent():

@@ -188,7 +188,7 @@ def sample_points(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     values = forward_values(net, _draw(net, n, rng))
     keep = np.ones(n, dtype=bool)
-    for name, node in net.graph.nodes(data=True):
+    for _, node in net.graph.nodes(data=True):
         if node["kind"] == "z":
             keep &= np.abs(values[node["symbol"]]) > KINK
     for v in values.values():

@@ -79,7 +79,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..report import MAX_PARAMS, report
+    from ..reporting import MAX_PARAMS, report
 
     net = network_from_args(args)
     data = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from pathlib import Path
 from typing import Any
 
 from .common import add_network_args, network_from_args
@@ -47,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="seed of the initial weights and the shuffling (default 0)")
     opt.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     opt.add_argument("--save", metavar="MODEL.npz", help="save the trained model to this file")
+    opt.add_argument("--plot", metavar="FILE.png|.svg|.pdf",
+                     help="save the loss (and accuracy) per epoch, with the decision boundary "
+                     "beside it for two inputs")
     p.set_defaults(func=run_train)
 
     q = sub.add_parser(
@@ -71,9 +75,15 @@ def _split(text: str | None) -> list[str] | None:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..datasets import for_network, load_data
-    from ..train import train
+    from ..training import train
 
     net = network_from_args(args)
+    if args.plot:  # before training, not after: a typo must not cost the run
+        from ..errors import SpecError
+        from ..render.drawing import FORMATS
+
+        if Path(args.plot).suffix.lower().lstrip(".") not in FORMATS:
+            raise SpecError(f"--plot {args.plot!r}: the picture is saved by its extension, one of {', '.join(FORMATS)}.")
     data = for_network(load_data(args.data, _split(args.target)), net)
     params, history = train(
         net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
@@ -101,7 +111,26 @@ def run_train(args: argparse.Namespace) -> int:
         }
         save(args.save, net, params, history, meta=meta)
         print(f"saved {args.save}")
+    if args.plot:
+        _plot(args.plot, net, params, history, data)
+        print(f"saved {args.plot}")
     return 130 if history.interrupted else 0
+
+
+def _plot(path: str, net, params, history, data) -> None:
+    """The training curves, and the decision boundary beside them for 2-D inputs."""
+    from matplotlib.figure import Figure
+
+    from ..render import plot_decision_boundary, plot_history
+    from ..render.drawing import save_figure
+
+    boundary = data.X.shape[1] == 2
+    fig = Figure(figsize=(11 if boundary else 6, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2 if boundary else 1, squeeze=False)[0]
+    plot_history(history, ax=axes[0])
+    if boundary:
+        plot_decision_boundary(net, params, data.X, data.Y, ax=axes[1])
+    save_figure(fig, path)
 
 
 def _inputs(source: str, n_inputs: int, meta: dict[str, Any]):

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from ..network import Network
-    from ..train import History
+    from ..training import History
 
 __all__ = ["plot_decision_boundary", "plot_history"]
 

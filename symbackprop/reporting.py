@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import os
-import sys
 import time
-import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +23,7 @@ from .errors import SpecError
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
     from .render.drawing import Drawing
-    from .train import History
+    from .training import History
 
 __all__ = ["MAX_PARAMS", "report"]
 
@@ -161,7 +159,7 @@ def report(
     if data is not None:
         X, Y = _data(data)
         if params is None:
-            from .train import train
+            from .training import train
 
             params, trained = train(net, X, Y, epochs=epochs, lr=lr, seed=seed, progress=False)
             history = history or trained
@@ -220,17 +218,3 @@ def report(
     write_atomic(path, page.encode("utf-8"))
     return path
 
-
-class _CallableModule(types.ModuleType):
-    """Makes ``symbackprop.report`` callable even when it resolves to this module.
-
-    Importing the module ``symbackprop.report`` sets the package attribute ``report`` to
-    the module, shadowing the lazily exported function of the same name (as for
-    ``symbackprop.train``); calling the module calls the function.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Path:
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-import types
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -272,17 +271,3 @@ def train(
         bar.close()
     return model.mapping(P), history
 
-
-class _CallableModule(types.ModuleType):
-    """Makes ``symbackprop.train`` callable even when it resolves to this module.
-
-    Importing ``symbackprop.train`` (the module) sets the package attribute ``train`` to
-    the module, shadowing the lazily exported function of the same name; calling the
-    module calls the function, so ``sbp.train(net, X, Y, ...)`` always works.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> tuple[dict[sp.Symbol, float], History]:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
