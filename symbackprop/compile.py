@@ -22,6 +22,13 @@ so that H(0) = 0) into the Python source of a few small functions — ``forward`
 Set-up grows with the number of layers and outputs, never with the number of weights:
 no scalar graph and no per-weight symbol is built here.
 
+``backend="jax"`` (optional) runs the same generator with SymPy's JAX printer: the
+code calls ``jax.numpy``, activations are printed from their SymPy definitions (softplus
+as ``logaddexp(0, z)``) instead of the registry's NumPy callables, every update makes a
+new array (JAX arrays are immutable) and the steps return the new parameters; each
+function is ``jax.jit``-compiled. Float64 is switched on for the process
+(``jax_enable_x64``).
+
 Numerics (float64 throughout):
 
 - softmax + ``cross_entropy``: through log-sum-exp. Per element ℓ_j = y_j (LSE − z_j)
@@ -46,7 +53,8 @@ from typing import Any, Literal
 import numpy as np
 import sympy as sp
 from sympy.codegen.numpy_nodes import logaddexp
-from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.numpy import JaxPrinter, NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .activations import A as A_SYM
 from .activations import Z as Z_SYM
@@ -72,25 +80,46 @@ FUSED: dict[tuple[str, str], tuple[sp.Expr, sp.Expr]] = {
 }
 
 
-class _Printer(NumPyPrinter):
-    """SymPy's NumPy printer, with the step function as one ufunc call."""
+class _Step:
+    """The step function as one ufunc call (mixed into SymPy's NumPy and JAX printers)."""
+
+    _module: str
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        x = self._print(expr.args[0])
+        x, m = self._print(expr.args[0]), self._module  # type: ignore[attr-defined]
         at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
         # A comparison is three times faster than numpy.heaviside; True/False act as 1/0.
         if at_zero == 0:
-            return f"numpy.greater({x}, 0)"
+            return f"{m}.greater({x}, 0)"
         if at_zero == 1:
-            return f"numpy.greater_equal({x}, 0)"
-        return f"numpy.heaviside({x}, {float(at_zero)!r})"
+            return f"{m}.greater_equal({x}, 0)"
+        return f"{m}.heaviside({x}, {float(at_zero)!r})"
 
 
-_PRINTER = _Printer({"fully_qualified_modules": True})
+class _Printer(_Step, NumPyPrinter):
+    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
 
 
-def _code(expr: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:
-    return _PRINTER.doprint(expr.xreplace({s: sp.Symbol(v) for s, v in names.items()}))
+class _JaxPrinter(_Step, JaxPrinter):
+    """SymPy's JAX printer, with Max/Min as nested ``maximum``/``minimum`` calls."""
+
+    def _fold(self, expr: sp.Expr, ufunc: str) -> str:
+        code = self._print(expr.args[0])
+        for arg in expr.args[1:]:
+            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"
+        return code
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return self._fold(expr, "maximum")
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return self._fold(expr, "minimum")
+
+
+_w = sp.Wild("w")
+# The NumPy backend uses the registry's stable NumPy forms of the activations; the JAX
+# backend prints their SymPy definitions, with softplus log(1 + e^w) as logaddexp(0, w).
+_STABLE = ((sp.log(1 + sp.exp(_w)), logaddexp(0, _w)),)
 
 
 def _separable(exprs: Sequence[sp.Expr], a: Sequence[sp.Symbol], y: Sequence[sp.Symbol]) -> sp.Expr | None:
@@ -150,15 +179,28 @@ def _registered(name: str) -> Any:
 
 
 class _Source:
-    """Builds the generated module: lines of Python, and the names it refers to."""
+    """Builds the generated module: lines of Python, and the names it refers to.
 
-    def __init__(self, spec: Spec):
+    ``backend="numpy"`` updates arrays in place; ``backend="jax"`` (immutable arrays)
+    writes every update as a new array and returns the new parameters from the steps.
+    """
+
+    def __init__(self, spec: Spec, backend: Backend = "numpy"):
         self.spec = spec
         self.plan = _plan(spec)
-        self.namespace: dict[str, Any] = {"numpy": np, "isfinite": math.isfinite}
+        self.inplace = backend == "numpy"
+        if self.inplace:
+            self.printer: NumPyPrinter = _Printer({"fully_qualified_modules": True})
+            self.namespace: dict[str, Any] = {"numpy": np, "isfinite": math.isfinite}
+        else:
+            import jax
+
+            self.printer = _JaxPrinter({"fully_qualified_modules": True})
+            self.namespace = {"jax": jax}
+        self.np = self.printer._module  # "numpy" or "jax.numpy" in the generated code
         self.act_names: dict[int, str] = {}
         for layer, act in enumerate(spec.activations, start=1):
-            if act.elementwise and act.numpy is not None:
+            if self.inplace and act.elementwise and act.numpy is not None:
                 name = act.name if act.name.isidentifier() else f"f{layer}"
                 if self.namespace.get(name, act.numpy) is not act.numpy:
                     name = f"{name}_{layer}"
@@ -166,6 +208,23 @@ class _Source:
                 self.act_names[layer] = name
 
     # ------------------------------------------------------------------ pieces
+    def code(self, expr: sp.Expr, names: Mapping[sp.Symbol, str] | None = None) -> str:
+        """``expr`` printed for this backend, with symbols renamed to array names."""
+        expr = expr.xreplace({s: sp.Symbol(v) for s, v in (names or {}).items()})
+        if not self.inplace:
+            for pattern, stable in _STABLE:
+                expr = expr.replace(pattern, stable)
+        return self.printer.doprint(expr)
+
+    def scale(self, target: str, factor: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:
+        """``target *= factor``, or ``target = target * factor`` for immutable arrays."""
+        code = self.code(factor, names)
+        if self.inplace:
+            return f"    {target} *= {code}"
+        if precedence(factor) < PRECEDENCE["Mul"]:
+            code = f"({code})"
+        return f"    {target} = {target} * {code}"
+
     def params_line(self) -> str:
         names = ", ".join(f"W{l}, b{l}" for l in range(1, self.spec.n_layers + 1))
         return f"    {names}, = P"
@@ -179,16 +238,16 @@ class _Source:
             if not act.elementwise:  # softmax through log-sum-exp
                 lines += [
                     f"    M = Z{l}.max(axis=1, keepdims=True)",
-                    f"    E = numpy.exp(Z{l} - M)",
+                    f"    E = {self.np}.exp(Z{l} - M)",
                     "    S = E.sum(axis=1, keepdims=True)",
                     f"    A{l} = E / S",
                 ]
                 if l == L:
-                    lines.append("    LSE = M + numpy.log(S)")
+                    lines.append(f"    LSE = M + {self.np}.log(S)")
             elif l in self.act_names:
                 lines.append(f"    A{l} = {self.act_names[l]}(Z{l})")
             else:
-                lines.append(f"    A{l} = {_code(act.expr, {Z_SYM: f'Z{l}'})}")
+                lines.append(f"    A{l} = {self.code(act.expr, {Z_SYM: f'Z{l}'})}")
         return lines
 
     def _columns(self, out: str) -> list[str]:
@@ -201,44 +260,46 @@ class _Source:
         """Lines that set ``loss`` (mean over the batch) from the forward pass."""
         p, L = self.plan, self.spec.n_layers
         if p.fused == ("softmax", "cross_entropy"):
-            ell = _code(FUSED[p.fused][0], {_y: "Y", _lse: "LSE", Z_SYM: f"Z{L}"})
+            ell = self.code(FUSED[p.fused][0], {_y: "Y", _lse: "LSE", Z_SYM: f"Z{L}"})
             return [f"    loss = ({ell}).sum() / n"]
         if p.fused == ("sigmoid", "binary_cross_entropy"):
-            ell = _code(FUSED[p.fused][0], {_y: "Y", Z_SYM: f"Z{L}"})
+            ell = self.code(FUSED[p.fused][0], {_y: "Y", Z_SYM: f"Z{L}"})
             return [f"    loss = ({ell}).sum() / n"]
         lines, out = [], f"A{L}"
         if p.clip is not None:
             lo, hi = p.clip
-            lines.append(f"    Ac = numpy.clip(A{L}, {lo!r}, {hi!r})  # EPS keeps log finite")
+            lines.append(f"    Ac = {self.np}.clip(A{L}, {lo!r}, {hi!r})  # EPS keeps log finite")
             out = "Ac"
         if p.loss_elem is not None:
-            ell = _code(p.loss_elem, {A_SYM: out, _y: "Y"})
-            return lines + [f"    loss = numpy.sum({ell}) / n"]
+            ell = self.code(p.loss_elem, {A_SYM: out, _y: "Y"})
+            return lines + [f"    loss = {self.np}.sum({ell}) / n"]
         lines += self._columns(out)
-        return lines + [f"    loss = numpy.sum({_PRINTER.doprint(p.loss_expr)}) / n"]
+        return lines + [f"    loss = {self.np}.sum({self.code(p.loss_expr)}) / n"]
 
     def output_delta(self) -> list[str]:
         """Lines that set ``D{L}`` = δ^(L) (one row per sample)."""
         p, spec, L = self.plan, self.spec, self.spec.n_layers
         if p.fused == ("softmax", "cross_entropy"):
-            d = _code(FUSED[p.fused][1], {A_SYM: f"A{L}", _y: "Y", _sy: "Y.sum(axis=1, keepdims=True)"})
+            d = self.code(FUSED[p.fused][1], {A_SYM: f"A{L}", _y: "Y", _sy: "Y.sum(axis=1, keepdims=True)"})
             return [f"    D{L} = {d}"]
         if p.fused == ("sigmoid", "binary_cross_entropy"):
-            return [f"    D{L} = {_code(FUSED[p.fused][1], {A_SYM: f'A{L}', _y: 'Y'})}"]
+            return [f"    D{L} = {self.code(FUSED[p.fused][1], {A_SYM: f'A{L}', _y: 'Y'})}"]
         out = "Ac" if p.clip is not None else f"A{L}"
         if p.grad_elem is not None:
-            g = _code(p.grad_elem, {A_SYM: out, _y: "Y"})
+            g = self.code(p.grad_elem, {A_SYM: out, _y: "Y"})
             if not p.grad_elem.free_symbols:
-                g = f"numpy.full_like(A{L}, {g})"
-            elif p.grad_elem.is_Symbol:  # D is updated in place below: never alias A or Y
+                g = f"{self.np}.full_like(A{L}, {g})"
+            elif p.grad_elem.is_Symbol and self.inplace:  # D is updated in place: never alias A or Y
                 g = f"{g}.copy()"
             lines = [f"    G = {g}"]
         else:
+            # A constant column is printed as a float: an int column would make G an int array.
             cols = ", ".join(
-                f"numpy.broadcast_to({_PRINTER.doprint(e)}, n)" for e in p.grad_exprs
+                f"{self.np}.broadcast_to({float(e) if e.is_number else self.code(e)}, n)"
+                for e in p.grad_exprs
             )
             lines = [] if p.loss_elem is None else self._columns(out)
-            lines.append(f"    G = numpy.stack([{cols}], axis=1)")
+            lines.append(f"    G = {self.np}.stack([{cols}], axis=1)")
         act = spec.activations[-1]
         if not act.elementwise:
             # δ_j = Σ_i g_i ∂a_i/∂z_j with ∂a_i/∂z_j = a_i(δ_ij − a_j) (softmax_partial).
@@ -246,7 +307,7 @@ class _Source:
         return lines + [f"    D{L} = G", *self._times_fprime(L)]
 
     def _times_fprime(self, l: int) -> list[str]:
-        """``D{l} *= f_l'`` (in place), or nothing when f_l' = 1."""
+        """``D{l} *= f_l'``, or nothing when f_l' = 1."""
         act = self.spec.activations[l - 1]
         if act.output_derivative is not None:
             expr, names = act.output_derivative, {A_SYM: f"A{l}"}
@@ -254,7 +315,7 @@ class _Source:
             expr, names = act.derivative(), {Z_SYM: f"Z{l}"}
         if expr == 1:
             return []
-        return [f"    D{l} *= {_code(expr, names)}"]
+        return [self.scale(f"D{l}", expr, names)]
 
     def backward(self, mode: Literal["grad", "sgd", "momentum"]) -> list[str]:
         lines = self.output_delta()
@@ -265,6 +326,13 @@ class _Source:
             if mode == "grad":
                 lines.append(f"    dW{l} = D{l}.T @ {prev} / n")
                 lines.append(f"    db{l} = D{l}.sum(axis=0) / n")
+            elif not self.inplace:  # new arrays; the step returns them
+                for p, g in ((f"W{l}", f"(D{l}.T @ {prev})"), (f"b{l}", f"D{l}.sum(axis=0)")):
+                    if mode == "sgd":
+                        lines.append(f"    {p} = {p} - s * {g}")
+                    else:
+                        lines.append(f"    V{p} = mu * V{p} - s * {g}")
+                        lines.append(f"    {p} = {p} + V{p}")
             elif mode == "sgd":
                 lines.append(f"    W{l} -= s * (D{l}.T @ {prev})")
                 lines.append(f"    b{l} -= s * D{l}.sum(axis=0)")
@@ -295,17 +363,23 @@ class _Source:
         grads = ", ".join(f"dW{l}, db{l}" for l in range(1, L + 1))
         lag = ["", "def loss_and_grad(P, X, Y):", "    n = X.shape[0]", self.params_line(),
                *self.forward(), *self.loss(), *self.backward("grad"), f"    return loss, [{grads}]"]
-        guard = ["    if not isfinite(loss):  # diverged: keep the last finite parameters",
-                 "        return loss"]
-        step = ["", "def step(P, X, Y, lr):",
-                '    """One SGD step on the batch (X, Y), in place; returns the loss before it."""',
-                "    n = X.shape[0]", "    s = lr / n", self.params_line(),
-                *self.forward(), *self.loss(), *guard, *self.backward("sgd"), "    return loss"]
+        params = ", ".join(f"W{l}, b{l}" for l in range(1, L + 1))
         vel = ", ".join(f"VW{l}, Vb{l}" for l in range(1, L + 1))
+        if self.inplace:
+            guard = ["    if not isfinite(loss):  # diverged: keep the last finite parameters",
+                     "        return loss"]
+            how, ret, ret_mom = "in place", "    return loss", "    return loss"
+        else:  # traced by jax.jit: no Python branch on values; the caller checks the loss
+            guard, how = [], "as new arrays"
+            ret, ret_mom = f"    return loss, [{params}]", f"    return loss, [{params}], [{vel}]"
+        step = ["", "def step(P, X, Y, lr):",
+                f'    """One SGD step on the batch (X, Y), {how}; returns the loss before it."""',
+                "    n = X.shape[0]", "    s = lr / n", self.params_line(),
+                *self.forward(), *self.loss(), *guard, *self.backward("sgd"), ret]
         mom = ["", "def step_momentum(P, V, X, Y, lr, mu):",
-               '    """One SGD step with momentum mu (velocities V), in place."""',
+               f'    """One SGD step with momentum mu (velocities V), {how}."""',
                "    n = X.shape[0]", "    s = lr / n", self.params_line(), f"    {vel}, = V",
-               *self.forward(), *self.loss(), *guard, *self.backward("momentum"), "    return loss"]
+               *self.forward(), *self.loss(), *guard, *self.backward("momentum"), ret_mom]
         return "\n".join(head + fwd + loss + lag + step + mom) + "\n"
 
 
@@ -340,11 +414,19 @@ class CompiledModel:
         # Registered with linecache so tracebacks and inspect show the generated lines.
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 (our own generated code)
-        self.forward = namespace["forward"]
-        self._loss = namespace["loss"]
-        self.loss_and_grad = namespace["loss_and_grad"]
-        self.step = namespace["step"]
-        self.step_momentum = namespace["step_momentum"]
+        fns = {name: namespace[name] for name in ("forward", "loss", "loss_and_grad", "step", "step_momentum")}
+        if backend == "jax":
+            import jax
+
+            fns = {name: jax.jit(fn) for name, fn in fns.items()}
+            # Same contract as NumPy: the steps update the lists P (and V), not the arrays.
+            fns["step"] = _into_lists(fns["step"], 1)
+            fns["step_momentum"] = _into_lists(fns["step_momentum"], 2)
+        self.forward = fns["forward"]
+        self._loss = fns["loss"]
+        self.loss_and_grad = fns["loss_and_grad"]
+        self.step = fns["step"]
+        self.step_momentum = fns["step_momentum"]
 
     # -------------------------------------------------------------- conversion
     def arrays(self, params: Mapping | Sequence) -> list[np.ndarray]:
@@ -359,8 +441,9 @@ class CompiledModel:
         """
         return [np.array(v, dtype=np.float64, order="C") for pair in to_arrays(self.spec, params) for v in pair]
 
-    def mapping(self, arrays: Sequence[np.ndarray]) -> dict[sp.Symbol, float]:
-        """``{Symbol: float}`` from the flat list of :meth:`arrays`."""
+    def mapping(self, arrays: Sequence[Any]) -> dict[sp.Symbol, float]:
+        """``{Symbol: float}`` from the flat list of :meth:`arrays` (NumPy or JAX arrays)."""
+        arrays = [np.asarray(a) for a in arrays]
         pairs = [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
         return to_mapping(self.spec, pairs)
 
@@ -408,7 +491,8 @@ class CompiledModel:
         array([[7.]])
         """
         Xa, _ = self.check_data(X)
-        return self.forward(self.arrays(params), Xa)
+        out = self.forward(self.arrays(params), Xa)
+        return out if isinstance(out, np.ndarray) else np.array(out)  # a JAX array: to NumPy
 
     def loss(self, params: Mapping | Sequence, X: Any, Y: Any) -> float:
         """Mean of the per-sample loss J over the batch.
@@ -468,6 +552,21 @@ class CompiledModel:
         return f"CompiledModel({self.spec.describe()}, backend={self.backend!r})"
 
 
+def _into_lists(step: Any, n_lists: int) -> Any:
+    """A functional (JAX) step as an in-place one: its new arrays replace the lists'
+    contents when the loss is finite (as the NumPy step leaves P alone when it is not)."""
+
+    def in_place(*args: Any) -> float:
+        loss, *new = step(*args)
+        loss = float(loss)
+        if math.isfinite(loss):
+            for target, arrays in zip(args[:n_lists], new):
+                target[:] = arrays
+        return loss
+
+    return in_place
+
+
 def _as_float(value: Any, name: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=np.float64)
@@ -483,8 +582,12 @@ def compile_network(net: Spec, backend: Backend = "numpy") -> CompiledModel:
     net : Network or Spec
         The network.
     backend : {"numpy", "jax"}
-        Only NumPy is implemented; ``"jax"`` says how to install JAX, or that the JAX
-        backend is not available yet.
+        ``"numpy"``: the steps update the arrays in place. ``"jax"`` (optional extra:
+        ``pip install "symbackprop[jax]"``): the same derivation printed with SymPy's JAX
+        printer for ``jax.numpy``, each function ``jax.jit``-compiled, with float64
+        switched on for the whole process (``jax.config.update("jax_enable_x64", True)``).
+        Its generated steps return new arrays (JAX arrays are immutable); ``model.step``
+        puts them into the list ``P``, so both backends are driven the same way.
 
     Returns
     -------
@@ -504,13 +607,12 @@ def compile_network(net: Spec, backend: Backend = "numpy") -> CompiledModel:
         raise unknown("backend", str(backend), BACKENDS)
     if backend == "jax":
         try:
-            import jax  # noqa: F401
+            import jax
         except ImportError:
             raise SymbackpropError(
                 'The jax backend needs JAX: pip install "symbackprop[jax]" (or use backend="numpy").'
             ) from None
-        raise SymbackpropError(
-            'The jax backend is not implemented yet in this version; use backend="numpy".'
-        )
-    src = _Source(net)
+        # JAX defaults to float32; symbackprop computes in float64 everywhere.
+        jax.config.update("jax_enable_x64", True)
+    src = _Source(net, backend)
     return CompiledModel(net, src.module(), src.namespace, backend)
