@@ -18,6 +18,8 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
   the completed epochs. Keeping them costs one copy of the parameters per step.
 - Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
 - The same seed gives bit-identical results.
+- ``backend="jax"`` runs the same loop with the JAX-compiled step (see
+  :func:`symbackprop.compile.compile_network`); results agree with NumPy to rounding.
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ import sympy as sp
 from .errors import SpecError, SymbackpropError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compile import CompiledModel
+    from .compile import Backend, CompiledModel
     from .network import Network
 
 __all__ = ["History", "TrainingDivergedError", "train"]
 
-# One compiled model per network, so repeated train() calls do not compile again.
+# One compiled model per network and backend, so repeated train() calls do not compile again.
 _MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -142,6 +144,7 @@ def train(
     momentum: float = 0.0,
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool | None = None,
+    backend: Backend = "numpy",
 ) -> tuple[dict[sp.Symbol, float], History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
 
@@ -169,6 +172,8 @@ def train(
     progress : bool or None
         False: never show a progress bar. Otherwise one is drawn on stderr when it is a
         terminal.
+    backend : {"numpy", "jax"}
+        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``).
 
     Returns
     -------
@@ -204,9 +209,10 @@ def train(
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise SpecError(f"seed must be an integer or None; got {seed!r}.")
 
-    model = _MODELS.get(net)
+    models = _MODELS.setdefault(net, {})
+    model = models.get(backend) if isinstance(backend, str) else None  # else compile says why
     if model is None:
-        model = _MODELS[net] = net.compile()
+        model = models[backend] = net.compile(backend=backend)
     X, Y = model.check_data(X, Y)
     for name, data in (("X", X), ("Y", Y)):
         bad = np.argwhere(~np.isfinite(data))
@@ -240,8 +246,11 @@ def train(
                 total = 0.0
                 for i in starts:
                     xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
-                    for b, p in zip(before, P):
-                        np.copyto(b, p)
+                    if backend == "numpy":
+                        for b, p in zip(before, P):
+                            np.copyto(b, p)
+                    else:  # immutable arrays: keeping the references is a copy
+                        before[:] = P
                     if momentum:
                         loss = step_momentum(P, V, xb, yb, lr, momentum)
                     else:
@@ -259,7 +268,7 @@ def train(
                     total += loss * len(xb)
                 history.loss.append(float(total / n))
                 if accuracy is not None:
-                    history.accuracy.append(accuracy(forward(P, X)))
+                    history.accuracy.append(accuracy(np.asarray(forward(P, X))))
                 history.epochs = epoch
                 bar.update(epoch, history.loss[-1], force=epoch == epochs)
                 if callback is not None and callback(epoch, history):

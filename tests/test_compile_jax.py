@@ -194,3 +194,43 @@ def test_without_jax_the_error_says_how_to_install_it(monkeypatch):
     with pytest.raises(sbp.SymbackpropError, match=r'pip install "symbackprop\[jax\]"') as info:
         sbp.mlp([2, 1]).compile(backend="jax")
     assert "\n" not in str(info.value)
+
+
+def xor():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    return X, np.array([[0.0], [1.0], [1.0], [0.0]])
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_training_with_jax_matches_numpy(jax, momentum):
+    net = sbp.mlp([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    X, Y = xor()
+    kw = dict(epochs=300, lr=0.5, batch_size=2, seed=0, momentum=momentum, progress=False)
+    pn, hn = sbp.train(net, X, Y, **kw)
+    pj, hj = sbp.train(net, X, Y, backend="jax", **kw)
+    assert all(type(v) is float for v in pj.values())
+    assert [pj[p] for p in net.params] == pytest.approx([pn[p] for p in net.params], rel=TOL, abs=TOL)
+    assert hj.loss == pytest.approx(hn.loss, rel=TOL, abs=TOL)
+    assert hj.accuracy == hn.accuracy and hj.epochs == 300
+    assert sbp.train(net, X, Y, backend="jax", **kw)[0] == pj  # same seed: bit-identical
+
+
+def test_training_with_jax_keeps_the_last_good_parameters_on_divergence(jax):
+    net = sbp.mlp([1, 1], "identity", "quadratic")
+    X, Y = np.array([[1.0], [2.0]]), np.array([[0.0], [1.0]])
+    errors = []
+    for backend in ("numpy", "jax"):
+        with pytest.raises(sbp.TrainingDivergedError) as info:
+            sbp.train(net, X, Y, epochs=500, lr=100.0, batch_size=1, seed=0, progress=False, backend=backend)
+        errors.append(info.value)
+    assert str(errors[1]) == str(errors[0])
+    assert errors[1].history.loss == pytest.approx(errors[0].history.loss, rel=TOL)
+    for p in net.params:
+        assert np.isfinite(errors[1].params[p])
+        assert errors[1].params[p] == pytest.approx(errors[0].params[p], rel=TOL)
+
+
+def test_training_with_an_unknown_backend_says_which_exist():
+    X, Y = xor()
+    with pytest.raises(sbp.UnknownNameError, match="Known: numpy, jax"):
+        sbp.train(sbp.mlp([2, 1]), X, Y, backend=["jax"])
