@@ -67,7 +67,8 @@ class Spec:
         if isinstance(activation, (list, tuple)):
             if len(activation) != n_layers:
                 raise SpecError(
-                    f"Got {len(activation)} activations for {n_layers} layers "
+                    f"Got {len(activation)} activation{'s' * (len(activation) != 1)} for "
+                    f"{n_layers} layer{'s' * (n_layers != 1)} "
                     f"(sizes {list(self.sizes)}); give one name, or one per layer after the inputs."
                 )
             acts = [get_activation(a) for a in activation]

@@ -31,7 +31,7 @@ def test_symbols_follow_the_notation():
         (lambda: sbp.mlp([2, 0]), "positive integers"),
         (lambda: sbp.mlp("2,3"), "list of layer sizes"),
         (lambda: sbp.mlp([2, 2], activation="sigmod"), "Did you mean 'sigmoid'"),
-        (lambda: sbp.mlp([2, 2, 2], activation=["relu"]), "1 activations for 2 layers"),
+        (lambda: sbp.mlp([2, 2, 2], activation=["relu"]), "1 activation for 2 layers"),
         (lambda: sbp.mlp([2, 2, 2], activation="softmax"), "only allowed on the output layer"),
         (lambda: sbp.mlp([2, 1], activation="softmax"), "constant 1"),
         (lambda: sbp.mlp([2, 2], loss="quadratc"), "Did you mean 'quadratic'"),
