@@ -15,6 +15,7 @@ reach 0: not a proof of a difference), ``"timeout"`` and ``"too large"``.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import threading
 import warnings
 from typing import Literal
@@ -49,10 +50,18 @@ def _child(conn, diffs: list[sp.Expr]) -> None:  # pragma: no cover - runs in th
         conn.close()
 
 
+def _single_threaded() -> bool:
+    """True when this process has one OS thread (native ones included, e.g. JAX's XLA pool)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc: count the Python threads, the best we can see
+        return threading.active_count() == 1
+
+
 def _context() -> mp.context.BaseContext:
     # fork is fast (SymPy is already loaded) and safe while this process has one thread;
     # otherwise spawn, which starts a clean interpreter.
-    if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
+    if "fork" in mp.get_all_start_methods() and _single_threaded():
         return mp.get_context("fork")
     return mp.get_context("spawn")
 
