@@ -31,6 +31,17 @@ def expanded_loss(net: sbp.Network) -> sp.Expr:
     return loss.xreplace(dict(zip(net.outputs, prev)))
 
 
+def network_for(activation: str, loss: str) -> sbp.Network:
+    """A 2-3-2 network using ``activation`` and ``loss``, with outputs valid for the loss."""
+    if activation == "softmax":
+        return sbp.mlp([2, 3, 2], ["tanh", "softmax"], loss)
+    if loss == "binary_cross_entropy":
+        return sbp.mlp([2, 3, 2], [activation, "sigmoid"], loss)
+    if loss == "cross_entropy":
+        return sbp.mlp([2, 3, 2], [activation, "softmax"], loss)
+    return sbp.mlp([2, 3, 2], activation, loss)
+
+
 def random_point(net: sbp.Network, rng: np.random.Generator) -> dict[sp.Symbol, float]:
     """Parameters and inputs drawn around 0, targets in (0.1, 0.9) (valid for every loss)."""
     point = {p: float(rng.normal(0.0, 0.8)) for p in net.params}

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import expanded_loss, random_point, value
+from oracle import expanded_loss, network_for, random_point, value
 
 import symbackprop as sbp
 from symbackprop.activations import A as A_SYM
@@ -55,17 +55,6 @@ def finite_differences(model, params, X, Y, h=1e-6):
 def assert_close(got, want, rtol=1e-7, atol=1e-9):
     for p in want:
         assert got[p] == pytest.approx(want[p], rel=rtol, abs=atol), p
-
-
-def network_for(activation: str, loss: str) -> sbp.Network:
-    """A 2-3-2 network using ``activation`` and ``loss``, with outputs valid for the loss."""
-    if activation == "softmax":
-        return sbp.mlp([2, 3, 2], ["tanh", "softmax"], loss)
-    if loss == "binary_cross_entropy":
-        return sbp.mlp([2, 3, 2], [activation, "sigmoid"], loss)
-    if loss == "cross_entropy":
-        return sbp.mlp([2, 3, 2], [activation, "softmax"], loss)
-    return sbp.mlp([2, 3, 2], activation, loss)
 
 
 @pytest.mark.parametrize("loss", list(sbp.LOSSES))

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracle import network_for
 
 import symbackprop as sbp
 
@@ -30,17 +31,6 @@ HIDDEN = [name for name, act in sbp.ACTIVATIONS.items() if act.elementwise]
 @pytest.fixture(scope="module")
 def jax():
     return pytest.importorskip("jax")
-
-
-def network_for(activation: str, loss: str) -> sbp.Network:
-    """A 2-3-2 network using ``activation`` and ``loss``, with outputs valid for the loss."""
-    if activation == "softmax":
-        return sbp.mlp([2, 3, 2], ["tanh", "softmax"], loss)
-    if loss == "binary_cross_entropy":
-        return sbp.mlp([2, 3, 2], [activation, "sigmoid"], loss)
-    if loss == "cross_entropy":
-        return sbp.mlp([2, 3, 2], [activation, "softmax"], loss)
-    return sbp.mlp([2, 3, 2], activation, loss)
 
 
 def batch(net, rng, n=5, scale=1.0):
