@@ -79,11 +79,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     net = network_from_args(args)
     if args.plot:  # before training, not after: a typo must not cost the run
-        from ..errors import SpecError
-        from ..render.drawing import FORMATS
+        from ..render.drawing import picture_format
 
-        if Path(args.plot).suffix.lower().lstrip(".") not in FORMATS:
-            raise SpecError(f"--plot {args.plot!r}: the picture is saved by its extension, one of {', '.join(FORMATS)}.")
+        picture_format(Path(args.plot).suffix or "(no extension)")
     data = for_network(load_data(args.data, _split(args.target)), net)
     params, history = train(
         net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["FORMATS", "Drawing", "mathtext", "new_axes", "save_figure"]
+__all__ = ["FORMATS", "Drawing", "mathtext", "new_axes", "picture_format", "save_figure"]
 
 #: File formats a drawing is saved in, chosen by the file's extension.
 FORMATS = ("png", "svg", "pdf")
@@ -70,7 +70,7 @@ class Drawing:
 
     def to_bytes(self, fmt: str = "png", *, dpi: int = 110) -> bytes:
         """The picture encoded as PNG, SVG or PDF bytes."""
-        return _encode(self.figure, _check_format(fmt), dpi, self.crop)
+        return _encode(self.figure, picture_format(fmt), dpi, self.crop)
 
     def _repr_png_(self) -> bytes:  # Jupyter
         return self.to_bytes("png")
@@ -82,7 +82,18 @@ class Drawing:
         )
 
 
-def _check_format(fmt: str) -> str:
+def picture_format(fmt: str) -> str:
+    """The picture format ``fmt`` (an extension such as ``".svg"``) names, checked.
+
+    Examples
+    --------
+    >>> picture_format(".SVG")
+    'svg'
+    >>> picture_format("gif")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: Cannot save a picture as 'gif'; use one of png, svg, pdf.
+    """
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
         raise SpecError(f"Cannot save a picture as {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -134,7 +145,7 @@ def save_figure(
     '<?xml'
     """
     path = Path(path)
-    data = _encode(figure, _check_format(path.suffix or "(no extension)"), dpi, crop)
+    data = _encode(figure, picture_format(path.suffix or "(no extension)"), dpi, crop)
     write_atomic(path, data)
     return path
 
