@@ -65,7 +65,16 @@ def sample_values(
     x: Sequence[float],
     y: Sequence[float],
 ) -> dict[sp.Symbol, float]:
-    """Values of every symbol of the network at one sample: forward pass, J and all δ."""
+    """Values of every symbol of the network at one sample: forward pass, J and all δ.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+    >>> v = sample_values(net.backprop, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0])
+    >>> v[net.a(1, 1)], v[net.J], v[net.delta(1, 1)]
+    (6.5, 15.125, 5.5)
+    """
     spec = backprop.spec
     values: dict[sp.Symbol, sp.Float] = {}
     given = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in params.items()}
@@ -200,7 +209,16 @@ class Derivation:
         return Derivation(self.backprop, self.param, values=values)
 
     def value(self, expr: sp.Expr) -> float:
-        """Value of ``expr`` at the sample given to :meth:`at`."""
+        """Value of ``expr`` at the sample given to :meth:`at`.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity")
+        >>> d = net.derivation("b1_1").at({"w1_1_1": 1.0, "b1_1": 0.0}, x=[2.0], y=[0.5])
+        >>> d.value(net.a(1, 1) - net.y(1))
+        1.5
+        """
         if self.values is None:
             raise SpecError("This derivation has no values; call .at(params, x, y) first.")
         return float(expr.xreplace(self.values))
@@ -369,7 +387,15 @@ class Derivation:
         return "\n".join(out)
 
     def to_dict(self) -> dict:
-        """The derivation as plain data (strings in Python syntax and LaTeX), for JSON."""
+        """The derivation as plain data (strings in Python syntax and LaTeX), for JSON.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> data = sbp.mlp([1, 1], activation="identity").derivation("b1_1").to_dict()
+        >>> data["paths"], data["compact"]
+        ([['b1_1', 'z1_1', 'a1_1', 'J']], 'a1_1 - y1')
+        """
         return {
             "param": self.param.name,
             "network": self.backprop.spec.describe(),

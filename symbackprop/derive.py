@@ -181,6 +181,13 @@ class Backprop:
 
         For an output-layer parameter this is in a, y and the previous layer's a
         (``(a2_1 - y1)*a2_1*(1 - a2_1)*a1_1``); deeper, it holds the next layer's δ.
+
+        Examples
+        --------
+        >>> from symbackprop.graph import build_graph
+        >>> spec = Spec([1, 1, 1], "identity")
+        >>> Backprop(spec, build_graph(spec)).grad(spec.w(1, 1, 1))
+        delta2_1*w2_1_1*x1
         """
         layer = self.graph.nodes[p.name]["layer"]
         j = self.graph.nodes[p.name]["index"][0]
@@ -209,7 +216,15 @@ class Backprop:
         return done
 
     def expanded_size(self, expr: sp.Expr) -> int:
-        """Tree size :func:`tree_size` of ``expr`` expanded, counted without building it."""
+        """Tree size :func:`tree_size` of ``expr`` expanded, counted without building it.
+
+        Examples
+        --------
+        >>> from symbackprop.graph import build_graph
+        >>> spec = Spec([1, 1], "identity")
+        >>> Backprop(spec, build_graph(spec)).expanded_size(spec.a(1, 1))  # b1_1 + w1_1_1*x1
+        5
+        """
         defs = self._definitions()
 
         def size(e: sp.Basic) -> int:
@@ -234,6 +249,13 @@ class Backprop:
         ExpressionTooLargeError
             When the result, printed as a tree, would have more than ``max_size`` nodes
             (:meth:`expanded_size`, measured before anything is built).
+
+        Examples
+        --------
+        >>> from symbackprop.graph import build_graph
+        >>> spec = Spec([1, 1], "identity")
+        >>> Backprop(spec, build_graph(spec)).expanded(spec.delta(1, 1))
+        b1_1 + w1_1_1*x1 - y1
         """
         if max_size is not None:
             # Measured before building: an expression too large to print is never built.

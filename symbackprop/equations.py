@@ -147,7 +147,15 @@ class Equations:
         return "\n".join(out)
 
     def latex(self) -> str:
-        """The equations as one LaTeX ``aligned`` block."""
+        r"""The equations as one LaTeX ``aligned`` block.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> tex = sbp.mlp([1, 1], activation="identity").equations().latex()
+        >>> tex.splitlines()[0], r"\delta^{(1)}_{j} &= a^{(1)}_{j} - y_{j}" in tex
+        ('\\begin{aligned}', True)
+        """
         rows = []
         for sec in self.sections():
             rows.append(rf"&\textbf{{{latex_text(sec.title)}}}")
@@ -156,7 +164,14 @@ class Equations:
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     def markdown(self) -> str:
-        """The equations as Markdown with ``$`` math."""
+        """The equations as Markdown with ``$`` math.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> print(sbp.mlp([1, 1], activation="identity").equations().markdown().splitlines()[0])
+        ### Layer-level backpropagation for the 1-1 network (identity; loss quadratic)
+        """
         out = [f"### Layer-level backpropagation for the {self.spec.describe()}"]
         for sec in self.sections():
             out += ["", f"**{sec.title}**", ""]

@@ -129,13 +129,27 @@ class Network(Spec):
         return Equations(self)
 
     def compile(self, backend: str = "numpy") -> CompiledModel:
-        """Compile forward pass, loss and gradient to NumPy (see :mod:`symbackprop.compile`)."""
+        """Compile forward pass, loss and gradient to NumPy (see :mod:`symbackprop.compile`).
+
+        Examples
+        --------
+        >>> net = mlp([1, 1], activation="identity")
+        >>> net.compile().gradient({"w1_1_1": 2.0, "b1_1": 0.0}, [[1.0]], [[1.0]])
+        {w1_1_1: 1.0, b1_1: 1.0}
+        """
         from .compile import compile_network
 
         return compile_network(self, backend=backend)
 
     def init_params(self, seed: int | Any = 0) -> dict[sp.Symbol, float]:
-        """Starting parameters, reproducible from ``seed`` (see :mod:`symbackprop.params`)."""
+        """Starting parameters, reproducible from ``seed`` (see :mod:`symbackprop.params`).
+
+        Examples
+        --------
+        >>> p = mlp([2, 1]).init_params(seed=0)
+        >>> list(p), p == mlp([2, 1]).init_params(seed=0)
+        ([w1_1_1, w1_1_2, b1_1], True)
+        """
         from .params import init_params
 
         return init_params(self, seed)

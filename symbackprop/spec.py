@@ -54,6 +54,14 @@ class Spec:
     loss : name, formula or SymPy expression
         A registered loss name or a formula in the output symbols ``aL_j`` and the
         targets ``y_j``.
+
+    Examples
+    --------
+    >>> spec = Spec([2, 3, 1], ["relu", "sigmoid"], "binary_cross_entropy")
+    >>> spec.x(2), spec.y(1), spec.b(2, 1), spec.z(1, 3), spec.a(2, 1), spec.delta(1, 2)
+    (x2, y1, b2_1, z1_3, a2_1, delta1_2)
+    >>> len(spec.params), spec.symbol_names()[:3]
+    (13, ['x1', 'x2', 'w1_1_1'])
     """
 
     def __init__(
