@@ -8,7 +8,7 @@ step with its value at one sample, for following a worked example digit by digit
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -18,7 +18,17 @@ from .derive import Backprop
 from .errors import SpecError
 from .notation import equation_text, latex_name, latex_text, text_name, to_latex, to_str
 
-__all__ = ["Derivation", "sample_values", "MAX_PATHS"]
+__all__ = [
+    "Derivation",
+    "sample_values",
+    "sections_text",
+    "sections_latex",
+    "sections_markdown",
+    "MAX_PATHS",
+]
+
+#: Gives the number to show beside a step's expression, or None.
+ValueOf = Callable[[sp.Expr], "float | None"]
 
 #: Paths are listed one by one only up to this many; beyond, the δ recursion says it all.
 MAX_PATHS = 16
@@ -314,36 +324,7 @@ class Derivation:
                 f"{text_name(s)} = {self.values[s]:.6g}" for s in (*spec.inputs, *spec.targets)
             )
             head += f"\nwith the value (≈) of every step at the sample {sample}"
-        parts = [head]
-        for sec in self.sections():
-            parts.append("")
-            parts.append(sec.title)
-            for line in sec.lines:
-                if line.expr is None:
-                    body = line.text
-                else:
-                    v = self._fmt_value(line.expr)
-                    body = equation_text(line.text, line.expr, f"  ≈ {v:.6g}" if v is not None else "")
-                parts.append("\n".join("  " + row.rstrip() for row in body.split("\n")))
-            if sec.note:
-                parts.append("  " + sec.note)
-        return "\n".join(parts)
-
-    def _latex_rows(self) -> list[str]:
-        rows = []
-        for sec in self.sections():
-            rows.append("&" + (sec.latex_title or rf"\textbf{{{latex_text(sec.title)}}}"))
-            for line in sec.lines:
-                row = line.latex if line.expr is None else f"{line.latex} &= {to_latex(line.expr)}"
-                if line.expr is None:
-                    row = "&" + row
-                v = self._fmt_value(line.expr) if line.expr is not None else None
-                if v is not None:
-                    row += rf" \approx {v:.6g}"
-                rows.append(row)
-            if sec.note:
-                rows.append(rf"&\text{{{latex_text(sec.note)}}}")
-        return rows
+        return sections_text(head, self.sections(), self._fmt_value)
 
     def latex(self) -> str:
         """The derivation as one LaTeX ``aligned`` block (math mode, no surrounding ``$``).
@@ -359,7 +340,7 @@ class Derivation:
         ...
         \\end{aligned}
         """
-        return "\\begin{aligned}\n" + " \\\\\n".join(self._latex_rows()) + "\n\\end{aligned}"
+        return sections_latex(self.sections(), self._fmt_value)
 
     def markdown(self) -> str:
         """The derivation as Markdown with ``$$`` math (GitHub, Jupyter, MkDocs).
@@ -371,20 +352,8 @@ class Derivation:
         >>> print(net.derivation("b1_1").markdown().splitlines()[0])
         ### $\\frac{\\partial J}{\\partial b^{(1)}_{1}}$ in the 1-1 network (identity; loss quadratic)
         """
-        p = self.param
-        out = [rf"### $\frac{{\partial J}}{{\partial {latex_name(p)}}}$ in the {self.backprop.spec.describe()}"]
-        for sec in self.sections():
-            out += ["", f"**{sec.title}**", ""]
-            for line in sec.lines:
-                if line.expr is None:
-                    out.append(f"- ${line.latex}$")
-                else:
-                    v = self._fmt_value(line.expr)
-                    tail = rf" \approx {v:.6g}" if v is not None else ""
-                    out.append(f"- ${line.latex} = {to_latex(line.expr)}{tail}$")
-            if sec.note:
-                out += ["", sec.note]
-        return "\n".join(out)
+        head = rf"$\frac{{\partial J}}{{\partial {latex_name(self.param)}}}$ in the {self.backprop.spec.describe()}"
+        return sections_markdown(head, self.sections(), self._fmt_value)
 
     def to_dict(self) -> dict:
         """The derivation as plain data (strings in Python syntax and LaTeX), for JSON.
@@ -419,3 +388,62 @@ class Derivation:
 
     def __repr__(self) -> str:
         return f"<Derivation of dJ/d{self.param} in the {self.backprop.spec.describe()}: {self.n_paths} path(s)>"
+
+
+def _no_value(expr: sp.Expr) -> float | None:
+    return None
+
+
+def sections_text(head: str, sections: list[Section], value: ValueOf = _no_value) -> str:
+    """``head``, then each section's title and its lines as Unicode equations, indented.
+
+    ``value(expr)`` gives the number to show beside a step (``≈ v``), or None.
+    """
+    parts = [head]
+    for sec in sections:
+        parts += ["", sec.title]
+        for line in sec.lines:
+            if line.expr is None:
+                body = line.text
+            else:
+                v = value(line.expr)
+                body = equation_text(line.text, line.expr, f"  ≈ {v:.6g}" if v is not None else "")
+            parts.append("\n".join("  " + row.rstrip() for row in body.split("\n")))
+        if sec.note:
+            parts.append("  " + sec.note)
+    return "\n".join(parts)
+
+
+def sections_latex(sections: list[Section], value: ValueOf = _no_value) -> str:
+    """The sections as one LaTeX ``aligned`` block: titles bold, equations aligned at ``=``."""
+    rows = []
+    for sec in sections:
+        rows.append("&" + (sec.latex_title or rf"\textbf{{{latex_text(sec.title)}}}"))
+        for line in sec.lines:
+            if line.expr is None:
+                # A line without a right side aligns where it says (``&=``), else at its start.
+                rows.append(line.latex if "&" in line.latex else "&" + line.latex)
+                continue
+            v = value(line.expr)
+            tail = rf" \approx {v:.6g}" if v is not None else ""
+            rows.append(f"{line.latex} &= {to_latex(line.expr)}{tail}")
+        if sec.note:
+            rows.append(rf"&\text{{{latex_text(sec.note)}}}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def sections_markdown(head: str, sections: list[Section], value: ValueOf = _no_value) -> str:
+    """The sections as Markdown: a ``###`` heading, bold titles, one ``$`` equation per item."""
+    out = [f"### {head}"]
+    for sec in sections:
+        out += ["", f"**{sec.title}**", ""]
+        for line in sec.lines:
+            if line.expr is None:
+                out.append(f"- ${line.latex.replace('&', '')}$")
+                continue
+            v = value(line.expr)
+            tail = rf" \approx {v:.6g}" if v is not None else ""
+            out.append(f"- ${line.latex} = {to_latex(line.expr)}{tail}$")
+        if sec.note:
+            out += ["", sec.note]
+    return "\n".join(out)

@@ -237,10 +237,6 @@ class Backprop:
 
         return size(expr)
 
-    def expansion(self) -> dict[sp.Symbol, sp.Expr]:
-        """Every z, a and δ symbol written in x, y, w and b (builds them all: small nets)."""
-        return {s: self._expand(s) for s in self._definitions()}
-
     def expanded(self, expr: sp.Expr, *, max_size: int | None = DEFAULT_MAX_SIZE, what: str = "expression") -> sp.Expr:
         """``expr`` with every z, a and δ replaced by its expansion in x, y, w, b.
 

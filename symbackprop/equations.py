@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from .activations import softmax_partial
-from .derivation import Line, Section
+from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
 from .derive import tidy
-from .notation import equation_text, latex_name, latex_text, to_latex
+from .notation import latex_name, text_name
 from .notation import symbol_name as _name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,34 +72,34 @@ class Equations:
         generic = self._generic(grads, L)
         aj = _sym("a", L, "j")
         if generic is not None:
-            lines.append(Line(f"∂J/∂{_t(aj)}", rf"\frac{{\partial J}}{{\partial {latex_name(aj)}}}", generic))
+            lines.append(Line(f"∂J/∂{text_name(aj)}", rf"\frac{{\partial J}}{{\partial {latex_name(aj)}}}", generic))
         else:
             lines += [
-                Line(f"∂J/∂{_t(a)}", rf"\frac{{\partial J}}{{\partial {latex_name(a)}}}", g)
+                Line(f"∂J/∂{text_name(a)}", rf"\frac{{\partial J}}{{\partial {latex_name(a)}}}", g)
                 for a, g in zip(outputs, grads)
             ]
         for layer, act in enumerate(spec.activations, start=1):
             z, a = _sym("z", layer, "j"), _sym("a", layer, "j")
             if act.elementwise:
-                lines.append(Line(_t(a), latex_name(a), act(z)))
+                lines.append(Line(text_name(a), latex_name(a), act(z)))
             else:
                 k = sp.Symbol("k")
                 total = sp.Sum(sp.exp(_sym("z", layer, "k")), (k, 1, spec.sizes[layer]))
-                lines.append(Line(_t(a), latex_name(a), sp.exp(z) / total))
+                lines.append(Line(text_name(a), latex_name(a), sp.exp(z) / total))
             if act.elementwise:
-                lines.append(Line(f"∂{_t(a)}/∂{_t(z)}", rf"\frac{{\partial {latex_name(a)}}}{{\partial {latex_name(z)}}}",
+                lines.append(Line(f"∂{text_name(a)}/∂{text_name(z)}", rf"\frac{{\partial {latex_name(a)}}}{{\partial {latex_name(z)}}}",
                                   act.local_partial(z, a)))
             else:
                 ai, zj = _sym("a", layer, "i"), _sym("z", layer, "j")
                 lines.append(Line(
-                    f"∂{_t(ai)}/∂{_t(zj)}", rf"\frac{{\partial {latex_name(ai)}}}{{\partial {latex_name(zj)}}}",
+                    f"∂{text_name(ai)}/∂{text_name(zj)}", rf"\frac{{\partial {latex_name(ai)}}}{{\partial {latex_name(zj)}}}",
                     ai * (sp.KroneckerDelta(sp.Symbol("i"), sp.Symbol("j")) - aj),
                 ))
         # δ per layer, for a generic neuron j, with f' and ∇_a J filled in.
         deltas = []
         out_act, zL, dL = spec.activations[-1], _sym("z", L, "j"), _sym("delta", L, "j")
         if out_act.elementwise and generic is not None:
-            deltas.append(Line(_t(dL), latex_name(dL), tidy(generic * out_act.local_partial(zL, aj))))
+            deltas.append(Line(text_name(dL), latex_name(dL), tidy(generic * out_act.local_partial(zL, aj))))
         else:
             # Not one form for every j (softmax, or a loss that treats outputs differently):
             # write each output neuron's δ out.
@@ -108,20 +108,20 @@ class Equations:
                     d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
                 else:
                     d = sp.Add(*[g * softmax_partial(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
-                deltas.append(Line(_t(spec.delta(L, j)), latex_name(spec.delta(L, j)), tidy(d)))
+                deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), tidy(d)))
         k = sp.Symbol("k")
         for layer in range(L - 1, 0, -1):
             act = spec.activations[layer - 1]
             d = _sym("delta", layer, "j")
             # Σ_k w^(l+1)_kj δ^(l+1)_k over the neurons k of the next layer.
             s = sp.Sum(_sym("w", layer + 1, "k", "j") * _sym("delta", layer + 1, "k"), (k, 1, spec.sizes[layer + 1]))
-            deltas.append(Line(_t(d), latex_name(d), act.local_partial(_sym("z", layer, "j"), _sym("a", layer, "j")) * s))
+            deltas.append(Line(text_name(d), latex_name(d), act.local_partial(_sym("z", layer, "j"), _sym("a", layer, "j")) * s))
         for layer in range(1, L + 1):
             w, b = _sym("w", layer, "j", "k"), _sym("b", layer, "j")
             prev = _sym("a", layer - 1, "k") if layer > 1 else _sym("x", None, "k")
             d = _sym("delta", layer, "j")
-            deltas.append(Line(f"∂J/∂{_t(w)}", rf"\frac{{\partial J}}{{\partial {latex_name(w)}}}", d * prev))
-            deltas.append(Line(f"∂J/∂{_t(b)}", rf"\frac{{\partial J}}{{\partial {latex_name(b)}}}", d))
+            deltas.append(Line(f"∂J/∂{text_name(w)}", rf"\frac{{\partial J}}{{\partial {latex_name(w)}}}", d * prev))
+            deltas.append(Line(f"∂J/∂{text_name(b)}", rf"\frac{{\partial J}}{{\partial {latex_name(b)}}}", d))
         return [
             general,
             Section("For this network: loss and activations", tuple(lines)),
@@ -138,13 +138,7 @@ class Equations:
 
     def text(self) -> str:
         """The equations as Unicode text."""
-        out = [f"Layer-level backpropagation for the {self.spec.describe()}"]
-        for sec in self.sections():
-            out += ["", sec.title]
-            for line in sec.lines:
-                body = line.text if line.expr is None else equation_text(line.text, line.expr)
-                out.append("\n".join("  " + r for r in body.split("\n")))
-        return "\n".join(out)
+        return sections_text(self._title(), self.sections())
 
     def latex(self) -> str:
         r"""The equations as one LaTeX ``aligned`` block.
@@ -156,12 +150,7 @@ class Equations:
         >>> tex.splitlines()[0], r"\delta^{(1)}_{j} &= a^{(1)}_{j} - y_{j}" in tex
         ('\\begin{aligned}', True)
         """
-        rows = []
-        for sec in self.sections():
-            rows.append(rf"&\textbf{{{latex_text(sec.title)}}}")
-            for line in sec.lines:
-                rows.append(line.latex if line.expr is None else f"{line.latex} &= {to_latex(line.expr)}")
-        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+        return sections_latex(self.sections())
 
     def markdown(self) -> str:
         """The equations as Markdown with ``$`` math.
@@ -172,13 +161,10 @@ class Equations:
         >>> print(sbp.mlp([1, 1], activation="identity").equations().markdown().splitlines()[0])
         ### Layer-level backpropagation for the 1-1 network (identity; loss quadratic)
         """
-        out = [f"### Layer-level backpropagation for the {self.spec.describe()}"]
-        for sec in self.sections():
-            out += ["", f"**{sec.title}**", ""]
-            for line in sec.lines:
-                tex = line.latex.replace("&", "") if line.expr is None else f"{line.latex} = {to_latex(line.expr)}"
-                out.append(f"- ${tex}$")
-        return "\n".join(out)
+        return sections_markdown(self._title(), self.sections())
+
+    def _title(self) -> str:
+        return f"Layer-level backpropagation for the {self.spec.describe()}"
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
@@ -186,8 +172,3 @@ class Equations:
     def __str__(self) -> str:
         return self.text()
 
-
-def _t(symbol: sp.Symbol) -> str:
-    from .notation import text_name
-
-    return text_name(symbol)
