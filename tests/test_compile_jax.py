@@ -14,9 +14,8 @@ the generator, and the random architectures run through ``jax.jit``.
 
 from __future__ import annotations
 
-import zlib
-
 import sys
+import zlib
 
 import numpy as np
 import pytest

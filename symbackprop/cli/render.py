@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 
 from .common import (
-    add_network_args, check_picture, check_writable, network_from_args, nonnegative_int,
-    positive_float, positive_int, say,
+    add_network_args,
+    check_picture,
+    check_writable,
+    network_from_args,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    say,
 )
 
 WHAT = ("network", "graph", "paths", "formula", "equations", "expression")

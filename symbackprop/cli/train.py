@@ -12,12 +12,22 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from pathlib import Path
 from typing import Any
 
 from .common import (
-    add_network_args, check_picture, check_writable, csv_cell, momentum_value, network_from_args,
-    nonnegative_int, open_output, positive_float, positive_int, precision_value, printable, say,
+    add_network_args,
+    check_picture,
+    check_writable,
+    csv_cell,
+    momentum_value,
+    network_from_args,
+    nonnegative_int,
+    open_output,
+    positive_float,
+    positive_int,
+    precision_value,
+    printable,
+    say,
 )
 
 
