@@ -296,3 +296,8 @@ def test_control_characters_are_escaped_on_the_terminal(capsys, tmp_path):
 def test_printable_keeps_newlines_tabs_and_unicode_maths():
     assert printable("∂J/∂w⁽¹⁾₁₁ ≈ 0.5\n\tδ") == "∂J/∂w⁽¹⁾₁₁ ≈ 0.5\n\tδ"
     assert printable("a\rb\x07\x9b") == "a\\x0db\\x07\\x9b"
+
+
+def test_derivation_notes_speak_in_flags(capsys):
+    code, out, _err = run(capsys, "derive", "--layers", "2,2,2", "--wrt", "w1_1_1")
+    assert code == 0 and "--expand prints it" in out and "net.grad(" not in out

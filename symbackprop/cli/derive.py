@@ -66,6 +66,16 @@ def _load_params(path: str) -> dict[str, float]:
     return data
 
 
+#: Library wording that names Python arguments, and what a command-line user types instead.
+CLI_WORDS = {"net.grad(p, expand=True) builds it": "--expand prints it"}
+
+
+def _for_cli(text: str) -> str:
+    for python, flags in CLI_WORDS.items():
+        text = text.replace(python, flags)
+    return text
+
+
 def _too_large(exc: Exception) -> Exception:
     """The library's size refusal, with the way out in flags rather than Python arguments."""
     from ..errors import SpecError
@@ -113,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         x, y = _floats(args.x, "--x"), _floats(args.y, "--y")
         derivations = [d.at(params, x, y) for d in derivations]
     if args.format == "json":
-        say(json.dumps([d.to_dict() for d in derivations], indent=2))
+        say(_for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
         return 0
     render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
-    say("\n\n".join(render(d) for d in derivations))
+    say(_for_cli("\n\n".join(render(d) for d in derivations)))
     return 0
