@@ -122,7 +122,6 @@ def number(kind: type, rule: str, ok: Callable[[float], bool]) -> Callable[[str]
             raise argparse.ArgumentTypeError(f"must be {rule}; got {text!r}")
         return value
 
-    convert.__name__ = rule  # argparse names the type in some messages
     return convert
 
 

@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.at is not None and (args.equations or args.expand):
         raise SpecError("--at shows values in the step-by-step derivation; it cannot go with "
                         f"{'--equations' if args.equations else '--expand'}.")
+    if args.at is not None:  # files and numbers first: a typo must not wait for a derivation
+        at = _load_params(args.at), _floats(args.x, "--x"), _floats(args.y, "--y")
     net = network_from_args(args)
     if args.equations:
         eq = net.equations()
@@ -118,9 +120,8 @@ def run(args: argparse.Namespace) -> int:
                     say(f"$${line}$$" if args.format == "markdown" else line)
         return 0
     derivations = [net.derivation(p) for p in wrt]
-    if args.at:
-        params = _load_params(args.at)
-        x, y = _floats(args.x, "--x"), _floats(args.y, "--y")
+    if args.at is not None:
+        params, x, y = at
         derivations = [d.at(params, x, y) for d in derivations]
     if args.format == "json":
         say(_for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
