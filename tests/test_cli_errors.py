@@ -147,10 +147,15 @@ def test_broken_pipe_exits_quietly(xor_model, tmp_path):
           "--epochs", "200", "--no-progress"], "Try a smaller --lr", ".params"),
         (["train", "--layers", "2,3,1", "--data", "xor", "--epochs", "0"], "argument --epochs: must be a positive integer", None),
         (["predict", "m.npz", "--data", "xor", "--precision", "0"], "argument --precision", None),
+        (["check", *NET, "--wrt", "w2_1_1", "--formula", "a1_1", "--seed", "-1"], "argument --seed", "ValueError"),
+        (["derive", "--layers", "2,1", "--at", "{params}", "--x", "1", "--y", "1"], "--x needs 2 number(s)", None),
+        (["derive", "--layers", "2,1", "--at", "{params}", "--x", "1,2", "--y", "1,2"], "--y needs 1 number(s)", None),
     ],
 )
-def test_messages_name_flags(capsys, argv, wanted, unwanted):
-    code, _out, err = run(capsys, *argv)
+def test_messages_name_flags(capsys, tmp_path, argv, wanted, unwanted):
+    params = tmp_path / "p.json"
+    params.write_text('{"w1_1_1": 1, "w1_1_2": 2, "b1_1": 0}')
+    code, _out, err = run(capsys, *[a.replace("{params}", str(params)) for a in argv])
     assert code == 2 and one_line(err) and wanted in err, err
     assert unwanted is None or unwanted not in err
 

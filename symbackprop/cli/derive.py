@@ -96,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     if args.at is not None:  # files and numbers first: a typo must not wait for a derivation
         at = _load_params(args.at), _floats(args.x, "--x"), _floats(args.y, "--y")
     net = network_from_args(args)
+    if args.at is not None:
+        for flag, values, n, what in (("--x", at[1], net.sizes[0], "input"), ("--y", at[2], net.sizes[-1], "output")):
+            if len(values) != n:
+                raise SpecError(f"{flag} needs {n} number(s), one per {what} of the network; got {len(values)}.")
     if args.equations:
         eq = net.equations()
         out = {"text": eq.text, "latex": eq.latex, "markdown": eq.markdown}.get(args.format)
