@@ -148,6 +148,7 @@ def test_broken_pipe_exits_quietly(xor_model, tmp_path):
         (["train", "--layers", "2,3,1", "--data", "xor", "--epochs", "0"], "argument --epochs: must be a positive integer", None),
         (["predict", "m.npz", "--data", "xor", "--precision", "0"], "argument --precision", None),
         (["check", *NET, "--wrt", "w2_1_1", "--formula", "a1_1", "--seed", "-1"], "argument --seed", "ValueError"),
+        (["check", "--function", "z**", "--formula", "1"], "Cannot read function", "symbols="),
         (["derive", "--layers", "2,1", "--at", "{params}", "--x", "1", "--y", "1"], "--x needs 2 number(s)", None),
         (["derive", "--layers", "2,1", "--at", "{params}", "--x", "1,2", "--y", "1,2"], "--y needs 1 number(s)", None),
     ],

@@ -118,7 +118,7 @@ def _stdout_to_devnull() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see the module's notes)."""
-    from .common import printable
+    from .common import for_cli, printable
 
     parser = build_parser()
     argv = _join_negative_values(parser, list(sys.argv[1:] if argv is None else argv))
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
             return code
         except SymbackpropError as exc:
-            return fail(str(exc))
+            return fail(for_cli(str(exc)))
         except OSError as exc:
             if isinstance(exc, BrokenPipeError) or exc.strerror is None:
                 raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import stat
 import sys
 import unicodedata
@@ -213,6 +214,30 @@ def open_output(path: str) -> Iterator[IO[str]]:
 
     with atomic_write(path, "w") as fh:
         yield fh
+
+
+# --- messages: in flags, not Python arguments ---------------------------------------------
+
+#: Library wording that names Python arguments, and what a command-line user types instead.
+_PYTHON_WORDS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"net\.grad\(p, expand=True\) builds it"), "--expand prints it"),
+    (re.compile(r" ?\(Pass symbols=\[\.\.\.\] to allow more names\.\)"), ""),
+    (re.compile(r"^(epochs|lr|batch_size|momentum|seed|points|timeout|max_params) (?=must )"),
+     lambda m: "--" + m.group(1).replace("_", "-") + " "),
+]
+
+
+def for_cli(text: str) -> str:
+    """``text`` from the library, reworded where it names Python arguments.
+
+    Examples
+    --------
+    >>> for_cli("batch_size must be a positive integer; got 0.")
+    '--batch-size must be a positive integer; got 0.'
+    """
+    for pattern, replacement in _PYTHON_WORDS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 # --- output: safe for a terminal and for a spreadsheet ------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_network_args, network_from_args, say
+from .common import add_network_args, for_cli, network_from_args, say
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -66,16 +66,6 @@ def _load_params(path: str) -> dict[str, float]:
     return data
 
 
-#: Library wording that names Python arguments, and what a command-line user types instead.
-CLI_WORDS = {"net.grad(p, expand=True) builds it": "--expand prints it"}
-
-
-def _for_cli(text: str) -> str:
-    for python, flags in CLI_WORDS.items():
-        text = text.replace(python, flags)
-    return text
-
-
 def _too_large(exc: Exception) -> Exception:
     """The library's size refusal, with the way out in flags rather than Python arguments."""
     from ..errors import SpecError
@@ -128,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
         params, x, y = at
         derivations = [d.at(params, x, y) for d in derivations]
     if args.format == "json":
-        say(_for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
+        say(for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
         return 0
     render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
-    say(_for_cli("\n\n".join(render(d) for d in derivations)))
+    say(for_cli("\n\n".join(render(d) for d in derivations)))
     return 0
