@@ -99,6 +99,10 @@ def test_unexpected_error_is_one_line_with_a_pointer_to_debug(capsys, monkeypatc
         code, out, err = run(capsys, *argv)
         assert code == 2 and "Traceback (most recent call last)" in err
         assert "RuntimeError: something nobody foresaw" in err
+    # --debug shows where a refusal came from too; without it, one line.
+    monkeypatch.undo()
+    code, _out, err = run(capsys, "--debug", "derive", "--layers", "2,1", "--activation", "sigmod")
+    assert code == 2 and "Traceback" in err and err.splitlines()[-1].startswith("symbackprop derive: error: Unknown")
 
 
 def test_interrupt_is_130_and_os_errors_are_one_line(capsys, monkeypatch):

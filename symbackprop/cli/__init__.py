@@ -126,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "symbackprop"
 
     def fail(message: str) -> int:
+        if debug and sys.exc_info()[0] is not None:  # --debug: the traceback, then the line
+            import traceback
+
+            traceback.print_exc()
         print(printable(f"{command}: error: {_one_line(message)}"), file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -155,13 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug, or bad input nothing checked: one line, exit 2
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-            return EXIT_BAD_INPUT
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return fail(f"unexpected {what} (run again with --debug for the traceback).")
+        what = f"{type(exc).__name__}: {str(exc).rstrip('.')}" if str(exc) else type(exc).__name__
+        hint = "" if debug else " (run again with --debug for the traceback)"
+        return fail(f"unexpected {what}{hint}.")
 
 
 def run() -> None:
