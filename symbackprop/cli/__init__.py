@@ -10,7 +10,7 @@ Exit codes (see docs/cli.md):
 - 0: success (for ``check``: the formula is right);
 - 1: ``check``'s negative answer (the formula is wrong), and nothing else;
 - 2: bad input, or any other failure: one line on stderr, never a traceback. An unexpected
-  error's line ends with a pointer to ``--debug``, which shows the traceback;
+  error's line ends with a pointer to ``--debug``, which prints the traceback of any error;
 - 130: interrupted (Ctrl-C);
 - 141: standard output was closed early (``symbackprop predict ... | head -1``), quietly,
   as for a program stopped by SIGPIPE.
@@ -33,7 +33,7 @@ COMMANDS = ("derive", "check", "train", "render")
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
-DEBUG_HELP = "on an unexpected error, show the Python traceback instead of one line"
+DEBUG_HELP = "on an error, print the Python traceback before the one-line message"
 
 
 class _Parser(argparse.ArgumentParser):
