@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -170,13 +171,25 @@ def test_an_activation_not_a_activation():
         sbp.mlp([1, 1], activation=sp.Symbol("x1") * sp.Symbol("z"))
 
 
-def test_help_examples_are_honest(capsys):
+def test_help_examples_are_honest(capsys, tmp_path, monkeypatch):
     assert main(["check", "--help"]) == 0
     assert "answers WRONG, on purpose" in capsys.readouterr().out
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     assert "iris.csv" not in out and "--data iris " in out and "mine.csv" in out
     assert "mean" in out and "whole" in out  # which loss is printed
+    # Every example of train --help runs as shown, from an empty folder.
+    monkeypatch.chdir(tmp_path)
+    commands = out.split("examples:\n")[1].replace("\\\n", " ").splitlines()
+    ran = 0
+    for line in (c.strip() for c in commands):
+        if line.startswith("printf "):
+            subprocess.run(["bash", "-c", line], check=True, cwd=tmp_path)
+        elif line.startswith("symbackprop train "):
+            assert main([*shlex.split(line)[1:], "--no-progress"]) == 0, line
+            assert "accuracy 100.00%" in capsys.readouterr().out or "iris" in line
+            ran += 1
+    assert ran == 3
 
 
 # --- every path is checked before any work ------------------------------------------------
