@@ -201,8 +201,8 @@ def test_help_examples_are_honest(capsys, tmp_path, monkeypatch):
         ("--save", "missing/dir/m.npz", "the folder 'missing/dir' does not exist"),
         ("--save", ".", "it is a folder"),
         ("--plot", "missing/dir/loss.png", "the folder 'missing/dir' does not exist"),
-        ("--plot", "loss.gif", "--plot must end in .png, .svg, .pdf"),
-        ("--plot", "loss", "--plot must end in .png, .svg, .pdf"),
+        ("--plot", "loss.gif", "--plot must end in .png, .svg or .pdf"),
+        ("--plot", "loss", "--plot must end in .png, .svg or .pdf"),
     ],
 )
 def test_train_refuses_bad_paths_before_training(capsys, tmp_path, monkeypatch, no_training, flag, path, wanted):

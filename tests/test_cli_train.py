@@ -215,4 +215,4 @@ def test_train_plot_saves_curves_and_boundary(tmp_path, capsys):
 def test_train_plot_bad_extension_fails_before_training(tmp_path, capsys):
     assert main(["train", "--layers", "2,8,1", "--data", "moons", "--epochs", "100000",
                  "--plot", str(tmp_path / "x.gif")]) == 2
-    assert "--plot must end in .png, .svg, .pdf" in capsys.readouterr().err
+    assert "--plot must end in .png, .svg or .pdf" in capsys.readouterr().err

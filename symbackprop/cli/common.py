@@ -189,7 +189,8 @@ def check_picture(flag: str, path: str) -> None:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
         raise SpecError(
-            f"{flag} must end in {', '.join('.' + f for f in FORMATS)} (the picture format); got {path!r}."
+            f"{flag} must end in {', '.join('.' + f for f in FORMATS[:-1])} or .{FORMATS[-1]} "
+            f"(the picture format); got {path!r}."
         )
     check_writable(flag, path)
 
