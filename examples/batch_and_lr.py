@@ -5,7 +5,7 @@ at one batch size; all loss curves on one figure. Smaller batches take more (noi
 steps per epoch; too small a learning rate crawls, too large a one oscillates.
 
 Run:  python examples/batch_and_lr.py [OUTPUT_DIR]
-Saves batch_and_lr.png in OUTPUT_DIR.
+Saves batch_and_lr.png in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -49,4 +49,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

@@ -6,7 +6,7 @@ w^(1)_21 comes from x1).
 symbackprop says which is which, shows a point where a wrong one fails, and explains how.
 
 Run:  python examples/check_homework.py [OUTPUT_DIR]
-Saves homework.json (the verdicts, machine-readable) in OUTPUT_DIR.
+Saves homework.json (the verdicts, machine-readable) in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -40,4 +40,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

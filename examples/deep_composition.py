@@ -7,7 +7,7 @@ script prints the layer-level equations, then the derivation of a first-layer we
 whose δ recursion walks the layers backwards.
 
 Run:  python examples/deep_composition.py [OUTPUT_DIR]
-Saves deep_composition.md (the derivation in Markdown with LaTeX) in OUTPUT_DIR.
+Saves deep_composition.md (the derivation in Markdown with LaTeX) in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -34,4 +34,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

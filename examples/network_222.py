@@ -5,7 +5,7 @@ expanded (inputs, targets, weights and biases only), then the layer-level backpr
 equations, and renders the equations and the derivation of w^(1)_11 as pictures.
 
 Run:  python examples/network_222.py [OUTPUT_DIR]
-Saves equations_222.png and derivation_w1_1_1.png in OUTPUT_DIR.
+Saves equations_222.png and derivation_w1_1_1.png in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -33,4 +33,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

@@ -5,7 +5,7 @@ derives it, and both plotted. For softmax (a whole layer): the Jacobian a_i(δ_i
 Then the gradient of the quadratic loss of one sigmoid neuron with respect to each weight.
 
 Run:  python examples/single_neuron.py [OUTPUT_DIR]
-Saves single_neuron.png in OUTPUT_DIR (default: next to this script).
+Saves single_neuron.png in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -60,4 +60,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

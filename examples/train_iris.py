@@ -1,7 +1,7 @@
 """Iris with softmax and cross-entropy: three classes, loss curve and accuracy.
 
 Run:  python examples/train_iris.py [OUTPUT_DIR]
-Saves iris_loss.png (loss and accuracy per epoch) in OUTPUT_DIR.
+Saves iris_loss.png (loss and accuracy per epoch) in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -25,4 +25,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

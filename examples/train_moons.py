@@ -1,7 +1,7 @@
 """Two moons: a small tanh network learns a curved decision boundary.
 
 Run:  python examples/train_moons.py [OUTPUT_DIR]
-Saves moons_boundary.png (data and decision boundary) and moons_loss.png in OUTPUT_DIR.
+Saves moons_boundary.png (data and decision boundary) and moons_loss.png in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -23,4 +23,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

@@ -1,7 +1,7 @@
 """Train XOR from a symbolic definition: the same network that prints its derivatives.
 
 Run:  python examples/train_xor.py [OUTPUT_DIR]
-Saves xor_loss.png (the loss per epoch) in OUTPUT_DIR.
+Saves xor_loss.png (the loss per epoch) in OUTPUT_DIR (default: the current directory).
 """
 
 from __future__ import annotations
@@ -28,4 +28,4 @@ def main(out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())  # never into the checkout

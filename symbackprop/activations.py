@@ -168,11 +168,11 @@ def _as_expr(value: sp.Expr | str, names: dict[str, sp.Symbol], what: str) -> sp
         return parse_formula(value, names, what=what)
     if isinstance(value, sp.Lambda):
         if len(value.variables) != 1:
-            raise SpecError(f"A {what} Lambda must take one argument, got {len(value.variables)}.")
+            raise SpecError(f"{'An' if what[:1] in 'aeiou' else 'A'} {what} Lambda must take one argument, got {len(value.variables)}.")
         value = value.expr.xreplace({value.variables[0]: next(iter(names.values()))})
     if not isinstance(value, sp.Expr):
         raise SpecError(
-            f"A {what} must be a name, a formula string or a SymPy expression; "
+            f"{'An' if what[:1] in 'aeiou' else 'A'} {what} must be a name, a formula string or a SymPy expression; "
             f"got {type(value).__name__}."
         )
     # A user's Symbol("z") may carry assumptions; match symbols by name.
@@ -180,7 +180,7 @@ def _as_expr(value: sp.Expr | str, names: dict[str, sp.Symbol], what: str) -> sp
     stray = sorted(s.name for s in value.free_symbols if s.name not in allowed)
     if stray:
         raise SpecError(
-            f"A {what} may only use the symbol(s) {', '.join(sorted(allowed))}; "
+            f"{'An' if what[:1] in 'aeiou' else 'A'} {what} may only use the symbol(s) {', '.join(sorted(allowed))}; "
             f"it uses {', '.join(stray)}."
         )
     return value.xreplace({s: names[s.name] for s in value.free_symbols})

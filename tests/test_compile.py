@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -61,7 +63,7 @@ def assert_close(got, want, rtol=1e-7, atol=1e-9):
 @pytest.mark.parametrize("activation", list(sbp.ACTIVATIONS))
 def test_every_activation_and_loss_matches_the_scalar_derivation(activation, loss):
     net = network_for(activation, loss)
-    rng = np.random.default_rng(abs(hash((activation, loss))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{activation},{loss}".encode()))  # not hash(): it changes per process
     params = params_at(net, rng)
     X, Y = data(net, rng)
     model = net.compile()

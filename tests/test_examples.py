@@ -1,4 +1,5 @@
-"""Every script in examples/ runs, prints, and writes the files it promises."""
+"""Every script in examples/ runs, prints, and writes the files it promises, into the folder
+it is given or the current directory, never into the checkout."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 #: script -> (files it must write into the output folder, text its output must contain)
 EXPECTED = {
@@ -23,6 +25,21 @@ EXPECTED = {
     "batch_and_lr.py": (["batch_and_lr.png"], "full batch"),
 }
 
+#: Half the scripts get an output folder; the others write into the current directory.
+WITH_FOLDER = {"single_neuron.py", "network_222.py", "train_xor.py", "train_iris.py"}
+
+
+def checkout_files() -> set[Path]:
+    """Every file of the checkout outside caches (what a run must leave as it was)."""
+    skip = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+    return {
+        p.relative_to(ROOT)
+        for p in ROOT.rglob("*")
+        if p.is_file() and not any(
+            part in skip or part.endswith(".egg-info") for part in p.relative_to(ROOT).parts
+        )
+    }
+
 
 def test_every_example_is_listed():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
@@ -31,13 +48,21 @@ def test_every_example_is_listed():
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 def test_example_runs(script, tmp_path):
     files, text = EXPECTED[script]
+    cwd, out = tmp_path / "cwd", tmp_path / "out"
+    cwd.mkdir()
+    out.mkdir()
+    target = out if script in WITH_FOLDER else cwd
+    argv = [str(out)] if script in WITH_FOLDER else []
+    before = checkout_files()
     env = {**os.environ, "MPLBACKEND": "Agg"}
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), str(tmp_path)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+        [sys.executable, str(EXAMPLES / script), *argv],
+        capture_output=True, text=True, timeout=300, env=env, cwd=cwd,
     )
     assert result.returncode == 0, result.stderr
     assert text in result.stdout
     for name in files:
-        path = tmp_path / name
+        path = target / name
         assert path.is_file() and path.stat().st_size > 100, name
+    assert sorted(p.name for p in target.iterdir()) == sorted(files)
+    assert checkout_files() - before == set(), "the example wrote into the checkout"

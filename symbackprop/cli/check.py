@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_network_args, network_from_args
+from .common import add_network_args, network_from_args, nonnegative_int, say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Exit code 0 right, 1 wrong, 2 bad input.",
         epilog="examples:\n"
         "  symbackprop check --layers 2,2,1 --wrt w2_1_1 --formula \"(a2_1 - y1)*a1_1\"\n"
+        "      answers WRONG, on purpose: this formula misses the factor sigma'(z2_1); the\n"
+        "      output shows a counterexample, names the missing factor and gives the true gradient\n"
         "  symbackprop check --layers 2,2,2 --file mine.txt   (lines 'w2_1_1: formula', # comments)\n"
         "  symbackprop check --function \"1/(1+exp(z))\" --formula \"sigmoid(z)*(1-sigmoid(z))\"",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -38,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="check --formula as the derivative of this scalar function of --wrt instead")
     p.add_argument("--json", action="store_true", help="print the result(s) as JSON")
     p.add_argument("--points", type=int, default=64, help="random points of the numeric test (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="seed of those points (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of those points (default 0)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds for the symbolic proof (default 5)")
     p.add_argument("--no-symbolic", action="store_true", help="numeric test only")
     p.set_defaults(func=run)
@@ -46,10 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _emit(results: list, as_json: bool) -> None:
     if as_json:
-        print(json.dumps([r.to_dict() for r in results] if len(results) != 1 else results[0].to_dict(),
-                         indent=2, ensure_ascii=False))
+        say(json.dumps([r.to_dict() for r in results] if len(results) != 1 else results[0].to_dict(),
+                       indent=2, ensure_ascii=False))
     else:
-        print("\n\n".join(str(r) for r in results))
+        say("\n\n".join(str(r) for r in results))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
         lines = check_file(net, args.file, **options)
         if args.json:
-            print(json.dumps([line.to_dict() for line in lines], indent=2, ensure_ascii=False))
+            say(json.dumps([line.to_dict() for line in lines], indent=2, ensure_ascii=False))
         else:
             blocks = []
             for line in lines:
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 blocks.append(f"{head} {body}")
             right = sum(line.ok for line in lines)
             blocks.append(f"{right} of {len(lines)} formulas right.")
-            print("\n\n".join(blocks))
+            say("\n\n".join(blocks))
         if any(line.error is not None for line in lines):
             return 2
         return 0 if all(line.ok for line in lines) else 1

@@ -1,9 +1,17 @@
-"""Options shared by subcommands: the network (--layers, --activation, --loss)."""
+"""What every subcommand shares: the network options, checked option values, paths checked
+before any work, and output that is safe for a terminal and a spreadsheet."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import re
+import stat
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..network import Network
@@ -40,13 +48,21 @@ def parse_layers(text: str) -> list[int]:
     Traceback (most recent call last):
     ...
     symbackprop.errors.SpecError: --layers must be comma-separated positive integers such as 2,3,1; got '2,x'.
+    >>> parse_layers("2")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: --layers needs at least two sizes, the inputs and the outputs, such as 2,1; got '2'.
     """
     from ..errors import SpecError
 
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) < 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
         raise SpecError(
             f"--layers must be comma-separated positive integers such as 2,3,1; got {text!r}."
+        )
+    if len(parts) < 2:
+        raise SpecError(
+            f"--layers needs at least two sizes, the inputs and the outputs, such as 2,1; got {text!r}."
         )
     return [int(p) for p in parts]
 
@@ -79,3 +95,202 @@ def network_from_args(args: argparse.Namespace) -> Network:
     acts = split_activations(args.activation)
     activation = acts[0] if len(acts) == 1 else acts
     return mlp(sizes, activation=activation, loss=args.loss.strip())
+
+
+# --- option values, checked by argparse so that the message names the flag ----------------
+
+
+def number(kind: type, rule: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse ``type`` that converts to ``kind`` and accepts values where ``ok`` holds.
+
+    Examples
+    --------
+    >>> positive_int("3")
+    3
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a positive integer; got '0'
+    """
+    import math
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}; got {text!r}")
+        return value
+
+    return convert
+
+
+positive_int = number(int, "a positive integer", lambda v: v > 0)
+nonnegative_int = number(int, "an integer >= 0", lambda v: v >= 0)
+positive_float = number(float, "a positive number", lambda v: v > 0)
+momentum_value = number(float, "a number in [0, 1)", lambda v: 0 <= v < 1)
+precision_value = number(int, "an integer from 1 to 17", lambda v: 1 <= v <= 17)
+
+
+# --- paths: checked before any work, so that a typo never costs a run --------------------
+
+
+def check_writable(flag: str, path: str, *, stdout: bool = False) -> None:
+    """Refuse, in one line naming ``flag``, a path that cannot be written.
+
+    ``-`` means standard output where ``stdout`` is true. A FIFO or character device that
+    exists is written through; otherwise the folder must exist and be writable (the file is
+    written beside it first, then renamed).
+
+    Examples
+    --------
+    >>> check_writable("--out", "/no/such/folder/p.csv")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: Cannot write --out '/no/such/folder/p.csv': the folder '/no/such/folder' does not exist.
+    """
+    from ..errors import SpecError
+
+    if path == "-":
+        if stdout:
+            return
+        raise SpecError(f"{flag} cannot write to standard output ('-'); give a file name.")
+    if not path.strip():
+        raise SpecError(f"{flag} needs a file name; got {path!r}.")
+    where = f"Cannot write {flag} {path!r}"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise SpecError(f"{where}: {exc.strerror}.") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise SpecError(f"{where}: it is a folder; give a file name inside it.")
+    if mode is not None and not stat.S_ISREG(mode):
+        if not os.access(path, os.W_OK):
+            raise SpecError(f"{where}: permission denied.")
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        shown = os.path.dirname(path) or folder
+        raise SpecError(f"{where}: the folder {shown!r} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SpecError(f"{where}: the folder {os.path.dirname(path) or '.'!r} is not writable.")
+
+
+def check_picture(flag: str, path: str) -> None:
+    """:func:`check_writable`, and the extension must name a picture format (png, svg, pdf)."""
+    from pathlib import Path
+
+    from ..errors import SpecError
+    from ..render.drawing import FORMATS
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise SpecError(
+            f"{flag} must end in {', '.join('.' + f for f in FORMATS[:-1])} or .{FORMATS[-1]} "
+            f"(the picture format); got {path!r}."
+        )
+    check_writable(flag, path)
+
+
+@contextlib.contextmanager
+def open_output(path: str) -> Iterator[IO[str]]:
+    """A text stream to write ``path`` through: standard output for ``-``, the FIFO or device
+    itself when ``path`` is one (never replaced by a file), else an atomic write (a temp file
+    renamed over ``path`` once complete)."""
+    if path == "-":
+        yield sys.stdout
+        return
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        special = False
+    if special:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        return
+    from ..store import atomic_write
+
+    with atomic_write(path, "w") as fh:
+        yield fh
+
+
+# --- messages: in flags, not Python arguments ---------------------------------------------
+
+#: Library wording that names Python arguments, and what a command-line user types instead.
+_PYTHON_WORDS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"net\.grad\(p, expand=True\) builds it"), "--expand prints it"),
+    (re.compile(r" ?\(Pass symbols=\[\.\.\.\] to allow more names\.\)"), ""),
+    (re.compile(r"^(epochs|lr|batch_size|momentum|seed|points|timeout|max_params) (?=must )"),
+     lambda m: "--" + m.group(1).replace("_", "-") + " "),
+]
+
+
+def for_cli(text: str) -> str:
+    """``text`` from the library, reworded where it names Python arguments.
+
+    Examples
+    --------
+    >>> for_cli("batch_size must be a positive integer; got 0.")
+    '--batch-size must be a positive integer; got 0.'
+    """
+    for pattern, replacement in _PYTHON_WORDS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# --- output: safe for a terminal and for a spreadsheet ------------------------------------
+
+_KEEP = {"\n", "\t"}
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control and format characters escaped (``\x1b`` for ESC), so that a
+    name or formula echoed to a terminal cannot move the cursor, recolour or hide text.
+
+    Examples
+    --------
+    >>> printable("red\x1b[31m\u202egnp.exe\nok")
+    'red\\x1b[31m\\u202egnp.exe\nok'
+    >>> printable("∂J/∂w⁽¹⁾₁₁")
+    '∂J/∂w⁽¹⁾₁₁'
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in _KEEP or unicodedata.category(ch) not in ("Cc", "Cf"):
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    """Print ``text`` (escaped by :func:`printable`) to stdout, or stderr with ``err``."""
+    print(printable(text), file=sys.stderr if err else sys.stdout)
+
+
+def csv_cell(name: str) -> str:
+    """A user-supplied name made safe for a CSV cell opened in a spreadsheet.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return) is read as
+    a formula by spreadsheets; like spreadsheet-safe writers (OWASP's CSV injection advice),
+    it gets a leading ``'``. Plain numbers such as ``-1`` are left as they are.
+
+    Examples
+    --------
+    >>> csv_cell('=HYPERLINK("http://x","y")')
+    '\\'=HYPERLINK("http://x","y")'
+    >>> csv_cell("-1"), csv_cell("setosa")
+    ('-1', 'setosa')
+    """
+    if name[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(name)
+        except ValueError:
+            return "'" + name
+    return name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_network_args, network_from_args
+from .common import add_network_args, for_cli, network_from_args, say
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--at", metavar="PARAMS.json",
                    help="JSON file {name: value} of every parameter: show each step's value "
                    "at the sample --x, --y")
-    p.add_argument("--x", metavar="X1,X2,...", help="one input, with --at")
-    p.add_argument("--y", metavar="Y1,Y2,...", help="its target, with --at")
+    p.add_argument("--x", metavar="X1,X2,...", help="one input (needs --at)")
+    p.add_argument("--y", metavar="Y1,Y2,...", help="its target (needs --at)")
     p.set_defaults(func=run)
 
 
@@ -66,39 +66,60 @@ def _load_params(path: str) -> dict[str, float]:
     return data
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..notation import to_latex, to_str, to_text
+def _too_large(exc: Exception) -> Exception:
+    """The library's size refusal, with the way out in flags rather than Python arguments."""
+    from ..errors import SpecError
 
+    first = str(exc).split(";")[0].split(". ")[0].rstrip(".")
+    return SpecError(f"{first}. Leave out --expand for the compact form, or use --equations.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ExpressionTooLargeError, SpecError
+    from ..notation import to_latex, to_str
+
+    if args.at is None and (args.x is not None or args.y is not None):
+        raise SpecError("--x and --y give the sample for --at PARAMS.json; add --at, or leave them out.")
+    if args.at is not None and (args.equations or args.expand):
+        raise SpecError("--at shows values in the step-by-step derivation; it cannot go with "
+                        f"{'--equations' if args.equations else '--expand'}.")
+    if args.at is not None:  # files and numbers first: a typo must not wait for a derivation
+        at = _load_params(args.at), _floats(args.x, "--x"), _floats(args.y, "--y")
     net = network_from_args(args)
+    if args.at is not None:
+        for flag, values, n, what in (("--x", at[1], net.sizes[0], "input"), ("--y", at[2], net.sizes[-1], "output")):
+            if len(values) != n:
+                raise SpecError(f"{flag} needs {n} number(s), one per {what} of the network; got {len(values)}.")
     if args.equations:
         eq = net.equations()
         out = {"text": eq.text, "latex": eq.latex, "markdown": eq.markdown}.get(args.format)
-        print(out() if out else json.dumps({"latex": eq.latex(), "text": eq.text()}, indent=2))
+        say(out() if out else json.dumps({"latex": eq.latex(), "text": eq.text()}, indent=2))
         return 0
     wrt = net.params if args.wrt.strip() == "all" else [net.parameter(p) for p in args.wrt.split(",")]
     if args.expand:
-        grads = {p: net.grad(p, expand=True) for p in wrt}
+        try:
+            grads = {p: net.grad(p, expand=True) for p in wrt}
+        except ExpressionTooLargeError as exc:
+            raise _too_large(exc) from None
         if args.format == "json":
-            print(json.dumps({p.name: {"expanded": to_str(g), "latex": to_latex(g)} for p, g in grads.items()}, indent=2))
+            say(json.dumps({p.name: {"expanded": to_str(g), "latex": to_latex(g)} for p, g in grads.items()}, indent=2))
         else:
             from ..notation import equation_text, latex_name, text_name
 
             for p, g in grads.items():
                 if args.format == "text":
-                    print(equation_text(f"∂J/∂{text_name(p)}", g))
+                    say(equation_text(f"∂J/∂{text_name(p)}", g))
                 else:
                     line = rf"\frac{{\partial J}}{{\partial {latex_name(p)}}} = {to_latex(g)}"
-                    print(f"$${line}$$" if args.format == "markdown" else line)
+                    say(f"$${line}$$" if args.format == "markdown" else line)
         return 0
     derivations = [net.derivation(p) for p in wrt]
-    if args.at:
-        params = _load_params(args.at)
-        x, y = _floats(args.x, "--x"), _floats(args.y, "--y")
+    if args.at is not None:
+        params, x, y = at
         derivations = [d.at(params, x, y) for d in derivations]
     if args.format == "json":
-        print(json.dumps([d.to_dict() for d in derivations], indent=2))
+        say(for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
         return 0
     render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
-    print("\n\n".join(render(d) for d in derivations))
-    del to_text
+    say(for_cli("\n\n".join(render(d) for d in derivations)))
     return 0

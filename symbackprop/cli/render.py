@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_network_args, network_from_args
+from .common import (
+    add_network_args,
+    check_picture,
+    check_writable,
+    network_from_args,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    say,
+)
 
 WHAT = ("network", "graph", "paths", "formula", "equations", "expression")
 
@@ -25,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "tree of dJ/d(--wrt). Default: network")
     p.add_argument("--wrt", metavar="PARAM",
                    help="parameter for paths/formula/expression, e.g. w1_2_1 (default: the first)")
-    p.add_argument("--seed", type=int, metavar="N",
+    p.add_argument("--seed", type=nonnegative_int, metavar="N",
                    help="network: show parameter values initialised from this seed")
     p.add_argument("--out", required=True, metavar="FILE.png|.svg|.pdf", help="output file")
     p.set_defaults(func=run_render)
@@ -41,23 +50,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_network_args(r)
     r.add_argument("--out", required=True, metavar="FILE.html", help="output file")
-    r.add_argument("--max-params", type=int, default=None, metavar="N",
+    r.add_argument("--max-params", type=positive_int, default=None, metavar="N",
                    help="derive every parameter up to N (default 24), else a chosen few")
     r.add_argument("--data", metavar="NAME",
                    help="a built-in data set (xor, moons, circles, spirals, iris): train on it "
                    "and add training pictures")
-    r.add_argument("--epochs", type=int, default=200, help="training epochs with --data (200)")
-    r.add_argument("--lr", type=float, default=0.5, help="learning rate with --data (0.5)")
-    r.add_argument("--seed", type=int, default=0, help="seed with --data (0)")
+    r.add_argument("--epochs", type=positive_int, default=200, help="training epochs with --data (200)")
+    r.add_argument("--lr", type=positive_float, default=0.5, help="learning rate with --data (0.5)")
+    r.add_argument("--seed", type=nonnegative_int, default=0, help="seed with --data (0)")
     r.set_defaults(func=run_report)
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from ..errors import SpecError
-
+    check_picture("--out", args.out)  # before any work: a typo must not cost the drawing
     net = network_from_args(args)
-    if not args.out.lower().endswith((".png", ".svg", ".pdf")):
-        raise SpecError(f"--out must end in .png, .svg or .pdf; got {args.out!r}.")
     wrt = net.parameter(args.wrt) if args.wrt else net.params[0]
     from .. import render
 
@@ -74,13 +80,14 @@ def run_render(args: argparse.Namespace) -> int:
         drawing = render.draw_formula(net.equations())
     else:
         drawing = render.draw_expression(net.grad(wrt))
-    print(drawing.save(args.out))
+    say(str(drawing.save(args.out)))
     return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
     from ..reporting import MAX_PARAMS, report
 
+    check_writable("--out", args.out)
     net = network_from_args(args)
     data = None
     if args.data:
@@ -89,5 +96,5 @@ def run_report(args: argparse.Namespace) -> int:
         data = for_network(load_data(args.data), net)
     out = report(net, args.out, data=data, max_params=args.max_params or MAX_PARAMS,
                  epochs=args.epochs, lr=args.lr, seed=args.seed)
-    print(out)
+    say(str(out))
     return 0

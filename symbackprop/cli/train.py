@@ -12,10 +12,23 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from pathlib import Path
 from typing import Any
 
-from .common import add_network_args, network_from_args
+from .common import (
+    add_network_args,
+    check_picture,
+    check_writable,
+    csv_cell,
+    momentum_value,
+    network_from_args,
+    nonnegative_int,
+    open_output,
+    positive_float,
+    positive_int,
+    precision_value,
+    printable,
+    say,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,13 +36,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train a network on a data set with mini-batch SGD",
         description="Train a network with mini-batch SGD on a built-in data set (xor, moons, "
-        "circles, spirals, iris) or a CSV file with a header row, and print the final loss "
-        "(and accuracy, for classification).",
+        "circles, spirals, iris) or a CSV file with a header row, and print the loss: the mean "
+        "over the last epoch (what --plot draws, one point per epoch) and the loss of the whole "
+        "set after training (and the accuracy, for classification).",
         epilog="examples:\n"
         "  symbackprop train --layers 2,4,1 --activation tanh,sigmoid --loss binary_cross_entropy \\\n"
         "      --data xor --epochs 2000 --lr 0.5 --batch-size 4 --seed 0 --save xor-model.npz\n"
         "  symbackprop train --layers 4,8,3 --activation relu,softmax --loss cross_entropy \\\n"
-        "      --data iris.csv --target species --epochs 200 --lr 0.05 --batch-size 16",
+        "      --data iris --epochs 200 --lr 0.05 --batch-size 16\n"
+        "  your own CSV file: a header row, numeric feature columns and a target column, e.g.\n"
+        "  printf 'x1,x2,label\\n0,0,no\\n0,1,yes\\n1,0,yes\\n1,1,no\\n' > mine.csv\n"
+        "  symbackprop train --layers 2,4,2 --activation tanh,softmax --loss cross_entropy \\\n"
+        "      --data mine.csv --target label --epochs 2000 --lr 0.5 --batch-size 4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_network_args(p)
@@ -40,11 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="target column(s) of the CSV file (default: the last column); a "
                       "column of class names becomes one output per class")
     opt = p.add_argument_group("training")
-    opt.add_argument("--epochs", type=int, default=100, help="passes over the data (default 100)")
-    opt.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    opt.add_argument("--batch-size", type=int, default=32, help="samples per step (default 32)")
-    opt.add_argument("--momentum", type=float, default=0.0, help="momentum in [0, 1) (default 0)")
-    opt.add_argument("--seed", type=int, default=0,
+    opt.add_argument("--epochs", type=positive_int, default=100, help="passes over the data (default 100)")
+    opt.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default 0.1)")
+    opt.add_argument("--batch-size", type=positive_int, default=32, help="samples per step (default 32)")
+    opt.add_argument("--momentum", type=momentum_value, default=0.0, help="momentum in [0, 1) (default 0)")
+    opt.add_argument("--seed", type=nonnegative_int, default=0,
                      help="seed of the initial weights and the shuffling (default 0)")
     opt.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     opt.add_argument("--save", metavar="MODEL.npz", help="save the trained model to this file")
@@ -65,7 +83,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--data", required=True, metavar="NAME|FILE.csv",
                    help="a built-in data set or a CSV file with a header row; the columns the "
                    "model was trained on are used, found by name (or all columns, in order)")
-    q.add_argument("--out", metavar="FILE.csv", help="write the CSV here instead of stdout")
+    q.add_argument("--out", metavar="FILE.csv",
+                   help="write the CSV here instead of standard output ('-' also means standard "
+                   "output; a FIFO or device is written through)")
+    q.add_argument("--precision", type=precision_value, default=6, metavar="N",
+                   help="significant digits of each output (default 6; 17 prints every float "
+                   "exactly)")
     q.set_defaults(func=run_predict)
 
 
@@ -75,26 +98,38 @@ def _split(text: str | None) -> list[str] | None:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..datasets import for_network, load_data
-    from ..training import train
+    from ..training import TrainingDivergedError, train
 
+    # Every path first: a typo must not cost the run.
+    if args.save:
+        check_writable("--save", args.save)
+    if args.plot:
+        check_picture("--plot", args.plot)
     net = network_from_args(args)
-    if args.plot:  # before training, not after: a typo must not cost the run
-        from ..render.drawing import picture_format
-
-        picture_format(Path(args.plot).suffix or "(no extension)")
     data = for_network(load_data(args.data, _split(args.target)), net)
-    params, history = train(
-        net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-        seed=args.seed, momentum=args.momentum, progress=False if args.no_progress else None,
-    )
-    print(f"{net.describe()} on {args.data}: {data.n_samples} samples")
-    loss = float(net.compile().loss(params, data.X, data.Y))
+    try:
+        params, history = train(
+            net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+            seed=args.seed, momentum=args.momentum, progress=False if args.no_progress else None,
+        )
+    except TrainingDivergedError as exc:
+        from ..errors import SpecError
+
+        first = str(exc).split(" Try a smaller")[0].split("; .params")[0]
+        raise SpecError(f"{first} Try a smaller --lr (this run used --lr {args.lr:g}).") from None
+    say(f"{net.describe()} on {args.data}: {data.n_samples} samples")
     stopped = " (interrupted)" if history.interrupted else ""
-    print(f"epoch {history.epochs}/{args.epochs}{stopped}: loss {loss:.6g}")
+    if history.loss:  # the number --plot draws for this epoch
+        say(f"epoch {history.epochs}/{args.epochs}{stopped}: mean loss over the epoch "
+            f"{history.loss[-1]:.6g}")
+    else:
+        say(f"epoch 0/{args.epochs}{stopped}")
+    loss = float(net.compile().loss(params, data.X, data.Y))
+    say(f"after training: loss {loss:.6g} on the whole set")
     accuracy = history.accuracy[-1] if history.accuracy else None
     if accuracy is not None:
         right = round(accuracy * data.n_samples)
-        print(f"accuracy {100 * accuracy:.2f}% ({right}/{data.n_samples})")
+        say(f"accuracy {100 * accuracy:.2f}% ({right}/{data.n_samples})")
     if args.save:
         from ..store import save
 
@@ -108,10 +143,10 @@ def run_train(args: argparse.Namespace) -> int:
                       "momentum": args.momentum, "seed": args.seed},
         }
         save(args.save, net, params, history, meta=meta)
-        print(f"saved {args.save}")
+        say(f"saved {args.save}")
     if args.plot:
         _plot(args.plot, net, params, history, data)
-        print(f"saved {args.plot}")
+        say(f"saved {args.plot}")
     return 130 if history.interrupted else 0
 
 
@@ -181,28 +216,38 @@ def _predicted(P, meta: dict[str, Any]) -> list[str]:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..store import atomic_write, load
+    from ..store import load
 
+    if args.out is not None:
+        check_writable("--out", args.out, stdout=True)
     saved = load(args.model)
     net, params = saved
     meta = saved.meta
     X = _inputs(args.data, net.sizes[0], meta)
     P = net.compile().predict(params, X)
-    header = _columns(P.shape[1], meta)
+    # Names come from the user's data: safe for a spreadsheet (and, below, a terminal).
+    header = [csv_cell(c) for c in _columns(P.shape[1], meta)]
     predicted = _predicted(P, meta) if meta.get("classification") else None
     if predicted is not None:
         header.append("predicted")
+        predicted = [csv_cell(c) for c in predicted]
+    digits = args.precision
 
-    def write(fh) -> None:
+    def write(fh, terminal: bool) -> None:
         out = csv.writer(fh, lineterminator="\n")
-        out.writerow(header)
-        for i, row in enumerate(P.tolist()):
-            out.writerow([repr(v) for v in row] + ([predicted[i]] if predicted else []))
+        rows = ([f"{v:.{digits}g}" for v in row] + ([predicted[i]] if predicted else [])
+                for i, row in enumerate(P.tolist()))
+        if terminal:
+            rows = ([printable(c) for c in row] for row in rows)
+            out.writerow([printable(c) for c in header])
+        else:
+            out.writerow(header)
+        out.writerows(rows)
 
-    if args.out:
-        with atomic_write(args.out, "w") as fh:
-            write(fh)
-        print(f"wrote {len(P)} predictions to {args.out}", file=sys.stderr)
+    if args.out is None or args.out == "-":
+        write(sys.stdout, terminal=True)
     else:
-        write(sys.stdout)
+        with open_output(args.out) as fh:
+            write(fh, terminal=False)
+        say(f"wrote {len(P)} predictions to {args.out}", err=True)
     return 0
