@@ -149,7 +149,7 @@ def report(
         plot_decision_boundary,
         plot_history,
     )
-    from .render.drawing import write_atomic
+    from .files import write_bytes
 
     if not (isinstance(max_params, int) and max_params >= 1):
         raise SpecError(f"max_params must be a positive integer; got {max_params!r}.")
@@ -215,6 +215,6 @@ def report(
         f"<script>{_SCRIPT}</script></head>\n<body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
     path = Path(path)
-    write_atomic(path, page.encode("utf-8"))
+    write_bytes(path, page.encode("utf-8"), what="report")
     return path
 
