@@ -28,7 +28,6 @@ the ``meta`` keys the command line reads (``features``, ``target``, ``classes``,
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
@@ -40,7 +39,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -457,7 +456,7 @@ def _non_finite(net: Spec, key: str, value: np.ndarray) -> str | None:
 
 #: The meta keys the command line reads, and what each must be.
 _META = {
-    "features": "a list of column names, one per input",
+    "features": "a list of column names, one per input of the network",
     "target": "a list of column names",
     "classes": "a list of class names, or null",
     "classification": "true or false",
@@ -476,9 +475,9 @@ def _check_meta(meta: Any, net: Spec, error: type[SymbackpropError], prefix: str
             ok = isinstance(value, bool)
         else:
             ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-            if ok and key == "features":
-                ok = len(value) == net.sizes[0]
-                rule = f"a list of {net.sizes[0]} column names, one per input of the network"
+        if key == "features":
+            ok = ok and len(value) == net.sizes[0]
+            rule = f"a list of {net.sizes[0]} column names, one per input of the network"
         if not ok:
             raise error(f"{prefix}its meta {key!r} must be {rule}; got {reprlib.repr(value)}.")
 
