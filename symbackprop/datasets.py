@@ -263,6 +263,7 @@ def load_csv(
     max_bytes: int | None = None,
     max_rows: int | None = None,
     max_columns: int | None = None,
+    max_cells: int | None = None,
 ) -> Dataset:
     """Read a CSV file with a header row into a :class:`Dataset`.
 
@@ -281,10 +282,13 @@ def load_csv(
     features : sequence of str, optional
         Feature column names, in the order the network takes them. Default: every column
         that is not a target, in file order. Every feature cell must be a finite number.
-    max_bytes, max_rows, max_columns : int, optional
-        Limits on the file's size, its data rows and its columns. Default: the environment
-        variables ``SYMBACKPROP_MAX_DATA_BYTES`` (256 MiB), ``SYMBACKPROP_MAX_DATA_ROWS``
-        (10,000,000) and ``SYMBACKPROP_MAX_DATA_COLUMNS`` (100,000), else those defaults.
+    max_bytes, max_rows, max_columns, max_cells : int, optional
+        Limits on the file's size, its data rows, its columns, and the numbers X and Y hold
+        together (rows × columns, a class column counting one column per class). Default:
+        the environment variables ``SYMBACKPROP_MAX_DATA_BYTES`` (256 MiB),
+        ``SYMBACKPROP_MAX_DATA_ROWS`` (10,000,000), ``SYMBACKPROP_MAX_DATA_COLUMNS``
+        (100,000) and ``SYMBACKPROP_MAX_DATA_CELLS`` (2**25, 256 MiB of float64), else
+        those defaults.
 
     Raises
     ------
@@ -310,19 +314,29 @@ def load_csv(
     where = os.fspath(path)
     rows_bound = limit("data_rows", max_rows)
     columns_bound = limit("data_columns", max_columns)
+    cells_bound = limit("data_cells", max_cells)
     try:
         with open_input(path, what="data file", error=DataError, limit_name="data_bytes",
                         max_bytes=max_bytes, stdin=True) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
-            return _read_csv(where, reader, target, features, rows_bound, columns_bound)
+            return _read_csv(where, reader, target, features, rows_bound, columns_bound, cells_bound)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{where}: not a readable UTF-8 CSV file ({exc}).") from None
     except OSError as exc:
         raise DataError(f"Cannot read data file {where!r}: {exc.strerror or exc}.") from None
 
 
-def _read_csv(where: str, reader, target, features, rows_bound: int, columns_bound: int) -> Dataset:
+def _too_many_cells(where: str, bound: int) -> DataError:
+    return DataError(
+        f"{where}: the data holds more than {bound} numbers (rows × columns, one column per "
+        f"class), the limit; raise it with max_cells=... or the environment variable "
+        f"{LIMITS['data_cells'].env}."
+    )
+
+
+def _read_csv(where: str, reader, target, features, rows_bound: int, columns_bound: int,
+              cells_bound: int) -> Dataset:
     header_line, header = 0, None
     for row in reader:
         if any(c.strip() for c in row):
@@ -382,6 +396,8 @@ def _read_csv(where: str, reader, target, features, rows_bound: int, columns_bou
                 f"{where}: more than {rows_bound} data rows, the limit; raise it with "
                 f"max_rows=... or the environment variable {LIMITS['data_rows'].env}."
             )
+        if (len(lines) + 1) * (len(feats) + len(targets)) > cells_bound:
+            raise _too_many_cells(where, cells_bound)
         lines.append(line)
         for col, name in zip(feature_cols, feats):
             values.append(_cell(where, line, name, row[col].strip()))
@@ -409,6 +425,8 @@ def _read_csv(where: str, reader, target, features, rows_bound: int, columns_bou
                 if not label:
                     raise DataError(f"{where}, line {line}, column {named[0]!r}: the cell is empty.")
             classes = tuple(sorted(set(labels)))
+            if n * (len(feats) + len(classes)) > cells_bound:  # before the one-hot is made
+                raise _too_many_cells(where, cells_bound)
             Y = (np.array(labels)[:, None] == np.array(classes)[None, :]).astype(np.float64)
         else:
             Y = np.column_stack([
@@ -513,7 +531,7 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
     sizes = "-".join(map(str, net.sizes))
     if data.X.shape[1] != n_in:
         raise DataError(
-            f"The data has {data.X.shape[1]} feature columns ({', '.join(data.features)}) "
+            f"The data has {data.X.shape[1]} feature columns ({_shown(list(data.features))}) "
             f"but the network takes {n_in} inputs (sizes {sizes})."
         )
     X, Y, classes = data.X, data.Y, data.classes
@@ -524,8 +542,8 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
         if np.array_equal(values, np.arange(len(values))) and len(values) <= n_out:
             Y = (Y == np.arange(n_out)[None, :]).astype(np.float64)
     if Y.shape[1] != n_out:
-        what = f"{len(classes)} classes ({', '.join(classes)})" if classes else (
-            f"{Y.shape[1]} target columns ({', '.join(data.target)})"
+        what = f"{len(classes)} classes ({_shown(list(classes))})" if classes else (
+            f"{Y.shape[1]} target columns ({_shown(list(data.target))})"
         )
         raise DataError(
             f"The data has {what} but the network has {n_out} output{'s' * (n_out != 1)} "

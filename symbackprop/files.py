@@ -79,6 +79,10 @@ LIMITS: dict[str, Limit] = {
     "data_bytes": Limit(256 * MiB, "SYMBACKPROP_MAX_DATA_BYTES", "size of a data (CSV) file, in bytes"),
     "data_rows": Limit(10_000_000, "SYMBACKPROP_MAX_DATA_ROWS", "data rows of a CSV file"),
     "data_columns": Limit(100_000, "SYMBACKPROP_MAX_DATA_COLUMNS", "columns of a CSV file"),
+    "data_cells": Limit(
+        1 << 25, "SYMBACKPROP_MAX_DATA_CELLS",
+        "numbers in X and Y together (rows × columns, one column per class), 256 MiB of float64",
+    ),
     "model_bytes": Limit(
         64 * MiB, "SYMBACKPROP_MAX_MODEL_BYTES",
         "size of a model file, and the total size its arrays declare, in bytes",

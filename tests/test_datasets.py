@@ -342,3 +342,14 @@ def test_csv_errors_come_in_file_order(tmp_path):
     path.write_text("a,b,y\n1,2,0\n1,x,0\n1,2\n")
     with pytest.raises(DataError, match="line 3, column 'b': 'x' is not a number"):
         load_csv(path)
+
+
+def test_a_class_column_of_unique_names_is_bounded_before_the_one_hot(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("x,id\n" + "".join(f"{i},name{i}\n" for i in range(3000)))
+    # 3000 rows × 3000 classes would be 9 million numbers: refused before it is built.
+    with pytest.raises(DataError, match="holds more than 1000000 numbers .* raise it with max_cells="):
+        load_csv(path, max_cells=1_000_000)
+    assert load_csv(path, max_cells=10_000_000).Y.shape == (3000, 3000)
+    with pytest.raises(DataError, match=r"more than 2000 numbers"):
+        load_csv(path, target=(), features=["x"], max_cells=2000)
