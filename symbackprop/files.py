@@ -413,12 +413,24 @@ def _through(where: str, mode: str, what: str) -> Iterator[IO]:
         fh = open(where, mode, **kwargs)  # noqa: SIM115 - closed below
     except OSError as exc:
         raise OutputError(f"Cannot write {what} {where!r}: {exc.strerror or exc}.") from None
-    with fh:
-        try:
+    try:
+        with _closing(fh):
             yield fh
-            fh.flush()
-        except OSError as exc:  # a full device (/dev/full), a FIFO whose reader left
-            raise OutputError(f"Cannot write {what} {where!r}: {exc.strerror or exc}.") from None
+    except OSError as exc:  # a full device (/dev/full), a FIFO whose reader left
+        raise OutputError(f"Cannot write {what} {where!r}: {exc.strerror or exc}.") from None
+
+
+@contextlib.contextmanager
+def _closing(fh: IO) -> Iterator[IO]:
+    """Close ``fh`` after the body; if the body failed, a second error from closing (the
+    buffer's flush failing again) does not hide the first."""
+    try:
+        yield fh
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fh.close()
+        raise
+    fh.close()
 
 
 @contextlib.contextmanager
@@ -473,7 +485,7 @@ def open_output(path: str | os.PathLike, mode: str = "wb", *, what: str = "file"
         raise OutputError(f"Cannot write {what} {where!r}: {exc.strerror or exc}.") from None
     try:
         kwargs = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
-        with os.fdopen(fd, mode, **kwargs) as fh:
+        with _closing(os.fdopen(fd, mode, **kwargs)) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
