@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import stat
 import subprocess
 import sys
@@ -181,32 +182,50 @@ def test_stale_temp_files_of_dead_processes_are_removed_on_the_next_save(tmp_pat
         live.wait()
 
 
-KILLED_SAVER = """
-import sys, numpy as np, symbackprop as sbp
+# One child imports symbackprop once, then forks a saver per round; the test kills each
+# saver with SIGKILL at a random moment (forking a single-threaded child is safe, and
+# saves importing SymPy ten times).
+SAVERS = """
+import os, signal, sys
+import numpy as np, symbackprop as sbp
+from symbackprop import store
 net = sbp.mlp([2, 3, 1])
 params = net.init_params(0)
 history = {"loss": np.linspace(0, 1, 3_000_000), "epochs": 1}   # about 24 MB a save
 print("ready", flush=True)
-while True:
-    sbp.save(sys.argv[1], net, params, history)
+for _ in sys.stdin:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            while True:
+                store.save(sys.argv[1], net, params, history)
+        finally:
+            os._exit(1)
+    print(pid, flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, flush=True)
 """
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
 def test_kill_9_during_saves_leaves_no_temp_file_after_the_next_save(tmp_path):
     target = tmp_path / "big.npz"
     rng = random.Random(10)
     killed_with_temp = 0
-    for _ in range(10):
-        child = subprocess.Popen([sys.executable, "-c", KILLED_SAVER, str(target)],
-                                 stdout=subprocess.PIPE, text=True)
+    with subprocess.Popen([sys.executable, "-c", SAVERS, str(target)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout.readline() == "ready\n"
-        time.sleep(rng.uniform(0.0, 0.4))
-        child.kill()
-        child.wait()
-        child.stdout.close()
-        killed_with_temp += bool(temps(tmp_path))
-        if target.exists():  # whatever the moment of the kill, the target is whole
-            assert sbp.load(target).history.loss[-1] == 1.0
+        for _ in range(10):
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            saver = int(child.stdout.readline())
+            time.sleep(rng.uniform(0.05, 0.5))
+            os.kill(saver, signal.SIGKILL)
+            assert child.stdout.readline() == "True\n"  # it died of the SIGKILL
+            killed_with_temp += bool(temps(tmp_path))
+            if target.exists():  # whatever the moment of the kill, the target is whole
+                assert sbp.load(target).history.loss[-1] == 1.0
+        child.stdin.close()
     net = sbp.mlp([2, 3, 1])
     sbp.save(target, net, net.init_params(0))
     assert temps(tmp_path) == [] and os.listdir(tmp_path) == ["big.npz"]
