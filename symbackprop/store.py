@@ -67,6 +67,9 @@ FORMAT_VERSION = 1
 #: The most arrays a model file may hold (two per layer and three more), checked in the zip
 #: end record before the archive's directory is read.
 MAX_ARRAYS = 4096
+#: The most bytes one entry of the zip directory may take (46 fixed + name + extras), so that
+#: a directory crammed with tiny entries is refused before zipfile parses it.
+_MAX_ENTRY = 1070
 _HISTORY_ARRAYS = ("loss", "accuracy")
 
 
@@ -356,7 +359,7 @@ def _declared(where: str, data: bytes, bound: int, fail) -> dict[str, tuple[tupl
     if found is None:
         raise fail("truncated or corrupt (no zip end record)")
     entries, cd_size = found
-    if entries > MAX_ARRAYS or cd_size > len(data):
+    if entries > MAX_ARRAYS or cd_size > min(len(data), MAX_ARRAYS * _MAX_ENTRY):
         raise fail(
             f"its zip directory declares {entries} entries in {cd_size} bytes; a model holds at "
             f"most {MAX_ARRAYS} arrays, and the file has {len(data)} bytes"
@@ -406,10 +409,10 @@ def _read_spec(npz, where: str, fail) -> dict:
         raise fail("it has no 'spec' entry")
     try:
         spec = json.loads(str(npz["spec"][()]))
-    except (ValueError, TypeError, IndexError) as exc:
+    except (ValueError, TypeError, IndexError, RecursionError) as exc:
         if "pickle" in str(exc):
             raise
-        raise fail(f"its spec is not valid JSON ({exc})") from None
+        raise fail(f"its spec is not valid JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(spec, dict) or spec.get("format") != FORMAT:
         raise fail(f"its spec does not say format {FORMAT!r}")
     if spec.get("version") != FORMAT_VERSION:

@@ -404,3 +404,20 @@ def test_a_fifo_or_device_as_the_model_is_refused_at_once(tmp_path, good):
     with open(good, "rb") as fh:
         out = run_python("import symbackprop as sbp\nprint(sbp.load('-').net)", stdin=fh)
     assert out.stdout.strip() == "Network([2, 3, 1], activation=['tanh', 'sigmoid'], loss='binary_cross_entropy')"
+
+
+def test_a_spec_nested_too_deep_or_a_crammed_zip_directory_is_refused(good, tmp_path):
+    deep = rewrite(good, lambda a: a.__setitem__("spec", np.array("[" * 200_000 + "]" * 200_000)))
+    with pytest.raises(ModelFileError, match="its spec is not valid JSON"):
+        load(deep)
+    # The end record says one entry; the directory holds 100,000 (zipfile would parse them all).
+    crammed = tmp_path / "crammed.npz"
+    with zipfile.ZipFile(crammed, "w") as archive:
+        for i in range(100_000):
+            archive.writestr(f"{i}", b"")
+    data = bytearray(crammed.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 12] = (1).to_bytes(2, "little") * 2
+    crammed.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="its zip directory declares 1 entries in .* bytes; a model holds at most 4096 arrays"):
+        load(crammed)
