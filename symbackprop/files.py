@@ -232,7 +232,7 @@ def open_input(
     ...     pass
     Traceback (most recent call last):
     ...
-    symbackprop.errors.SymbackpropError: /dev/null is a character device, not a regular file: give a data file (or - for standard input where a stream is accepted).
+    symbackprop.errors.SymbackpropError: /dev/null is a character device, not a regular file: give a data file.
     """
     where = os.fspath(path)
     bound = limit(limit_name, max_bytes)
@@ -254,7 +254,7 @@ def open_input(
         st = os.fstat(fd)
         kind = _kind(st.st_mode)
         if kind is not None:
-            hint = " (or - for standard input where a stream is accepted)"
+            hint = ", or - to read standard input" if stdin else ""
             raise error(f"{where} is {kind}, not a regular file: give a {what}{hint}.")
         if st.st_size > bound:
             raise over(st.st_size)()

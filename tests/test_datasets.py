@@ -283,7 +283,7 @@ def test_dev_zero_as_data_is_refused_at_once():
 def test_a_fifo_as_data_is_refused_and_dash_reads_stdin(tmp_path):
     fifo = tmp_path / "d.csv"
     os.mkfifo(fifo)
-    with pytest.raises(DataError, match="is a FIFO \\(named pipe\\), not a regular file.*- for standard input"):
+    with pytest.raises(DataError, match="is a FIFO \\(named pipe\\), not a regular file: give a data file, or - to read standard input"):
         load_csv(fifo)
     source = tmp_path / "in.csv"
     source.write_text("x1,y\n1,0\n2,1\n")
