@@ -24,6 +24,10 @@ _EXPORTS: dict[str, str] = {
     "UnknownNameError": "errors",
     "FormulaError": "errors",
     "ExpressionTooLargeError": "errors",
+    "DataError": "errors",
+    "ModelFileError": "errors",
+    "OutputError": "errors",
+    "TrainingDivergedError": "errors",
     # formulas, activations, losses, the network
     "parse_formula": "parse",
     "Activation": "activations",
@@ -45,7 +49,6 @@ _EXPORTS: dict[str, str] = {
     "CompiledModel": "compile",
     "compile_network": "compile",
     "History": "training",
-    "TrainingDivergedError": "training",
     "train": "training",
     "check": "checking",
     "check_derivative": "checking",
@@ -133,16 +136,28 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         Equations as Equations,
     )
     from .errors import (
+        DataError as DataError,
+    )
+    from .errors import (
         ExpressionTooLargeError as ExpressionTooLargeError,
     )
     from .errors import (
         FormulaError as FormulaError,
     )
     from .errors import (
+        ModelFileError as ModelFileError,
+    )
+    from .errors import (
+        OutputError as OutputError,
+    )
+    from .errors import (
         SpecError as SpecError,
     )
     from .errors import (
         SymbackpropError as SymbackpropError,
+    )
+    from .errors import (
+        TrainingDivergedError as TrainingDivergedError,
     )
     from .errors import (
         UnknownNameError as UnknownNameError,
@@ -221,9 +236,6 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .training import (
         History as History,
-    )
-    from .training import (
-        TrainingDivergedError as TrainingDivergedError,
     )
     from .training import (
         train as train,

@@ -58,6 +58,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .activations import A as A_SYM
 from .activations import Z as Z_SYM
+from .domain import check_values
 from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
 from .spec import Spec
@@ -468,6 +469,7 @@ class CompiledModel:
                 f"X must have shape (n_samples, {n0}) for this {sizes} network; got {Xa.shape}."
             )
         if Y is None:
+            check_values(self.spec.loss, Xa)  # finite inputs (symbackprop.domain)
             return Xa, None
         Ya = _as_float(Y, "Y")
         if Ya.ndim == 1 and nL == 1:
@@ -477,6 +479,7 @@ class CompiledModel:
                 f"Y must have shape ({Xa.shape[0]}, {nL}) (one row per row of X, one column "
                 f"per output) for this {sizes} network; got {Ya.shape}."
             )
+        check_values(self.spec.loss, Xa, Ya)  # finite, targets in the loss's domain
         return Xa, Ya
 
     # ------------------------------------------------------------ the contract

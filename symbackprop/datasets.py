@@ -23,16 +23,20 @@ or non-numeric cell, NaN, a ragged row, an unknown column) gets a one-line
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import SymbackpropError, unknown
+from .domain import check_finite, check_targets
+from .errors import DataError, unknown
+from .files import LIMITS, limit, open_input
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import Spec
@@ -50,10 +54,6 @@ __all__ = [
     "spirals",
     "xor",
 ]
-
-
-class DataError(SymbackpropError, ValueError):
-    """Data that cannot be used: unreadable, malformed, or not shaped for the network."""
 
 
 @dataclass(eq=False)
@@ -75,6 +75,8 @@ class Dataset:
         is of class ``classes[j]`` (for two classes and one output, see :func:`for_network`).
     name : str
         Where the data came from (``"iris"``, a file path).
+    lines : numpy.ndarray or None
+        For data read from a file: the line of the file each row came from (for messages).
 
     Examples
     --------
@@ -90,6 +92,7 @@ class Dataset:
     target: tuple[str, ...]
     classes: tuple[str, ...] | None = None
     name: str = ""
+    lines: np.ndarray | None = field(default=None, repr=False)
 
     def __iter__(self):
         return iter((self.X, self.Y))
@@ -257,14 +260,21 @@ def load_csv(
     target: str | Sequence[str] | None = None,
     *,
     features: Sequence[str] | None = None,
+    max_bytes: int | None = None,
+    max_rows: int | None = None,
+    max_columns: int | None = None,
+    max_cells: int | None = None,
 ) -> Dataset:
     """Read a CSV file with a header row into a :class:`Dataset`.
+
+    The file is read once, row by row, in time linear in its size; each feature cell is
+    converted as it is read.
 
     Parameters
     ----------
     path : str or path-like
         The file: a first row of column names, then one sample per row, comma-separated.
-        Blank lines are skipped.
+        Blank lines are skipped. ``-`` reads standard input. A FIFO or a device is refused.
     target : str, sequence of str, or None
         Target column name(s). None: the last column. ``()``: no targets (for prediction;
         Y then has 0 columns). A single target column holding names instead of numbers is
@@ -272,13 +282,20 @@ def load_csv(
     features : sequence of str, optional
         Feature column names, in the order the network takes them. Default: every column
         that is not a target, in file order. Every feature cell must be a finite number.
+    max_bytes, max_rows, max_columns, max_cells : int, optional
+        Limits on the file's size, its data rows, its columns, and the numbers X and Y hold
+        together (rows × columns, a class column counting one column per class). Default:
+        the environment variables ``SYMBACKPROP_MAX_DATA_BYTES`` (256 MiB),
+        ``SYMBACKPROP_MAX_DATA_ROWS`` (10,000,000), ``SYMBACKPROP_MAX_DATA_COLUMNS``
+        (100,000) and ``SYMBACKPROP_MAX_DATA_CELLS`` (2**25, 256 MiB of float64), else
+        those defaults.
 
     Raises
     ------
     DataError
-        Naming the file, line and column: an unreadable or empty file, a missing header,
-        a row with the wrong number of cells, an empty, non-numeric, NaN or infinite cell,
-        an unknown column name (with the closest match).
+        Naming the file, line and column: an unreadable, empty or oversized file, a FIFO
+        or device, a missing header, a row with the wrong number of cells, an empty,
+        non-numeric, NaN or infinite cell, an unknown column name (with the closest match).
 
     Examples
     --------
@@ -292,119 +309,182 @@ def load_csv(
     >>> load_csv(path, target="kind")
     Traceback (most recent call last):
     ...
-    symbackprop.datasets.DataError: ...pets.csv, line 2, column 'height': '?' is not a number.
+    symbackprop.errors.DataError: ...pets.csv, line 2, column 'height': '?' is not a number.
     """
     where = os.fspath(path)
+    rows_bound = limit("data_rows", max_rows)
+    columns_bound = limit("data_columns", max_columns)
+    cells_bound = limit("data_cells", max_cells)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
-    except OSError as exc:
-        raise DataError(f"Cannot read data file {where!r}: {exc.strerror or exc}.") from None
+        with open_input(path, what="data file", error=DataError, limit_name="data_bytes",
+                        max_bytes=max_bytes, stdin=True) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            reader = csv.reader(text)
+            return _read_csv(where, reader, target, features, rows_bound, columns_bound, cells_bound)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{where}: not a readable UTF-8 CSV file ({exc}).") from None
-    if not rows:
+    except OSError as exc:
+        raise DataError(f"Cannot read data file {where!r}: {exc.strerror or exc}.") from None
+
+
+def _too_many_cells(where: str, bound: int) -> DataError:
+    return DataError(
+        f"{where}: the data holds more than {bound} numbers (rows × columns, one column per "
+        f"class), the limit; raise it with max_cells=... or the environment variable "
+        f"{LIMITS['data_cells'].env}."
+    )
+
+
+def _read_csv(where: str, reader, target, features, rows_bound: int, columns_bound: int,
+              cells_bound: int) -> Dataset:
+    header_line, header = 0, None
+    for row in reader:
+        if any(c.strip() for c in row):
+            header_line, header = reader.line_num, [c.strip() for c in row]
+            break
+    if header is None:
         raise DataError(
             f"{where}: the file is empty; expected a header row of column names, then data rows."
         )
-    header = [c.strip() for c in rows[0][1]]
+    if len(header) > columns_bound:
+        raise DataError(
+            f"{where}, line {header_line}: the header has {len(header)} columns, over the limit "
+            f"of {columns_bound}; raise it with max_columns=... or the environment variable "
+            f"{LIMITS['data_columns'].env}."
+        )
     if all(_number(c) is not None for c in header):
         raise DataError(
-            f"{where}, line {rows[0][0]}: the first row holds numbers, not column names; "
+            f"{where}, line {header_line}: the first row holds numbers, not column names; "
             "add a header row such as x1,x2,y."
         )
+    index: dict[str, int] = {}
     for i, name in enumerate(header):
-        if not name or name in header[:i]:
+        if not name or name in index:
             what = "is empty" if not name else f"repeats {name!r}"
-            raise DataError(f"{where}, line {rows[0][0]}: column {i + 1} of the header {what}.")
-    if len(rows) == 1:
-        raise DataError(f"{where}: the file has a header row but no data rows.")
+            raise DataError(f"{where}, line {header_line}: column {i + 1} of the header {what}.")
+        index[name] = i
 
-    targets = _columns(where, header, target, "target")
+    targets = _columns(where, header, index, target, "target")
     if features is None:
-        feats = [h for h in header if h not in targets]
+        chosen = set(targets)
+        feats = [h for h in header if h not in chosen]
     else:
-        feats = _columns(where, header, features, "feature")
+        feats = _columns(where, header, index, features, "feature")
         both = sorted(set(feats) & set(targets))
         if both:
             raise DataError(f"{where}: column {both[0]!r} is both a feature and a target.")
     if not feats:
-        raise DataError(f"{where}: no feature columns (the header is {', '.join(header)}).")
+        raise DataError(f"{where}: no feature columns (the header is {_shown(header)}).")
 
-    cells = []
-    for line, row in rows[1:]:
-        if len(row) != len(header):
+    feature_cols = [index[n] for n in feats]
+    target_cols = [index[n] for n in targets]
+    values = array("d")            # the feature cells, row after row
+    texts: list[list[str]] = [[] for _ in targets]
+    lines = array("q")
+    width = len(header)
+    for row in reader:
+        if not any(c.strip() for c in row):
+            continue
+        line = reader.line_num
+        if len(row) != width:
             raise DataError(
-                f"{where}, line {line}: {len(row)} cells, but the header has {len(header)} "
-                f"columns ({', '.join(header)})."
+                f"{where}, line {line}: {len(row)} cells, but the header has {width} "
+                f"columns ({_shown(header)})."
             )
-        cells.append([c.strip() for c in row])
-    index = {h: i for i, h in enumerate(header)}
-    X = np.empty((len(cells), len(feats)))
-    for j, name in enumerate(feats):
-        X[:, j] = _numeric_column(where, rows, cells, index[name], name)
+        if len(lines) >= rows_bound:
+            raise DataError(
+                f"{where}: more than {rows_bound} data rows, the limit; raise it with "
+                f"max_rows=... or the environment variable {LIMITS['data_rows'].env}."
+            )
+        if (len(lines) + 1) * (len(feats) + len(targets)) > cells_bound:
+            raise _too_many_cells(where, cells_bound)
+        lines.append(line)
+        for col, name in zip(feature_cols, feats):
+            values.append(_cell(where, line, name, row[col].strip()))
+        for store, col in zip(texts, target_cols):
+            store.append(row[col].strip())
+    if not lines:
+        raise DataError(f"{where}: the file has a header row but no data rows.")
+    n = len(lines)
+    X = np.frombuffer(values, dtype=np.float64).reshape(n, len(feats)).copy()
 
     classes = None
     if not targets:
-        Y = np.empty((len(cells), 0))
+        Y = np.empty((n, 0))
     else:
-        texts = {name: [r[index[name]] for r in cells] for name in targets}
-        named = [n for n in targets if any(_number(t) is None and t for t in texts[n])]
+        named = [name for name, column in zip(targets, texts)
+                 if any(t and _number(t) is None for t in column)]
         if named and len(targets) > 1:
             raise DataError(
                 f"{where}: target column {named[0]!r} holds class names; a class column "
                 "must be the only --target (it becomes one output per class)."
             )
         if named:
-            labels = texts[named[0]]
-            for (line, _), label in zip(rows[1:], labels):
+            labels = texts[0]
+            for line, label in zip(lines, labels):
                 if not label:
                     raise DataError(f"{where}, line {line}, column {named[0]!r}: the cell is empty.")
             classes = tuple(sorted(set(labels)))
+            if n * (len(feats) + len(classes)) > cells_bound:  # before the one-hot is made
+                raise _too_many_cells(where, cells_bound)
             Y = (np.array(labels)[:, None] == np.array(classes)[None, :]).astype(np.float64)
         else:
-            Y = np.column_stack(
-                [_numeric_column(where, rows, cells, index[n], n) for n in targets]
-            )
-    return Dataset(X, Y, tuple(feats), tuple(targets), classes, where)
+            Y = np.column_stack([
+                [_cell(where, line, name, t) for line, t in zip(lines, column)]
+                for name, column in zip(targets, texts)
+            ])
+    return Dataset(X, Y, tuple(feats), tuple(targets), classes, where, np.asarray(lines))
 
 
-def _columns(where: str, header: list[str], names, what: str) -> list[str]:
+def _shown(header: list[str], most: int = 30) -> str:
+    """The header's names for a message, the first ``most`` of a long one."""
+    if len(header) <= most:
+        return ", ".join(header)
+    return ", ".join(header[:most]) + f", ... ({len(header)} in all)"
+
+
+def _cell(where: str, line: int, name: str, text: str) -> float:
+    """The finite number in a cell, or a DataError naming the line and column."""
+    value = _number(text)
+    if value is not None and math.isfinite(value):
+        return value
+    if not text:
+        why = "the cell is empty (missing values are not accepted)"
+    elif value is None:
+        why = f"{text!r} is not a number"
+    elif math.isnan(value):
+        why = "NaN (missing values are not accepted)"
+    else:
+        why = f"{text!r} is not finite"
+    raise DataError(f"{where}, line {line}, column {name!r}: {why}.")
+
+
+def _columns(where: str, header: list[str], index: dict[str, int], names, what: str) -> list[str]:
     if names is None:
         return [header[-1]]
-    names = [names] if isinstance(names, str) else list(names)
+    if isinstance(names, str):
+        names = [names]
+    try:
+        names = list(names)
+    except TypeError:
+        raise DataError(f"{where}: the {what} columns must be a name or a list of names; got {names!r}.") from None
     out = []
     for name in names:
-        name = str(name).strip()
-        if name not in header:
+        if not isinstance(name, str):
+            raise DataError(f"{where}: {what} column names must be strings; got {name!r}.")
+        name = name.strip()
+        if name not in index:
             err = unknown(f"{what} column", name, header)
             raise DataError(f"{where}: {err}") from None
         out.append(name)
     return out
 
 
-def _numeric_column(where: str, rows, cells, col: int, name: str) -> np.ndarray:
-    out = np.empty(len(cells))
-    for i, ((line, _), row) in enumerate(zip(rows[1:], cells)):
-        text = row[col]
-        value = _number(text)
-        if value is None or not math.isfinite(value):
-            if not text:
-                why = "the cell is empty (missing values are not accepted)"
-            elif value is None:
-                why = f"{text!r} is not a number"
-            elif math.isnan(value):
-                why = "NaN (missing values are not accepted)"
-            else:
-                why = f"{text!r} is not finite"
-            raise DataError(f"{where}, line {line}, column {name!r}: {why}.")
-        out[i] = value
-    return out
-
-
 # ------------------------------------------------------------ data for a network
-def load_data(source: str, target: str | Sequence[str] | None = None) -> Dataset:
-    """A built-in data set by name (:data:`BUILTIN`), or a CSV file by path.
+def load_data(source: str, target: str | Sequence[str] | None = None, **limits: int | None) -> Dataset:
+    """A built-in data set by name (:data:`BUILTIN`), or a CSV file by path (``-``: stdin).
+
+    ``limits`` (``max_bytes``, ``max_rows``, ``max_columns``) go to :func:`load_csv`.
 
     Examples
     --------
@@ -413,15 +493,15 @@ def load_data(source: str, target: str | Sequence[str] | None = None) -> Dataset
     >>> load_data("mons")
     Traceback (most recent call last):
     ...
-    symbackprop.datasets.DataError: Unknown data set 'mons'. Did you mean 'moons'? Known: xor, moons, circles, spirals, iris, or a CSV file path.
+    symbackprop.errors.DataError: Unknown data set 'mons'. Did you mean 'moons'? Known: xor, moons, circles, spirals, iris, or a CSV file path.
     """
     name = str(source).strip()
     if name in BUILTIN:
         if target is not None:
             raise DataError(f"--target is for CSV files; the built-in {name!r} has its own targets.")
         return BUILTIN[name]()
-    if os.path.exists(name) or os.sep in name or name.lower().endswith(".csv"):
-        return load_csv(name, target)
+    if name == "-" or os.path.exists(name) or os.sep in name or name.lower().endswith(".csv"):
+        return load_csv(name, target, **limits)
     err = unknown("data set", name, list(BUILTIN))
     raise DataError(str(err).rstrip(".") + ", or a CSV file path.") from None
 
@@ -432,7 +512,9 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
     The number of feature columns must equal the network's inputs. Targets: a class
     column with two classes fits a single output (y = 1 for the second class in sorted
     order); a single column of class numbers 0..n−1 fits n outputs (one-hot encoded).
-    Otherwise the number of target columns must equal the network's outputs.
+    Otherwise the number of target columns must equal the network's outputs. Every value
+    must be finite and every target in the domain of the network's loss
+    (:mod:`symbackprop.domain`); the error names the file line and column.
 
     Examples
     --------
@@ -443,13 +525,13 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
     >>> for_network(data, Spec([3, 1]))
     Traceback (most recent call last):
     ...
-    symbackprop.datasets.DataError: The data has 2 feature columns (a, b) but the network takes 3 inputs (sizes 3-1).
+    symbackprop.errors.DataError: The data has 2 feature columns (a, b) but the network takes 3 inputs (sizes 3-1).
     """
     n_in, n_out = net.sizes[0], net.sizes[-1]
     sizes = "-".join(map(str, net.sizes))
     if data.X.shape[1] != n_in:
         raise DataError(
-            f"The data has {data.X.shape[1]} feature columns ({', '.join(data.features)}) "
+            f"The data has {data.X.shape[1]} feature columns ({_shown(list(data.features))}) "
             f"but the network takes {n_in} inputs (sizes {sizes})."
         )
     X, Y, classes = data.X, data.Y, data.classes
@@ -460,13 +542,29 @@ def for_network(data: Dataset, net: Spec) -> Dataset:
         if np.array_equal(values, np.arange(len(values))) and len(values) <= n_out:
             Y = (Y == np.arange(n_out)[None, :]).astype(np.float64)
     if Y.shape[1] != n_out:
-        what = f"{len(classes)} classes ({', '.join(classes)})" if classes else (
-            f"{Y.shape[1]} target columns ({', '.join(data.target)})"
+        what = f"{len(classes)} classes ({_shown(list(classes))})" if classes else (
+            f"{Y.shape[1]} target columns ({_shown(list(data.target))})"
         )
         raise DataError(
             f"The data has {what} but the network has {n_out} output{'s' * (n_out != 1)} "
             f"(sizes {sizes}); "
             "make the last layer size match."
         )
-    return Dataset(X, Y, data.features, data.target, classes, data.name)
+    _check_values(data, net, X, Y)
+    return Dataset(X, Y, data.features, data.target, classes, data.name, data.lines)
+
+
+def _check_values(data: Dataset, net: Spec, X: np.ndarray, Y: np.ndarray) -> None:
+    """Finite values and targets in the loss's domain, located by file line and column name."""
+    lines = data.lines
+
+    def locate(names: Sequence[str], what: str):
+        if lines is None or len(names) != (X if what == "X" else Y).shape[1]:
+            return None  # not from a file, or one-hot columns: the array's row and column
+        prefix = f"{data.name}, " if data.name else ""
+        return lambda r, c: f"{prefix}line {int(lines[r])}, column {names[c]!r}"
+
+    check_finite("X", X, locate(data.features, "X"))
+    check_finite("Y", Y, locate(data.target, "Y"))
+    check_targets(net.loss, Y, locate(data.target, "Y"))
 

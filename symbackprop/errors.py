@@ -1,14 +1,31 @@
-"""The exception hierarchy of symbackprop.
+"""The exception hierarchy of symbackprop: every exception the package raises is here.
 
 Every error a user can cause is a :class:`SymbackpropError`; each subclass is also the
-built-in exception a Python user would expect (``ValueError`` or ``TypeError``), so
-``except ValueError`` keeps working.
+built-in exception a Python user would expect (``ValueError``, ``KeyError``,
+``FloatingPointError``), so ``except ValueError`` keeps working::
+
+    SymbackpropError
+    ├── SpecError               a network or setting that cannot be used (ValueError)
+    │   ├── UnknownNameError    an unknown activation, loss, parameter... (also KeyError)
+    │   ├── DataError           data unreadable, malformed, outside the loss's domain
+    │   └── OutputError         a file that cannot be written, a picture format not supported
+    ├── FormulaError            a formula the safe parser refuses (ValueError)
+    ├── ExpressionTooLargeError an expression over the size limit (ValueError)
+    ├── ModelFileError          a model file that cannot be read or written (ValueError)
+    └── TrainingDivergedError   the loss became NaN or infinite (FloatingPointError)
+
+:class:`DataError` and :class:`OutputError` derive from :class:`SpecError` because
+symbackprop raised SpecError for these cases before they had their own class; code that
+catches SpecError keeps working. ``symbackprop.datasets.DataError``,
+``symbackprop.store.ModelFileError`` and ``symbackprop.training.TrainingDivergedError``
+are the same classes, importable from where they used to live.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "SymbackpropError",
@@ -16,6 +33,10 @@ __all__ = [
     "FormulaError",
     "UnknownNameError",
     "ExpressionTooLargeError",
+    "DataError",
+    "ModelFileError",
+    "OutputError",
+    "TrainingDivergedError",
     "closest",
 ]
 
@@ -25,7 +46,8 @@ class SymbackpropError(Exception):
 
 
 class SpecError(SymbackpropError, ValueError):
-    """A network specification (sizes, activation, loss) that cannot be built."""
+    """A network specification (sizes, activation, loss) that cannot be built, or a
+    setting or argument that does not fit it."""
 
 
 class UnknownNameError(SpecError, KeyError):
@@ -44,6 +66,42 @@ class FormulaError(SymbackpropError, ValueError):
 
 class ExpressionTooLargeError(SymbackpropError, ValueError):
     """An expanded expression whose size exceeds the limit the caller allowed."""
+
+
+class DataError(SpecError):
+    """Data that cannot be used: unreadable, malformed, over a size limit, holding a
+    non-finite value, with targets outside the loss's domain, or not shaped for the network.
+    """
+
+
+class OutputError(SpecError):
+    """An output that cannot be written as asked: its directory is missing or not
+    writable, the disk is full, the path is a directory, or the picture format is not
+    supported. The message names the path and the reason."""
+
+
+class ModelFileError(SymbackpropError, ValueError):
+    """A model file that cannot be read or written: missing, corrupt, of another format or
+    version, over a size limit, holding non-finite weights, or whose arrays or meta do not
+    match its network spec."""
+
+
+class TrainingDivergedError(SymbackpropError, FloatingPointError):
+    """The loss became NaN or infinite during training.
+
+    Attributes
+    ----------
+    params : dict
+        The last good parameters, ``{Symbol: float}``: those the step before the failing
+        one started from, whose batch loss was finite.
+    history : History
+        The history up to the last complete epoch.
+    """
+
+    def __init__(self, message: str, params: dict, history: Any):
+        super().__init__(message)
+        self.params = params
+        self.history = history
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

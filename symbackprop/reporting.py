@@ -142,6 +142,7 @@ def report(
     ...     "<h2>Layer-level equations</h2>" in out.read_text()
     True
     """
+    from .files import check_writable, write_bytes
     from .render import (
         draw_formula,
         draw_gradient_paths,
@@ -149,10 +150,10 @@ def report(
         plot_decision_boundary,
         plot_history,
     )
-    from .render.drawing import write_atomic
 
     if not (isinstance(max_params, int) and max_params >= 1):
         raise SpecError(f"max_params must be a positive integer; got {max_params!r}.")
+    check_writable(path, what="report")  # before the work, not after it
     started = time.perf_counter()
     parts: list[str] = []
     training: list[str] = []
@@ -215,6 +216,6 @@ def report(
         f"<script>{_SCRIPT}</script></head>\n<body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
     path = Path(path)
-    write_atomic(path, page.encode("utf-8"))
+    write_bytes(path, page.encode("utf-8"), what="report")
     return path
 

@@ -14,29 +14,39 @@ it, so loading it never runs code (``allow_pickle=False``):
 Formulas are written with :func:`symbackprop.notation.to_str` and read back with the safe
 formula parser (never ``eval``): a registered activation or loss is found by name (and
 must have the same formula as when saved); a custom one is rebuilt from its formula.
-The round trip is bit-exact. The file is written to a temporary file in the target
-directory and renamed over the target, so a failed save never leaves a partial file.
+The round trip is bit-exact. The file is written with :func:`symbackprop.files.open_output`
+(a temporary file in the target's directory, renamed over it: a failed save never leaves a
+partial file; ``-``, a FIFO or a device are written through).
+
+Loading is bounded before anything is inflated or built: the file's size, the number of
+arrays in the archive, each array's declared size (zip directory and ``.npy`` header) and
+their total against the limits in :data:`symbackprop.files.LIMITS` and the archive's real
+size, and the declared shapes against the spec's layer sizes. Weights must be finite, and
+the ``meta`` keys the command line reads (``features``, ``target``, ``classes``,
+``classification``) must have the right types.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import io
 import json
+import math
 import os
+import reprlib
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
 from .activations import ACTIVATIONS, A, Activation, Z
-from .errors import FormulaError, SpecError, SymbackpropError
+from .errors import FormulaError, ModelFileError, OutputError, SpecError, SymbackpropError
+from .files import limit, open_input, open_output, too_large
 from .losses import LOSSES, Loss
 from .notation import to_str
 from .params import to_arrays, to_mapping
@@ -46,18 +56,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
     from .spec import Spec
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "Saved", "atomic_write", "load", "save"]
+__all__ = [
+    "FORMAT", "FORMAT_VERSION", "MAX_ARRAYS", "ModelFileError", "Saved", "atomic_write", "load", "save",
+]
 
 #: The ``format`` field of the spec, telling a symbackprop model from another .npz.
 FORMAT = "symbackprop.model"
 #: The version of the file layout this module writes and reads.
 FORMAT_VERSION = 1
+#: The most arrays a model file may hold (two per layer and three more), checked in the zip
+#: end record before the archive's directory is read.
+MAX_ARRAYS = 4096
+#: The most bytes one entry of the zip directory may take (46 fixed + name + extras), so that
+#: a directory crammed with tiny entries is refused before zipfile parses it.
+_MAX_ENTRY = 1070
 _HISTORY_ARRAYS = ("loss", "accuracy")
-
-
-class ModelFileError(SymbackpropError, ValueError):
-    """A model file that cannot be read: missing, corrupt, of another format or version,
-    or whose arrays do not match its network spec."""
 
 
 @dataclass(eq=False)
@@ -92,42 +105,8 @@ class Saved:
 
 
 # ------------------------------------------------------------------ writing
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
-
-    If the body raises, the temporary file is removed and ``path`` is left as it was.
-    ``mode`` is ``"wb"`` or ``"w"`` (UTF-8 text, no newline translation).
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> with atomic_write(target, "w") as fh:
-    ...     _ = fh.write("done\\n")
-    >>> target.read_text()
-    'done\\n'
-    """
-    if mode not in ("wb", "w"):
-        raise SpecError(f"atomic_write mode must be 'wb' or 'w'; got {mode!r}.")
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        kwargs = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
-        with os.fdopen(fd, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+#: The shared atomic writer (:func:`symbackprop.files.open_output`), under its old name.
+atomic_write = open_output
 
 
 def _formula(expr: sp.Expr, names: Mapping[str, sp.Symbol], what: str) -> str:
@@ -226,10 +205,11 @@ def save(
     Raises
     ------
     SpecError
-        If ``params`` do not fit ``net``, ``meta`` is not JSON, or a custom formula cannot
-        be read back by the formula parser.
+        If ``params`` do not fit ``net`` or are not finite, ``meta`` is not JSON (or its
+        ``features``, ``target``, ``classes`` or ``classification`` have the wrong type), or
+        a custom formula cannot be read back by the formula parser.
     ModelFileError
-        If the file cannot be written.
+        If the file cannot be written (naming the path and why).
 
     Examples
     --------
@@ -243,6 +223,12 @@ def save(
     (Network([2, 3, 1], activation=['tanh', 'z**2/2'], loss='quadratic'), True)
     """
     arrays = to_arrays(net, params)
+    for layer, pair in enumerate(arrays, start=1):
+        for key, value in zip((f"W{layer}", f"b{layer}"), pair):
+            bad = _non_finite(net, key, value)
+            if bad:
+                raise SpecError(f"Cannot save: {bad}; a model's weights must be finite numbers.")
+    _check_meta(meta, net, SpecError, "Cannot save: ")
     spec = _spec_json(net, history, meta)
     try:
         text = json.dumps(spec, allow_nan=False)
@@ -253,15 +239,24 @@ def save(
         data[f"W{layer}"], data[f"b{layer}"] = W, b
     data.update(_history_arrays(history))
     try:
-        with atomic_write(path) as fh:
+        with open_output(path, "wb", what="model file") as fh:
             np.savez(fh, **data)
-    except OSError as exc:
-        raise ModelFileError(f"Cannot write model file {os.fspath(path)!r}: {exc.strerror or exc}.") from None
+    except OutputError as exc:
+        raise ModelFileError(str(exc)) from None
 
 
 # ------------------------------------------------------------------ reading
-def load(path: str | os.PathLike) -> Saved:
+def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Saved:
     """Load a network and its parameters saved with :func:`save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file (a regular file), or ``-`` for standard input.
+    max_bytes : int, optional
+        The most bytes the file, and the arrays it declares in total, may hold. Default:
+        the environment variable ``SYMBACKPROP_MAX_MODEL_BYTES``, else 64 MiB (see
+        :data:`symbackprop.files.LIMITS`).
 
     Returns
     -------
@@ -271,9 +266,10 @@ def load(path: str | os.PathLike) -> Saved:
     Raises
     ------
     ModelFileError
-        Naming what is wrong: the file is missing, not an ``.npz`` archive, truncated or
-        corrupt, not a symbackprop model, of another format version, or its arrays do not
-        match its network spec.
+        Naming what is wrong: the file is missing, a FIFO or device, over a size limit, not
+        an ``.npz`` archive, truncated or corrupt, not a symbackprop model, of another
+        format version, its arrays do not match its network spec, a weight is not finite,
+        or its meta has the wrong types.
 
     Examples
     --------
@@ -283,57 +279,44 @@ def load(path: str | os.PathLike) -> Saved:
     >>> load(bad)
     Traceback (most recent call last):
     ...
-    symbackprop.store.ModelFileError: ...notes.npz is not a symbackprop model file: not a NumPy .npz archive.
+    symbackprop.errors.ModelFileError: ...notes.npz is not a symbackprop model file: not a NumPy .npz archive.
     """
     where = os.fspath(path)
 
     def fail(why: str) -> ModelFileError:
         return ModelFileError(f"{where} is not a symbackprop model file: {why}.")
 
+    bound = limit("model_bytes", max_bytes)
+    with open_input(path, what="model file", error=ModelFileError, limit_name="model_bytes",
+                    max_bytes=bound, stdin=True) as fh:
+        data = fh.read()
+    if not data:
+        raise fail("the file is empty")
+    if data.startswith(b"\x93NUMPY"):
+        raise fail("it holds one NumPy array, not an .npz archive")
+    if not data.startswith(b"PK"):
+        raise fail("not a NumPy .npz archive")
     try:
+        declared = _declared(where, data, bound, fail)
         # Our own handle, so that it is closed even when NumPy fails half way.
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-            fh.seek(0)
-            if not magic:
-                raise fail("the file is empty")
-            if not magic.startswith((b"PK", b"\x93NUMPY")):
-                raise fail("not a NumPy .npz archive")
-            npz = np.load(fh, allow_pickle=False)
-            if isinstance(npz, np.lib.npyio.NpzFile):
-                with npz:
-                    arrays = {key: npz[key] for key in npz.files}
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError) or exc.strerror:
-            raise ModelFileError(f"Cannot read model file {where!r}: {exc.strerror or exc}.") from None
-        raise fail("not a NumPy .npz archive") from None
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            spec = _read_spec(npz, where, fail)
+            _check_declared(where, spec, declared)
+            arrays = {key: npz[key] for key in npz.files if key != "spec"}
     except ModelFileError:
         raise
+    except OSError as exc:
+        raise fail(f"truncated or corrupt ({exc})") from None
     except (ValueError, EOFError) as exc:
         if "pickle" in str(exc):  # an object array: refused by allow_pickle=False
             raise fail("it holds pickled Python objects, which symbackprop never loads") from None
         raise fail(f"truncated or corrupt ({exc})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError) as exc:
         raise fail(f"truncated or corrupt ({exc})") from None
-    except (zlib.error, struct.error, NotImplementedError, RuntimeError) as exc:
+    except (zlib.error, struct.error, NotImplementedError, RuntimeError, MemoryError) as exc:
         # A damaged member: bad deflate data, a broken header, an unknown compression.
         raise fail(f"truncated or corrupt ({type(exc).__name__}: {exc})") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise fail("it holds one NumPy array, not an .npz archive")
 
-    if "spec" not in arrays:
-        raise fail("it has no 'spec' entry")
-    try:
-        spec = json.loads(str(arrays.pop("spec")[()]))
-    except (ValueError, TypeError, IndexError) as exc:
-        raise fail(f"its spec is not valid JSON ({exc})") from None
-    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
-        raise fail(f"its spec does not say format {FORMAT!r}")
-    if spec.get("version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{where} was written in model format version {spec.get('version')!r}; this "
-            f"symbackprop reads version {FORMAT_VERSION}."
-        )
     try:
         net = _network(spec)
     except (SymbackpropError, KeyError, TypeError, ValueError) as exc:
@@ -347,7 +330,159 @@ def load(path: str | os.PathLike) -> Saved:
             f"{where}: does not match its network spec: unexpected array(s) {', '.join(sorted(arrays))}."
         )
     meta = spec.get("meta") or {}
-    return Saved(net, params, history, meta if isinstance(meta, dict) else {})
+    meta = meta if isinstance(meta, dict) else {}
+    _check_meta(meta, net, ModelFileError, f"{where}: ")
+    return Saved(net, params, history, meta)
+
+
+def _zip_directory(data: bytes) -> tuple[int, int] | None:
+    """(number of entries, size of the central directory) from the zip end record."""
+    i = data.rfind(b"PK\x05\x06", max(0, len(data) - (65535 + 22)))
+    if i < 0 or len(data) < i + 22:
+        return None
+    _sig, _d, _cd, _nd, entries, cd_size, cd_offset, _c = struct.unpack("<4s4H2LH", data[i:i + 22])
+    if 0xFFFF in (entries,) or 0xFFFFFFFF in (cd_size, cd_offset):  # zip64: the real values
+        locator = data[i - 20:i] if i >= 20 else b""
+        if locator[:4] == b"PK\x06\x07":
+            offset = struct.unpack("<4sLQL", locator)[2]
+            record = data[offset:offset + 56]
+            if record[:4] == b"PK\x06\x06" and len(record) == 56:
+                fields = struct.unpack("<4sQ2H2L4Q", record)
+                entries, cd_size = fields[7], fields[8]
+    return entries, cd_size
+
+
+def _declared(where: str, data: bytes, bound: int, fail) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Every array's declared shape and dtype, read from the zip directory and the ``.npy``
+    headers only, each checked against the limits and the archive's real size."""
+    found = _zip_directory(data)
+    if found is None:
+        raise fail("truncated or corrupt (no zip end record)")
+    entries, cd_size = found
+    if entries > MAX_ARRAYS or cd_size > min(len(data), MAX_ARRAYS * _MAX_ENTRY):
+        raise fail(
+            f"its zip directory declares {entries} entries in {cd_size} bytes; a model holds at "
+            f"most {MAX_ARRAYS} arrays, and the file has {len(data)} bytes"
+        )
+    spec_bound = limit("model_spec_bytes")
+    out = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_ARRAYS:
+            raise fail(f"it holds {len(infos)} entries; a model holds at most {MAX_ARRAYS} arrays")
+        total = sum(info.file_size for info in infos)
+        if total > bound:
+            raise ModelFileError(
+                too_large("arrays it declares", where, total, bound, "model_bytes", "max_bytes")
+            )
+        for info in infos:
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if info.compress_size > len(data):
+                raise fail(f"entry {key!r} declares {info.compress_size} compressed bytes, more than the file holds")
+            if key == "spec" and info.file_size > spec_bound:
+                raise ModelFileError(
+                    too_large("spec entry", where, info.file_size, spec_bound, "model_spec_bytes", None)
+                )
+            if not info.filename.endswith(".npy"):
+                out[key] = ((), None)  # not an array: NumPy reads its bytes (counted above)
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _fortran, dtype = read_header(member)
+                header = member.tell()
+            if dtype.hasobject:
+                raise fail("it holds pickled Python objects, which symbackprop never loads")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes != info.file_size - header:
+                raise fail(
+                    f"array {key!r} declares shape {shape} of {dtype} ({nbytes} bytes) but its "
+                    f"entry holds {info.file_size - header} bytes"
+                )
+            out[key] = (shape, dtype)
+    return out
+
+
+def _read_spec(npz, where: str, fail) -> dict:
+    if "spec" not in npz.files:
+        raise fail("it has no 'spec' entry")
+    try:
+        spec = json.loads(str(npz["spec"][()]))
+    except (ValueError, TypeError, IndexError, RecursionError) as exc:
+        if "pickle" in str(exc):
+            raise
+        raise fail(f"its spec is not valid JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        raise fail(f"its spec does not say format {FORMAT!r}")
+    if spec.get("version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{where} was written in model format version "
+            f"{spec.get('version')!r}; this symbackprop reads version {FORMAT_VERSION}."
+        )
+    return spec
+
+
+def _check_declared(where: str, spec: dict, declared: dict) -> None:
+    """Check the declared W/b shapes against the spec's sizes before the network is built,
+    so that a spec naming huge layers costs nothing. Sizes that are not positive integers
+    are left for :func:`symbackprop.network.mlp` to explain."""
+    sizes = spec.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes)):
+        return
+    for layer in range(1, len(sizes)):
+        for key, shape in ((f"W{layer}", (sizes[layer], sizes[layer - 1])), (f"b{layer}", (sizes[layer],))):
+            if key not in declared:
+                raise ModelFileError(f"{where}: does not match its network spec: array {key!r} is missing.")
+            got, dtype = declared[key]
+            if dtype is None:
+                continue  # not an .npy entry: reported with the arrays
+            if tuple(got) != shape or dtype != np.float64:
+                raise ModelFileError(
+                    f"{where}: does not match its network spec: array {key!r} is "
+                    f"{dtype} of shape {tuple(got)}; layer {layer} of "
+                    f"{'-'.join(map(str, sizes))} needs float64 of shape {shape}."
+                )
+
+
+def _non_finite(net: Spec, key: str, value: np.ndarray) -> str | None:
+    """``"parameter w1_2_1 (W1[1, 0]) is nan"`` for the first non-finite entry, else None."""
+    bad = np.argwhere(~np.isfinite(value))
+    if not len(bad):
+        return None
+    index = tuple(int(i) for i in bad[0])
+    layer = int(key[1:])
+    symbol = net.w(layer, index[0] + 1, index[1] + 1) if key[0] == "W" else net.b(layer, index[0] + 1)
+    return f"parameter {symbol} ({key}[{', '.join(map(str, index))}]) is {value[index]}"
+
+
+#: The meta keys the command line reads, and what each must be.
+_META = {
+    "features": "a list of column names, one per input of the network",
+    "target": "a list of column names",
+    "classes": "a list of class names, or null",
+    "classification": "true or false",
+}
+
+
+def _check_meta(meta: Any, net: Spec, error: type[SymbackpropError], prefix: str) -> None:
+    """Refuse a meta whose keys read by ``predict`` have the wrong type or length."""
+    if not isinstance(meta, Mapping):
+        return  # save reports a meta that is not a mapping; load treats it as empty
+    for key, rule in _META.items():
+        if key not in meta or meta[key] is None:
+            continue
+        value = meta[key]
+        if key == "classification":
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        if key == "features":
+            ok = ok and len(value) == net.sizes[0]
+            rule = f"a list of {net.sizes[0]} column names, one per input of the network"
+        if not ok:
+            raise error(f"{prefix}its meta {key!r} must be {rule}; got {reprlib.repr(value)}.")
 
 
 def _activation(entry: dict) -> Activation:
@@ -412,6 +547,9 @@ def _params(where: str, net: Network, arrays: dict[str, np.ndarray]) -> dict[sp.
                     f"{value.dtype} of shape {value.shape}; layer {layer} of "
                     f"{'-'.join(map(str, net.sizes))} needs float64 of shape {shape}."
                 )
+            bad = _non_finite(net, key, value)
+            if bad:
+                raise ModelFileError(f"{where}: {bad}; a model's weights must be finite numbers.")
             pair.append(value)
         pairs.append(tuple(pair))
     return to_mapping(net, pairs)

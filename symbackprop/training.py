@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from .errors import SpecError, SymbackpropError
+from .errors import SpecError, TrainingDivergedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compile import Backend, CompiledModel
@@ -70,24 +70,6 @@ class History:
     epochs: int = 0
     interrupted: bool = False
     stopped_early: bool = False
-
-
-class TrainingDivergedError(SymbackpropError, FloatingPointError):
-    """The loss became NaN or infinite.
-
-    Attributes
-    ----------
-    params : dict
-        The last good parameters, ``{Symbol: float}``: those the step before the failing
-        one started from, whose batch loss was finite.
-    history : History
-        The history up to the last complete epoch.
-    """
-
-    def __init__(self, message: str, params: dict[sp.Symbol, float], history: History):
-        super().__init__(message)
-        self.params = params
-        self.history = history
 
 
 def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, rule: str) -> Any:
@@ -213,12 +195,8 @@ def train(
     model = models.get(backend) if isinstance(backend, str) else None  # else compile says why
     if model is None:
         model = models[backend] = net.compile(backend=backend)
+    # Shapes, finite values and targets in the loss's domain (symbackprop.domain).
     X, Y = model.check_data(X, Y)
-    for name, data in (("X", X), ("Y", Y)):
-        bad = np.argwhere(~np.isfinite(data))
-        if len(bad):
-            r, c = bad[0]
-            raise SpecError(f"{name} holds a non-finite value ({data[r, c]}) at row {r}, column {c}.")
     n = X.shape[0]
     if n == 0:
         raise SpecError("X has no rows: training needs at least one sample.")

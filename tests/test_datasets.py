@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from bounded import run_cli, run_python
 
 import symbackprop as sbp
 from symbackprop.datasets import (
@@ -260,3 +262,94 @@ def test_builtin_data_sets_are_learnable(name, sizes, acts, loss, options, targe
     params, history = sbp.train(net, X, Y, seed=0, progress=False, **options)
     assert accuracy(net, params, X, Y) >= target
     assert history.accuracy[-1] == accuracy(net, params, X, Y)
+
+
+# ------------------------------------------------------------------ hostile data
+posix = pytest.mark.skipif(os.name != "posix", reason="resource limits, FIFOs and /dev/zero")
+
+
+@posix
+def test_dev_zero_as_data_is_refused_at_once():
+    with pytest.raises(DataError, match="/dev/zero is a character device, not a regular file"):
+        load_csv("/dev/zero")
+    out = run_cli("train", "--layers", "2,1", "--data", "/dev/zero")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "/dev/zero is a character device, not a regular file: give a data file" in out.stderr
+    out = run_cli("check", "--layers", "2,1", "--file", "/dev/zero")
+    assert out.returncode == 2 and "/dev/zero is a character device" in out.stderr
+
+
+@posix
+def test_a_fifo_as_data_is_refused_and_dash_reads_stdin(tmp_path):
+    fifo = tmp_path / "d.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="is a FIFO \\(named pipe\\), not a regular file: give a data file, or - to read standard input"):
+        load_csv(fifo)
+    source = tmp_path / "in.csv"
+    source.write_text("x1,y\n1,0\n2,1\n")
+    with open(source, "rb") as stdin:
+        out = run_python("from symbackprop.datasets import load_csv\nprint(load_csv('-').X.tolist())",
+                         stdin=stdin)
+    assert out.stdout.strip() == "[[1.0], [2.0]]"
+
+
+WIDE = 200_000
+
+
+@posix
+def test_a_200000_column_header_is_read_in_linear_time(tmp_path):
+    path = tmp_path / "wide.csv"
+    names = [f"c{i}" for i in range(WIDE)]
+    path.write_text(",".join(names) + "\n" + ",".join(["1"] * WIDE) + "\n")
+    # Over the default column limit: refused (after a linear read of the header).
+    with pytest.raises(DataError, match="line 1: the header has 200000 columns, over the limit of 100000; raise it with max_columns="):
+        load_csv(path)
+    # With the limit raised, read in full; quadratic work (the old header check) would not
+    # finish within the child's timeout, nor within its memory.
+    out = run_python(
+        "from symbackprop.datasets import load_csv\n"
+        f"data = load_csv({str(path)!r}, max_columns=300_000)\n"
+        "print(data.X.shape, data.target)\n", timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == f"(1, {WIDE - 1}) ('c{WIDE - 1}',)"
+
+
+def test_rows_bytes_and_column_limits(tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n" + "1,0\n" * 50)
+    assert load_csv(path, max_rows=50).n_samples == 50
+    with pytest.raises(DataError, match="more than 49 data rows, the limit; raise it with max_rows=.*SYMBACKPROP_MAX_DATA_ROWS"):
+        load_csv(path, max_rows=49)
+    with pytest.raises(DataError, match="the data file is 204 bytes, over the limit of 100 bytes; raise it with max_bytes="):
+        load_csv(path, max_bytes=100)
+    monkeypatch.setenv("SYMBACKPROP_MAX_DATA_COLUMNS", "1")
+    with pytest.raises(DataError, match="the header has 2 columns, over the limit of 1"):
+        load_data(str(path))
+
+
+def test_feature_and_target_names_of_the_wrong_type(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n1,0\n")
+    with pytest.raises(DataError, match="the feature columns must be a name or a list of names; got 5"):
+        load_csv(path, features=5)
+    with pytest.raises(DataError, match="target column names must be strings; got 1"):
+        load_csv(path, target=[1])
+
+
+def test_csv_errors_come_in_file_order(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n1,2,0\n1,x,0\n1,2\n")
+    with pytest.raises(DataError, match="line 3, column 'b': 'x' is not a number"):
+        load_csv(path)
+
+
+def test_a_class_column_of_unique_names_is_bounded_before_the_one_hot(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("x,id\n" + "".join(f"{i},name{i}\n" for i in range(3000)))
+    # 3000 rows × 3000 classes would be 9 million numbers: refused before it is built.
+    with pytest.raises(DataError, match="holds more than 1000000 numbers .* raise it with max_cells="):
+        load_csv(path, max_cells=1_000_000)
+    assert load_csv(path, max_cells=10_000_000).Y.shape == (3000, 3000)
+    with pytest.raises(DataError, match=r"more than 2000 numbers"):
+        load_csv(path, target=(), features=["x"], max_cells=2000)

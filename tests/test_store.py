@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
 import pytest
 import sympy as sp
+from bounded import deflate_bomb, npy_header, run_cli, run_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -284,3 +286,138 @@ def test_arrays_that_do_not_match_the_spec(good, change, match):
 
 def test_public_names():
     assert sbp.save is save and sbp.load is load
+
+
+# ------------------------------------------------------------------ hostile files
+posix = pytest.mark.skipif(os.name != "posix", reason="resource limits, FIFOs and /dev/zero")
+
+
+def load_in_child(path) -> str:
+    """``load(path)`` in a child with bounded memory: the error it gives, as one line."""
+    out = run_python(
+        "import symbackprop as sbp\n"
+        f"try:\n    sbp.load({str(path)!r})\nexcept sbp.ModelFileError as exc:\n"
+        "    print('ModelFileError:', exc)\n"
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+@posix
+def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
+    bomb = tmp_path / "bomb.npz"
+    head = npy_header((2**28,))  # 2 GiB of float64
+    deflate_bomb(bomb, "W1.npy", head, 2**31)
+    assert bomb.stat().st_size < 4 << 20
+    said = load_in_child(bomb)
+    assert said.startswith("ModelFileError:") and "the arrays it declares is" in said
+    assert "over the limit of 64 MiB; raise it with max_bytes=... or the environment variable SYMBACKPROP_MAX_MODEL_BYTES" in said
+
+
+@posix
+@pytest.mark.parametrize("where", ["npy", "npz"])
+def test_a_header_claiming_2_to_the_40_elements_is_refused(tmp_path, where):
+    path = tmp_path / f"huge.{where}"
+    head = npy_header((2**40,))
+    if where == "npy":
+        path.write_bytes(head + bytes(64))
+        expected = "holds one NumPy array, not an .npz archive"
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("W1.npy", head + bytes(64))
+        expected = r"array 'W1' declares shape (1099511627776,) of float64 (8796093022208 bytes) but its entry holds 64 bytes"
+    said = load_in_child(path)
+    assert said.startswith("ModelFileError:") and expected in said
+
+
+def test_declared_sizes_and_counts_are_checked(good, tmp_path, monkeypatch):
+    with pytest.raises(ModelFileError, match="the model file is .* over the limit of 100 bytes; raise it with max_bytes="):
+        load(good, max_bytes=100)
+    monkeypatch.setenv("SYMBACKPROP_MAX_MODEL_SPEC_BYTES", "64")
+    with pytest.raises(ModelFileError, match="the spec entry is .* over the limit of 64 bytes; raise it with the environment variable SYMBACKPROP_MAX_MODEL_SPEC_BYTES"):
+        load(good)
+    monkeypatch.delenv("SYMBACKPROP_MAX_MODEL_SPEC_BYTES")
+    many = tmp_path / "many.npz"
+    with zipfile.ZipFile(many, "w") as archive:
+        for i in range(4097):
+            archive.writestr(f"x{i}.npy", b"")
+    with pytest.raises(ModelFileError, match="declares 4097 entries .* at most 4096 arrays"):
+        load(many)
+
+
+def test_a_spec_with_huge_layers_is_refused_before_the_network_is_built(good):
+    # 10⁶ × 10⁶ weights would take hours to build; the declared arrays say otherwise.
+    huge = rewrite(good, edit_spec(sizes=[10**6, 10**6, 1]))
+    with pytest.raises(ModelFileError, match=r"array 'W1' is float64 of shape \(3, 2\); layer 1 of 1000000-1000000-1 needs"):
+        load(huge)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_naming_the_parameter(good, value):
+    def change(arrays):
+        arrays["W2"] = arrays["W2"].copy()
+        arrays["W2"][0, 2] = value
+    with pytest.raises(ModelFileError, match=rf"parameter w2_1_3 \(W2\[0, 2\]\) is {value}; a model's weights must be finite"):
+        load(rewrite(good, change))
+    net = sbp.mlp([2, 1])
+    with pytest.raises(SpecError, match=rf"Cannot save: parameter b1_1 \(b1\[0\]\) is {value}"):
+        save(good.with_name("x.npz"), net, {"w1_1_1": 0.0, "w1_1_2": 0.0, "b1_1": value})
+
+
+@pytest.mark.parametrize(
+    "meta, match",
+    [
+        ({"features": 5}, "its meta 'features' must be a list of 2 column names, one per input of the network; got 5"),
+        ({"features": ["a", "b", "c"]}, "its meta 'features' must be a list of 2 column names"),
+        ({"target": "y"}, "its meta 'target' must be a list of column names; got 'y'"),
+        ({"classes": [0, 1]}, "its meta 'classes' must be a list of class names, or null"),
+        ({"classification": "yes"}, "its meta 'classification' must be true or false"),
+    ],
+)
+def test_meta_of_the_wrong_type_is_refused(good, meta, match):
+    with pytest.raises(ModelFileError, match=re.escape(match)):
+        load(rewrite(good, edit_spec(meta=meta)))
+    net = sbp.mlp([2, 3, 1])
+    with pytest.raises(SpecError, match="Cannot save: " + re.escape(match)):
+        save(good.with_name("x.npz"), net, net.init_params(0), meta=meta)
+
+
+@posix
+def test_predict_with_a_bad_model_is_one_line_and_exit_2(good, tmp_path):
+    nan = rewrite(good, lambda a: a.__setitem__("b1", np.full(3, np.nan))).rename(tmp_path / "nan.npz")
+    five = rewrite(good, edit_spec(meta={"features": 5, "classification": True}))
+    for model, said in ((nan, "parameter b1_1 (b1[0]) is nan"), (five, "its meta 'features' must be")):
+        out = run_cli("predict", str(model), "--data", "xor")
+        assert out.returncode == 2 and out.stdout == ""
+        assert out.stderr.count("\n") == 1 and said in out.stderr
+
+
+@posix
+def test_a_fifo_or_device_as_the_model_is_refused_at_once(tmp_path, good):
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)  # nobody writes to it: open() for reading would hang
+    assert "is a FIFO (named pipe), not a regular file" in load_in_child(fifo)
+    assert "/dev/zero is a character device, not a regular file" in load_in_child("/dev/zero")
+    out = run_cli("predict", str(fifo), "--data", "xor", timeout=60)
+    assert out.returncode == 2 and "is a FIFO (named pipe)" in out.stderr
+    # An explicit stream is fine: - reads the model from standard input.
+    with open(good, "rb") as fh:
+        out = run_python("import symbackprop as sbp\nprint(sbp.load('-').net)", stdin=fh)
+    assert out.stdout.strip() == "Network([2, 3, 1], activation=['tanh', 'sigmoid'], loss='binary_cross_entropy')"
+
+
+def test_a_spec_nested_too_deep_or_a_crammed_zip_directory_is_refused(good, tmp_path):
+    deep = rewrite(good, lambda a: a.__setitem__("spec", np.array("[" * 200_000 + "]" * 200_000)))
+    with pytest.raises(ModelFileError, match="its spec is not valid JSON"):
+        load(deep)
+    # The end record says one entry; the directory holds 100,000 (zipfile would parse them all).
+    crammed = tmp_path / "crammed.npz"
+    with zipfile.ZipFile(crammed, "w") as archive:
+        for i in range(100_000):
+            archive.writestr(f"{i}", b"")
+    data = bytearray(crammed.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 12] = (1).to_bytes(2, "little") * 2
+    crammed.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="its zip directory declares 1 entries in .* bytes; a model holds at most 4096 arrays"):
+        load(crammed)

@@ -274,11 +274,11 @@ def check_file(net, path: str | os.PathLike, **options) -> list[FileLine]:
     ...     [(line.lineno, line.ok, line.error is None) for line in sbp.check_file(net, f)]
     [(1, True, True), (2, False, True), (3, False, False)]
     """
+    from ..files import read_bytes  # a regular file (or -) of bounded size: never /dev/zero
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise SymbackpropError(f"Cannot read formula file {str(path)!r}: {exc.strerror}.") from None
+        text = read_bytes(path, what="formula file", limit_name="text_bytes",
+                          argument=None, stdin=True).decode("utf-8")
     except UnicodeDecodeError:
         raise SymbackpropError(f"Formula file {str(path)!r} is not UTF-8 text.") from None
     out = []

@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SpecError
+from ..errors import OutputError
+from ..files import write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -92,11 +92,11 @@ def picture_format(fmt: str) -> str:
     >>> picture_format("gif")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.SpecError: Cannot save a picture as 'gif'; use one of png, svg, pdf.
+    symbackprop.errors.OutputError: Cannot save a picture as 'gif'; use one of png, svg, pdf.
     """
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise SpecError(f"Cannot save a picture as {fmt!r}; use one of {', '.join(FORMATS)}.")
+        raise OutputError(f"Cannot save a picture as {fmt!r}; use one of {', '.join(FORMATS)}.")
     return fmt
 
 
@@ -133,7 +133,10 @@ def _cropped_png(figure: Figure, dpi: int, pad: int = 8) -> bytes:
 def save_figure(
     figure: Figure, path: str | os.PathLike, *, dpi: int = 150, crop: bool = True
 ) -> Path:
-    """Save ``figure`` to ``path`` by extension (png, svg, pdf) through a temp file + rename.
+    """Save ``figure`` to ``path`` by extension (png, svg, pdf), atomically.
+
+    Written with :func:`symbackprop.files.write_bytes`: a temporary file and a rename for a
+    file, straight through for ``-``, a FIFO or a device.
 
     Examples
     --------
@@ -146,28 +149,8 @@ def save_figure(
     """
     path = Path(path)
     data = _encode(figure, picture_format(path.suffix or "(no extension)"), dpi, crop)
-    write_atomic(path, data)
+    write_bytes(path, data, what="picture")
     return path
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise SpecError(f"Cannot write {str(path)!r}: {exc.strerror}.") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp makes the file private; give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
