@@ -36,6 +36,7 @@ import numpy as np
 import sympy as sp
 
 from .activations import ACTIVATIONS, A, Activation, Z
+from .bounded import is_zero
 from .errors import FormulaError, SpecError, SymbackpropError
 from .losses import LOSSES, Loss
 from .notation import to_str
@@ -350,12 +351,21 @@ def load(path: str | os.PathLike) -> Saved:
     return Saved(net, params, history, meta if isinstance(meta, dict) else {})
 
 
+def _same(registered: sp.Expr, found: sp.Expr, what: str) -> bool:
+    """Whether the file's formula simplifies to the registered one, under the checker's
+    time and memory bounds (:func:`symbackprop.bounded.is_zero`): a hostile file cannot hang."""
+    try:
+        return is_zero([registered - found])
+    except SymbackpropError as exc:
+        raise ModelFileError(f"the file's {what} could not be compared with the registered one: {exc}") from None
+
+
 def _activation(entry: dict) -> Activation:
     name, formula = str(entry["name"]), str(entry["formula"])
     expr = parse_formula(formula, {"z": Z}, what="activation")
     registered = ACTIVATIONS.get(name)
     if registered is not None:
-        if registered.expr != expr and sp.simplify(registered.expr - expr) != 0:
+        if registered.expr != expr and not _same(registered.expr, expr, f"activation {name!r}"):
             raise ModelFileError(
                 f"the file's activation {name!r} is {formula!r}, but {name!r} is registered "
                 f"here as {to_str(registered.expr)!r}."
@@ -385,7 +395,7 @@ def _network(spec: dict) -> Network:
     loss = LOSSES.get(name)
     if loss is not None:
         here = loss(a_syms, y_syms)
-        if here != J and sp.simplify(here - J) != 0:
+        if here != J and not _same(here, J, f"loss {name!r}"):
             raise ModelFileError(
                 f"the file's loss {name!r} is {formula!r}, but {name!r} is registered here "
                 f"as {to_str(here)!r}."
