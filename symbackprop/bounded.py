@@ -44,6 +44,7 @@ child ends, so starting it from a short-lived thread would kill it early.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import pickle
 import queue
@@ -183,11 +184,14 @@ class _Child:
 
     def receive(self, timeout: float) -> Any:
         """The next reply, unpickled; raises queue.Empty after ``timeout`` seconds."""
-        data = self.replies.get(timeout=timeout)
+        data = self.replies.get(timeout=None if math.isinf(timeout) else timeout)
         if data is None:
             code = self.proc.wait()
             raise WorkerError(f"The child process ended without answering (exit code {code}).")
-        return pickle.loads(data)
+        try:
+            return pickle.loads(data)
+        except Exception as exc:  # noqa: BLE001 - e.g. too deep an expression
+            raise WorkerError(f"Cannot read the child process's reply ({type(exc).__name__}: {exc}).") from None
 
     def kill(self) -> None:
         """SIGKILL to the child's process group, then reap it and close the pipes."""
@@ -219,10 +223,21 @@ def _discard() -> None:
         child.kill()
 
 
+_not_ours: list[_Child] = []
+
+
 def _forget_after_fork() -> None:
-    # A forked copy of the parent must not talk to, or kill, the parent's child.
+    # A forked copy of the parent must not talk to, or kill, the parent's child; nor keep
+    # the child's stdin open (the child would not see end of file when the parent dies).
     global _child, _lock
-    _child, _lock = None, threading.Lock()
+    child, _child, _lock = _child, None, threading.Lock()
+    if child is not None:
+        for stream in (child.proc.stdin, child.proc.stdout):
+            try:
+                os.close(stream.fileno())  # this process's copy only
+            except (OSError, ValueError):
+                pass
+        _not_ours.append(child)  # never collected: Popen would warn about a running process
 
 
 if hasattr(os, "register_at_fork"):
@@ -353,6 +368,8 @@ def run(
     """
     timeout = TIME_LIMIT if timeout is None else timeout
     memory = MEMORY_LIMIT if memory is None else memory
+    if not timeout > 0:
+        raise ValueError(f"The time bound must be a positive number of seconds; got {timeout!r}.")
     try:
         payload = pickle.dumps((func, args, kwargs, memory, warmup), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -394,15 +411,14 @@ def run(
         with _lock:
             _discard()  # a process that hit its memory bound is not trusted again
         raise MemoryLimitError(
+            "The computation ran out of memory and was stopped." if memory is None else
             f"The computation needed more than {_bytes(memory)} of memory (its memory bound) "
             "and was stopped."
         )
     raise value
 
 
-def _bytes(n: int | None) -> str:
-    if n is None:
-        return "all available"
+def _bytes(n: int) -> str:
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2)):
         if n >= size:
             return f"{n / size:g} {unit}"

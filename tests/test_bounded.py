@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -126,6 +127,34 @@ def test_memory_bound_refuses_a_blow_up():
     with pytest.raises(bounded.MemoryLimitError, match="more than 512 MiB"):
         bounded.run(bytearray, 2**30, memory=512 * 2**20)
     assert bounded.run(len, bytearray(10)) == 10
+
+
+@posix_only
+def test_a_forked_process_gets_its_own_child():
+    pid = bounded.start()
+    assert bounded.run(abs, -1) == 1
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        forked = os.fork()
+    if forked == 0:  # pragma: no cover - the forked copy of this test process
+        try:
+            ok = bounded.run(os.getppid) == os.getpid() and bounded.child_pid() != pid
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(forked, 0)
+    assert answer == b"1"
+    assert bounded.run(abs, -2) == 2 and bounded.child_pid() == pid  # ours is untouched
+
+
+def test_bad_time_bound():
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        bounded.run(abs, 1, timeout=0)
+    assert bounded.run(abs, -1, timeout=float("inf")) == 1
 
 
 def test_stop():
