@@ -138,6 +138,7 @@ def _environment() -> dict[str, str]:
     # address space far below the memory bound.
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"
+    env["PYTHONWARNINGS"] = "ignore"  # a warning of SymPy's is no answer; stderr stays quiet
     return env
 
 

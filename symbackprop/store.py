@@ -140,7 +140,11 @@ def _formula(expr: sp.Expr, names: Mapping[str, sp.Symbol], what: str) -> str:
         raise SpecError(
             f"Cannot save the {what} {text!r}: the formula parser cannot read it back ({exc})."
         ) from None
-    if back != expr and sp.simplify(back - expr) != 0:
+    try:  # under the checker's time and memory bounds, as when loading
+        same = back == expr or is_zero([back - expr])
+    except SymbackpropError as exc:
+        raise SpecError(f"Cannot save the {what} {text!r}: comparing it with its read-back failed: {exc}") from None
+    if not same:
         raise SpecError(f"Cannot save the {what} {text!r}: it does not read back as the same formula.")
     return text
 

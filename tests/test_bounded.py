@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 
@@ -62,11 +63,21 @@ def wait_gone(pid: int, seconds: float) -> bool:
     return True
 
 
-def run_script(code: str, *, stdin: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_script(code: str, how: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run ``code`` as a user would: a script file, piped on stdin, or in IPython."""
     code = textwrap.dedent(code)
-    argv = [sys.executable, "-"] if stdin else [sys.executable, "-c", code]
-    return subprocess.run(argv, input=code if stdin else None, capture_output=True, text=True,
-                          timeout=timeout, env=os.environ.copy())
+    env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")}
+    script = tmp_path / "user_script.py"
+    script.write_text(code)
+    argv = {
+        "script": [sys.executable, str(script)],
+        "stdin": [sys.executable, "-"],
+        # IPython's __main__ is its interactive namespace, with no file, as in Jupyter.
+        "ipython": [sys.executable, "-m", "IPython", "--quick", "--no-banner", "--colors=NoColor",
+                    "-c", code],
+    }[how]
+    return subprocess.run(argv, input=code if how == "stdin" else None, capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
 
 
 # ----------------------------------------------------------------- in this process
@@ -111,6 +122,22 @@ def test_timeout_kills_the_child_and_the_next_call_works():
     assert bounded.child_pid() is None
     assert bounded.run(abs, -1) == 1
     assert bounded.child_pid() not in (None, first)
+
+
+@posix_only
+def test_an_interrupt_while_waiting_kills_the_child():
+    # As Ctrl-C in a terminal or "interrupt" in Jupyter: KeyboardInterrupt in the caller.
+    assert bounded.run(abs, -1) == 1
+    pid = bounded.child_pid()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bounded.run(time.sleep, 60, timeout=120)
+    finally:
+        timer.join()
+    assert gone(pid) and bounded.child_pid() is None
+    assert bounded.run(abs, -3) == 3
 
 
 def test_a_child_killed_from_outside_is_replaced():
@@ -204,11 +231,13 @@ PREAMBLES = {
 }
 
 
-@pytest.mark.parametrize("stdin", [False, True], ids=["script", "stdin"])
+@pytest.mark.parametrize("how", ["script", "stdin", "ipython"])
 @pytest.mark.parametrize("preamble", PREAMBLES, ids=list(PREAMBLES))
-def test_a_script_without_main_guard_runs_once(preamble, stdin):
+def test_a_script_without_main_guard_runs_once(preamble, how, tmp_path):
     if preamble == "jax":
         pytest.importorskip("jax")
+    if how == "ipython":
+        pytest.importorskip("IPython")
     out = run_script(
         f"""
         import numpy as np
@@ -221,13 +250,14 @@ def test_a_script_without_main_guard_runs_once(preamble, stdin):
             print(sbp.check(net, "w2_1_1", {NEEDS_PROOF!r}).outcomes["symbolic"])
         print("child used:", bounded.child_pid() is not None)
         """,
-        stdin=stdin,
+        how,
+        tmp_path,
     )
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("top-level code ran") == 1
     assert out.stdout.count("proved equal") == 2
     assert "child used: True" in out.stdout
-    assert "Traceback" not in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
 
 
 def children(pid: int) -> list[int]:

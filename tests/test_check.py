@@ -263,7 +263,7 @@ def test_symbolic_memory_bound():
 @pytest.mark.skipif(not latex_available(), reason="SymPy's LaTeX parser needs antlr4 4.11")
 def test_latex_parse_is_time_bounded(net221):
     # 9^(9^9) has a few hundred million digits: the parser evaluates it as it reads.
-    with pytest.raises(sbp.FormulaError, match=r"longer than 0.5 s \(the time bound"):
+    with pytest.raises(sbp.FormulaError, match=r"longer than the time bound of 0.5 s"):
         parse_latex_formula(r"9^{9^{9}} x_1", net221, timeout=0.5)
     assert bounded.child_pid() is None  # the parse's child was killed
     e = parse_latex_formula(r"\delta^{(2)}_1 a^{(1)}_1", net221, timeout=0.5)

@@ -172,8 +172,8 @@ def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
         return bounded.run(_parse, prepared, table, text, timeout=timeout, warmup=_load_parser)
     except bounded.TimeLimitError:
         raise FormulaError(
-            f"Cannot read LaTeX {text!r}: reading it took longer than {timeout:g} s (the time "
-            "bound; raise it with timeout= or --timeout)."
+            f"Cannot read LaTeX {text!r}: reading it took longer than the time bound of "
+            f"{timeout:g} s (--timeout, or timeout= in Python)."
         ) from None
     except (bounded.MemoryLimitError, bounded.WorkerError) as exc:
         raise FormulaError(f"Cannot read LaTeX {text!r}: {exc}") from None
