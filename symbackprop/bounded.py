@@ -224,21 +224,20 @@ def _discard() -> None:
         child.kill()
 
 
-_not_ours: list[_Child] = []
-
-
 def _forget_after_fork() -> None:
     # A forked copy of the parent must not talk to, or kill, the parent's child; nor keep
     # the child's stdin open (the child would not see end of file when the parent dies).
     global _child, _lock
     child, _child, _lock = _child, None, threading.Lock()
     if child is not None:
+        null = os.open(os.devnull, os.O_RDWR)
         for stream in (child.proc.stdin, child.proc.stdout):
-            try:
-                os.close(stream.fileno())  # this process's copy only
+            try:  # this process's copy of the pipe is closed; the fd number stays taken
+                os.dup2(null, stream.fileno())
             except (OSError, ValueError):
                 pass
-        _not_ours.append(child)  # never collected: Popen would warn about a running process
+        os.close(null)
+        child.proc.returncode = 0  # not this process's child: never to be waited for here
 
 
 if hasattr(os, "register_at_fork"):
