@@ -45,6 +45,7 @@ import numpy as np
 import sympy as sp
 
 from .activations import ACTIVATIONS, A, Activation, Z
+from .bounded import is_zero
 from .errors import FormulaError, ModelFileError, OutputError, SpecError, SymbackpropError
 from .files import limit, open_input, open_output, too_large
 from .losses import LOSSES, Loss
@@ -118,7 +119,11 @@ def _formula(expr: sp.Expr, names: Mapping[str, sp.Symbol], what: str) -> str:
         raise SpecError(
             f"Cannot save the {what} {text!r}: the formula parser cannot read it back ({exc})."
         ) from None
-    if back != expr and sp.simplify(back - expr) != 0:
+    try:  # under the checker's time and memory bounds, as when loading
+        same = back == expr or is_zero([back - expr])
+    except SymbackpropError as exc:
+        raise SpecError(f"Cannot save the {what} {text!r}: comparing it with its read-back failed: {exc}") from None
+    if not same:
         raise SpecError(f"Cannot save the {what} {text!r}: it does not read back as the same formula.")
     return text
 
@@ -485,12 +490,21 @@ def _check_meta(meta: Any, net: Spec, error: type[SymbackpropError], prefix: str
             raise error(f"{prefix}its meta {key!r} must be {rule}; got {reprlib.repr(value)}.")
 
 
+def _same(registered: sp.Expr, found: sp.Expr, what: str) -> bool:
+    """Whether the file's formula simplifies to the registered one, under the checker's
+    time and memory bounds (:func:`symbackprop.bounded.is_zero`): a hostile file cannot hang."""
+    try:
+        return is_zero([registered - found])
+    except SymbackpropError as exc:
+        raise ModelFileError(f"the file's {what} could not be compared with the registered one: {exc}") from None
+
+
 def _activation(entry: dict) -> Activation:
     name, formula = str(entry["name"]), str(entry["formula"])
     expr = parse_formula(formula, {"z": Z}, what="activation")
     registered = ACTIVATIONS.get(name)
     if registered is not None:
-        if registered.expr != expr and sp.simplify(registered.expr - expr) != 0:
+        if registered.expr != expr and not _same(registered.expr, expr, f"activation {name!r}"):
             raise ModelFileError(
                 f"the file's activation {name!r} is {formula!r}, but {name!r} is registered "
                 f"here as {to_str(registered.expr)!r}."
@@ -520,7 +534,7 @@ def _network(spec: dict) -> Network:
     loss = LOSSES.get(name)
     if loss is not None:
         here = loss(a_syms, y_syms)
-        if here != J and sp.simplify(here - J) != 0:
+        if here != J and not _same(here, J, f"loss {name!r}"):
             raise ModelFileError(
                 f"the file's loss {name!r} is {formula!r}, but {name!r} is registered here "
                 f"as {to_str(here)!r}."

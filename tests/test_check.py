@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from oracle import expanded_loss, finite_difference, random_point
 
 import symbackprop as sbp
+from symbackprop import bounded
 from symbackprop.checking.evaluate import evaluate, sample_points
 from symbackprop.checking.latex import latex_available, parse_latex_formula
 from symbackprop.checking.symbolic import prove_equal
@@ -248,6 +250,24 @@ def test_symbolic_outcomes():
     assert prove_equal([sp.expand((x + 1) ** 60) - (x + 1) ** 60 + x], max_size=10) == "too large"
     heavy = sp.expand((x + 1) ** 300) - (x + 1) ** 300 + sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1
     assert prove_equal([heavy], timeout=1e-3) == "timeout"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is enforced on Linux")
+def test_symbolic_memory_bound():
+    x = sp.Symbol("x")
+    heavy = sp.expand((x + 1) ** 300) - (x + 1) ** 300 + sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1
+    assert prove_equal([heavy], memory=2**20) == "out of memory"
+    assert prove_equal([sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1]) == "equal"  # a fresh child
+
+
+@pytest.mark.skipif(not latex_available(), reason="SymPy's LaTeX parser needs antlr4 4.11")
+def test_latex_parse_is_time_bounded(net221):
+    # 9^(9^9) has a few hundred million digits: the parser evaluates it as it reads.
+    with pytest.raises(sbp.FormulaError, match=r"longer than the time bound of 0.5 s"):
+        parse_latex_formula(r"9^{9^{9}} x_1", net221, timeout=0.5)
+    assert bounded.child_pid() is None  # the parse's child was killed
+    e = parse_latex_formula(r"\delta^{(2)}_1 a^{(1)}_1", net221, timeout=0.5)
+    assert e == net221.symbol("delta2_1") * net221.symbol("a1_1")
 
 
 @pytest.mark.skipif(not latex_available(), reason="SymPy's LaTeX parser needs antlr4 4.11")

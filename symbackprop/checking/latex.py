@@ -16,6 +16,7 @@ import re
 
 import sympy as sp
 
+from .. import bounded
 from ..errors import FormulaError
 from ..parse import FUNCTIONS
 
@@ -118,7 +119,7 @@ def _rebuild(e: sp.Basic, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
     return go(e)
 
 
-def parse_latex_formula(text: str, net) -> sp.Expr:
+def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
     r"""Read a formula written in LaTeX in the network's notation, safely.
 
     Parameters
@@ -127,6 +128,9 @@ def parse_latex_formula(text: str, net) -> sp.Expr:
         E.g. ``\sigma(z^{(2)}_1)(1-\sigma(z^{(2)}_1))a^{(1)}_1``.
     net : Network
         Whose symbols the formula uses.
+    timeout : float
+        Seconds the parse may take (it runs in a child process, see
+        :func:`symbackprop.bounded.run`, which also bounds its memory).
 
     Returns
     -------
@@ -135,8 +139,9 @@ def parse_latex_formula(text: str, net) -> sp.Expr:
     Raises
     ------
     FormulaError
-        When the optional LaTeX parser is not installed, when it cannot read the text,
-        or when the result holds anything outside the whitelist.
+        When the optional LaTeX parser is not installed, when it cannot read the text
+        within the time and memory bounds, or when the result holds anything outside the
+        whitelist.
 
     Examples
     --------
@@ -162,6 +167,27 @@ def parse_latex_formula(text: str, net) -> sp.Expr:
     if _RESERVED.search(text):
         raise FormulaError(r"Cannot read LaTeX: the letters Q, R and \Xi are reserved; rename them.")
     prepared, table = _placeholders(text, net)
+    # SymPy's parser evaluates as it reads (2^{2^{2^{2^{10}}}}): under the checker's bounds.
+    try:
+        return bounded.run(_parse, prepared, table, text, timeout=timeout, warmup=_load_parser)
+    except bounded.TimeLimitError:
+        raise FormulaError(
+            f"Cannot read LaTeX {text!r}: reading it took longer than the time bound of "
+            f"{timeout:g} s (--timeout, or timeout= in Python)."
+        ) from None
+    except (bounded.MemoryLimitError, bounded.WorkerError) as exc:
+        raise FormulaError(f"Cannot read LaTeX {text!r}: {exc}") from None
+
+
+def _load_parser() -> None:
+    """Import SymPy's LaTeX parser and build its tables (once per child, not timed)."""
+    from sympy.parsing.latex import parse_latex
+
+    parse_latex("x")
+
+
+def _parse(prepared: str, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
+    """SymPy's LaTeX parser, then the whitelist rebuild (runs in the bounded child)."""
     from sympy.parsing.latex import LaTeXParsingError, parse_latex
 
     try:

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.latex is not None:
         from ..checking.latex import parse_latex_formula
 
-        formula = parse_latex_formula(args.latex, net)
+        formula = parse_latex_formula(args.latex, net, timeout=args.timeout)
     r = check(net, args.wrt, formula, **options)
     _emit([r], args.json)
     return 0 if r.ok else 1
