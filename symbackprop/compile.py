@@ -81,7 +81,11 @@ FUSED: dict[tuple[str, str], tuple[sp.Expr, sp.Expr]] = {
 
 
 class _Step:
-    """The step function as one ufunc call (mixed into SymPy's NumPy and JAX printers)."""
+    """Steps and max/min as ufunc calls (mixed into SymPy's NumPy and JAX printers).
+
+    Max/Min of any number of arguments become nested ``maximum``/``minimum`` calls (SymPy's
+    own NumPy printer emits ``functools.reduce``, a name the generated code does not have).
+    """
 
     _module: str
 
@@ -95,18 +99,10 @@ class _Step:
             return f"{m}.greater_equal({x}, 0)"
         return f"{m}.heaviside({x}, {float(at_zero)!r})"
 
-
-class _Printer(_Step, NumPyPrinter):
-    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
-
-
-class _JaxPrinter(_Step, JaxPrinter):
-    """SymPy's JAX printer, with Max/Min as nested ``maximum``/``minimum`` calls."""
-
     def _fold(self, expr: sp.Expr, ufunc: str) -> str:
-        code = self._print(expr.args[0])
+        code = self._print(expr.args[0])  # type: ignore[attr-defined]
         for arg in expr.args[1:]:
-            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"
+            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"  # type: ignore[attr-defined]
         return code
 
     def _print_Max(self, expr: sp.Max) -> str:
@@ -114,6 +110,18 @@ class _JaxPrinter(_Step, JaxPrinter):
 
     def _print_Min(self, expr: sp.Min) -> str:
         return self._fold(expr, "minimum")
+
+    def _print_DiracDelta(self, expr: sp.Expr) -> str:
+        # Never reached through at_kinks; if it were, the derivative of a step is 0.
+        return "0.0"
+
+
+class _Printer(_Step, NumPyPrinter):
+    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
+
+
+class _JaxPrinter(_Step, JaxPrinter):
+    """SymPy's JAX printer."""
 
 
 _w = sp.Wild("w")

@@ -5,8 +5,10 @@ the compiled code keeps one array per layer: W^(l) of shape (n_l, n_{l−1}) and
 shape (n_l,). The order of :attr:`Spec.params` is ``W.ravel()`` then ``b``, layer by
 layer, so conversion is a reshape.
 
-Initialisation (``init_params``): biases 0; weights He-normal (std √(2/n_{l−1})) in
-layers with ReLU or leaky ReLU, Glorot-uniform (±√(6/(n_{l−1}+n_l))) elsewhere.
+Initialisation (``init_params``): biases 0; weights by the scheme each layer's activation
+declares in its registry entry (``Activation.init``): ``"he"``, He-normal (std
+√(2/n_{l−1})), for relu and leaky relu; ``"glorot"``, Glorot-uniform
+(±√(6/(n_{l−1}+n_l))), for the others and by default.
 """
 
 from __future__ import annotations
@@ -24,7 +26,19 @@ __all__ = ["LayerArrays", "init_arrays", "init_params", "to_arrays", "to_mapping
 #: One (W, b) pair per layer.
 LayerArrays = list[tuple[np.ndarray, np.ndarray]]
 
-_HE = {"relu", "leaky_relu"}
+
+
+def _he(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    return rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
+
+
+def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_out, n_in))
+
+
+#: The weight initialisers, one per scheme name of :data:`~symbackprop.activations.INIT_SCHEMES`.
+INITIALISERS = {"he": _he, "glorot": _glorot}
 
 
 def init_arrays(spec: Spec, seed: int | np.random.Generator | None = 0) -> LayerArrays:
@@ -39,12 +53,7 @@ def init_arrays(spec: Spec, seed: int | np.random.Generator | None = 0) -> Layer
     arrays = []
     for layer, act in enumerate(spec.activations, start=1):
         n_in, n_out = spec.sizes[layer - 1], spec.sizes[layer]
-        if act.name in _HE:
-            W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
-        else:
-            limit = np.sqrt(6.0 / (n_in + n_out))
-            W = rng.uniform(-limit, limit, size=(n_out, n_in))
-        arrays.append((W, np.zeros(n_out)))
+        arrays.append((INITIALISERS[act.init](rng, n_in, n_out), np.zeros(n_out)))
     return arrays
 
 

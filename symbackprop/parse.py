@@ -21,16 +21,25 @@ from .errors import FormulaError, closest
 __all__ = ["FUNCTIONS", "CONSTANTS", "parse_formula"]
 
 
-def _sigmoid(x):
-    return 1 / (1 + sp.exp(-x))
+def _heaviside(x, h0=sp.S.Zero):
+    # The step with H(0) = 0 unless told: relu's derivative, as PyTorch takes it.
+    return sp.Heaviside(x, h0)
 
 
 def _max(*args):
     return sp.Max(*args)
 
 
+def _min(*args):
+    return sp.Min(*args)
+
+
 #: Named functions a formula may call, with the number of arguments each takes
-#: (``None``: two or more).
+#: (``None``: two or more). The math functions are listed here; each registered
+#: activation adds itself (``sigmoid``, ``relu``, ...) and its textbook derivative
+#: (``sigmoid_prime``) when :mod:`symbackprop.activations` registers it. Kinks follow
+#: the convention of docs/notation.md: abs'(0) = sign(0) = 0, a tie of max/min gives ½ to
+#: each argument, a step's derivative is 0.
 FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int | tuple[int, ...] | None]] = {
     "exp": (sp.exp, 1),
     "log": (sp.log, 1),
@@ -41,19 +50,14 @@ FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int | tuple[int, ...] | None]
     "arctan": (sp.atan, 1),
     "sin": (sp.sin, 1),
     "cos": (sp.cos, 1),
-    "sigmoid": (_sigmoid, 1),
-    "σ": (_sigmoid, 1),
-    "sigmoid_prime": (lambda x: _sigmoid(x) * (1 - _sigmoid(x)), 1),
-    "tanh_prime": (lambda x: 1 - sp.tanh(x) ** 2, 1),
-    "relu": (lambda x: sp.Max(0, x), 1),
-    "softplus": (lambda x: sp.log(1 + sp.exp(x)), 1),
-    # The step with H(0) = 0, the ReLU derivative convention; Heaviside(x, h0) as SymPy prints it.
-    "heaviside": (lambda x: sp.Heaviside(x, 0), 1),
+    # heaviside(x) has H(0) = 0; heaviside(x, h0) sets the value at 0 (as SymPy prints it).
+    "heaviside": (_heaviside, (1, 2)),
     "Heaviside": (lambda x, h0=sp.S.Half: sp.Heaviside(x, h0), (1, 2)),
+    "sign": (sp.sign, 1),
     "max": (_max, None),
     "Max": (_max, None),
-    "min": (lambda *a: sp.Min(*a), None),
-    "Min": (lambda *a: sp.Min(*a), None),
+    "min": (_min, None),
+    "Min": (_min, None),
     "abs": (sp.Abs, 1),
     "Abs": (sp.Abs, 1),
 }
@@ -70,6 +74,12 @@ _BINOPS = {
 }
 _MAX_LENGTH = 20_000
 _MAX_NUMERIC_EXPONENT = 1000
+
+
+def _registry() -> None:
+    # The activations register their parser functions when their module is imported; it
+    # imports this one, so make sure it has run before a formula is read.
+    from . import activations  # noqa: F401
 
 
 def _allowed(names: Mapping[str, sp.Basic]) -> str:
@@ -156,6 +166,8 @@ class _Translator:
             raise self.fail(node, "keyword arguments are not allowed")
         func, arity = FUNCTIONS[name]
         args = [self.visit(a) for a in node.args]
+        if func is _heaviside and len(args) == 2 and not args[1].is_number:
+            raise self.fail(node, "the second argument of heaviside, its value at 0, must be a number")
         ok = (
             len(args) >= 2
             if arity is None
@@ -210,6 +222,7 @@ def parse_formula(
         raise FormulaError(f"The {what} is {len(text)} characters long; the limit is {_MAX_LENGTH}.")
     if not text.strip():
         raise FormulaError(f"The {what} is empty.")
+    _registry()
     translator = _Translator(text, names, what)
     try:
         tree = ast.parse(text.strip(), mode="eval")

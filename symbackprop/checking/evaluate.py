@@ -34,6 +34,7 @@ _UNARY = {
     sp.Abs: np.abs,
     sp.sinh: np.sinh,
     sp.cosh: np.cosh,
+    sp.sign: np.sign,
 }
 
 
@@ -85,6 +86,9 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, np.ndarray]) -> np.ndarr
                 out = base ** int(ex)
             else:
                 out = np.power(base, ev(ex))
+        elif isinstance(e, sp.DiracDelta):
+            # The derivative of a step: 0, the convention of docs/notation.md.
+            out = np.zeros(shape)
         elif isinstance(e, sp.Heaviside):
             h0 = float(e.args[1]) if len(e.args) > 1 else 0.5
             out = np.heaviside(ev(e.args[0]), h0)
