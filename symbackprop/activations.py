@@ -71,6 +71,38 @@ def at_kinks(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
+def _abs_products(expr: sp.Expr) -> sp.Expr:
+    """``u*sign(u)`` written as ``|u|`` (equal everywhere, 0 included)."""
+
+    def fold(e: sp.Mul) -> sp.Expr:
+        factors = list(e.args)
+        for f in e.args:
+            if isinstance(f, sp.sign) and f in factors and f.args[0] in factors:
+                factors.remove(f)
+                factors.remove(f.args[0])
+                factors.append(sp.Abs(f.args[0]))
+        return sp.Mul(*factors)
+
+    return expr.replace(
+        lambda e: e.is_Mul and any(isinstance(f, sp.sign) and f.args[0] in e.args for f in e.args),
+        fold,
+    )
+
+
+def textbook(expr: sp.Expr) -> sp.Expr:
+    """``expr``, or a simpler equal form (u·sign(u) = |u|, then one fraction) when shorter.
+
+    Examples
+    --------
+    >>> textbook(sp.diff(Z / (1 + sp.Abs(Z)), Z))
+    (Abs(z) + 1)**(-2)
+    """
+    if not expr.has(sp.sign):
+        return expr
+    candidate = sp.factor(sp.together(_abs_products(expr)))
+    return candidate if sp.count_ops(candidate) < sp.count_ops(expr) else expr
+
+
 def step_at_zero(expr: sp.Expr) -> sp.Expr:
     """Rewrite every ``Heaviside(x)`` in ``expr`` to ``Heaviside(x, 0)`` (value 0 at 0).
 
@@ -167,7 +199,7 @@ class Activation:
         """
         if self.kink is not None:
             return self.kink
-        return at_kinks(sp.diff(self.expr, Z))
+        return textbook(at_kinks(sp.diff(self.expr, Z)))
 
     def textbook_derivative(self, z: sp.Expr) -> sp.Expr:
         """f' at ``z`` in the textbook form: through a = f(z) where registered (σ(z)(1 − σ(z))).
