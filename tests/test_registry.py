@@ -94,6 +94,11 @@ def test_plain_symbols_are_matched_by_name_at_the_edges():
     model = net.compile()
     by_real = model.gradient({net.symbol(k.name): v for k, v in plain.items()}, X, Y)
     assert model.gradient(plain, X, Y) == by_real
+    # Results answer to names and plain symbols too.
+    assert by_real[sp.Symbol("w1_2_1")] == by_real["w1_2_1"] == by_real[net.w(1, 2, 1)]
+    assert sp.Symbol("b2_1") in by_real and "b9_9" not in by_real
+    with pytest.raises(KeyError):
+        by_real[sp.Symbol("b9_9")]
     d = net.derivation(sp.Symbol("w1_1_1")).at(plain, x=X[0], y=Y[0])
     assert np.isfinite(d.value(d.compact))
     a, y = sp.Symbol("a2_1"), sp.Symbol("y1")
