@@ -28,7 +28,7 @@ import sympy as sp
 
 from .errors import FormulaError, SpecError, unknown
 from .notation import by_name, real_symbol
-from .parse import FUNCTIONS, parse_formula
+from .parse import FUNCTIONS, Function, parse_formula
 
 __all__ = [
     "Z",
@@ -249,9 +249,12 @@ def _to_parser(act: Activation, aliases: Sequence[str] = ()) -> None:
     """Make ``act`` a function of the formula parser, with its textbook derivative ``name_prime``."""
     if not act.elementwise or act.name == "identity":
         return
+    kink = "" if act.kink is None else f"derivative {act.kink} at kinks"
     for name in (act.name, *aliases):
-        FUNCTIONS[name] = (act, 1)
-    FUNCTIONS[f"{act.name}_prime"] = (act.textbook_derivative, 1)
+        held = FUNCTIONS.get(name)
+        if held is None or isinstance(held.build, Activation):  # tanh stays SymPy's own
+            FUNCTIONS[name] = Function(act, 1, kink=kink)
+    FUNCTIONS[f"{act.name}_prime"] = Function(act.textbook_derivative, 1)
 
 
 def _add(act: Activation, aliases: Sequence[str] = ()) -> Activation:
@@ -303,7 +306,7 @@ def register_activation(
     """
     if not isinstance(name, str) or not name.strip():
         raise SpecError(f"An activation's name must be a non-empty string; got {name!r}.")
-    held = FUNCTIONS.get(name, (None,))[0]
+    held = FUNCTIONS[name].build if name in FUNCTIONS else None
     if held is not None and not isinstance(held, Activation):
         raise SpecError(
             f"{name!r} is already a function of the formula parser; choose another name."
@@ -337,8 +340,8 @@ def unregister_activation(name: str) -> None:
     (False, False)
     """
     act = ACTIVATIONS.pop(name)
-    for key, (func, _) in list(FUNCTIONS.items()):
-        if func is act or getattr(func, "__self__", None) is act:
+    for key, entry in list(FUNCTIONS.items()):
+        if entry.build is act or getattr(entry.build, "__self__", None) is act:
             del FUNCTIONS[key]
 
 

@@ -194,9 +194,6 @@ def _decimals(expr: sp.Basic) -> sp.Basic:
     return expr.xreplace(swap) if swap else expr
 
 
-_TEXT_FUNCTIONS = {"Max": "max", "Min": "min", "sign": "sign"}
-
-
 class _Latex(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         name = _latex_name(expr.name)

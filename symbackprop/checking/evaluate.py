@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymbackpropError
+from ..parse import FUNCTIONS
 from ..spec import Spec
 
 __all__ = ["KINK", "evaluate", "forward_values", "sample_points"]
@@ -24,17 +25,12 @@ __all__ = ["KINK", "evaluate", "forward_values", "sample_points"]
 #: Points where some z is closer than this to 0 are rejected (ReLU-type kinks live there).
 KINK = 1e-6
 
+# The NumPy form of each parser function (one home: parse.FUNCTIONS), and two SymPy
+# functions a user's own SymPy expression may hold.
 _UNARY = {
-    sp.exp: np.exp,
-    sp.log: np.log,
-    sp.tanh: np.tanh,
-    sp.atan: np.arctan,
-    sp.sin: np.sin,
-    sp.cos: np.cos,
-    sp.Abs: np.abs,
+    **{f.build: f.numpy for f in FUNCTIONS.values() if f.numpy is not None and isinstance(f.build, type)},
     sp.sinh: np.sinh,
     sp.cosh: np.cosh,
-    sp.sign: np.sign,
 }
 
 
