@@ -159,6 +159,11 @@ class Activation:
         layer's outputs ``a``.
     outputs : callable or None
         For a layer-wide f: ``outputs(z)``, the layer's outputs from its pre-activations.
+    text : str or None
+        Unicode name of f in messages (``σ``); None: its name.
+    text_derivative : str or None
+        f'(u) in Unicode for messages, with ``{f}`` for the name and ``{u}`` for the
+        argument (``{f}({u})(1−{f}({u}))``); None: ``{f}'({u})``.
     """
 
     name: str
@@ -173,6 +178,19 @@ class Activation:
         default=None, compare=False
     )
     outputs: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = field(default=None, compare=False)
+    text: str | None = None
+    text_derivative: str | None = None
+
+    def display(self, u: str) -> tuple[str, str]:
+        """f(u) and f'(u) as Unicode text, for messages.
+
+        Examples
+        --------
+        >>> get_activation("sigmoid").display("−z")
+        ('σ(−z)', 'σ(−z)(1−σ(−z))')
+        """
+        f = self.text or self.name
+        return f"{f}({u})", (self.text_derivative or "{f}'({u})").format(f=f, u=u)
 
     def __post_init__(self) -> None:
         # Entries built by hand (or read from a file) may hold plain symbols: make them ours.
@@ -400,10 +418,21 @@ _add(
         r"\sigma",
         output_derivative=A * (1 - A),
         numpy=_stable_sigmoid,
+        text="σ",
+        text_derivative="{f}({u})(1−{f}({u}))",
     ),
     aliases=("σ",),
 )
-_add(Activation("tanh", sp.tanh(Z), r"\tanh", output_derivative=1 - A**2, numpy=np.tanh))
+_add(
+    Activation(
+        "tanh",
+        sp.tanh(Z),
+        r"\tanh",
+        output_derivative=1 - A**2,
+        numpy=np.tanh,
+        text_derivative="(1−{f}({u})²)",
+    )
+)
 _add(Activation("arctan", sp.atan(Z), r"\arctan", numpy=np.arctan))
 _add(
     Activation(

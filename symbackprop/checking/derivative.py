@@ -25,8 +25,6 @@ from .verdict import MIN_POINTS
 
 __all__ = ["check_derivative"]
 
-_TEXT = {"sigmoid": "σ"}
-_DERIVATIVE_TEXT = {"sigmoid": "{f}(−{z})(1−{f}(−{z}))", "tanh": "(1−{f}(−{z})²)"}
 
 
 def _read(text: str | sp.Expr, names: dict[str, sp.Symbol], what: str) -> sp.Expr:
@@ -67,9 +65,9 @@ def _reflected(f: sp.Expr, fprime: sp.Expr, z: sp.Symbol, values) -> list[Diagno
         gprime = act.derivative()
         if not bool(close(pv, evaluate(gprime, {Z: zv})).all()):
             continue
-        fn = _TEXT.get(name, name)
         zn = z.name
-        right = _DERIVATIVE_TEXT.get(name, "{f}'(−{z})").format(f=fn, z=zn)
+        fn = act.text or name
+        right = act.display(f"−{zn}")[1]
         return [Diagnosis(
             "reflected_function",
             f"The function given is {fn}(−{zn}), not {fn}({zn}); its derivative is "
