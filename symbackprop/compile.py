@@ -57,6 +57,7 @@ from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .activations import A as A_SYM
+from .activations import at_kinks
 from .activations import Z as Z_SYM
 from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
@@ -112,9 +113,9 @@ class _Step:
     def _print_Min(self, expr: sp.Min) -> str:
         return self._fold(expr, "minimum")
 
-    def _print_DiracDelta(self, expr: sp.Expr) -> str:
-        # Never reached through at_kinks; if it were, the derivative of a step is 0.
-        return "0.0"
+    def doprint(self, expr: sp.Expr, *args: Any, **kwargs: Any) -> str:
+        # The kink convention (docs/notation.md): a step's derivative (DiracDelta) is 0.
+        return super().doprint(at_kinks(expr), *args, **kwargs)  # type: ignore[misc]
 
 
 class _Printer(_Step, NumPyPrinter):

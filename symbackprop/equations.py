@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from .activations import at_kinks
 from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
 from .derive import tidy
 from .notation import latex_name, real_symbol, text_name
@@ -67,7 +68,7 @@ class Equations:
         outputs, targets = spec.outputs, spec.targets
         loss = spec.loss(outputs, targets)
         lines = [Line("J", "J", loss)]
-        grads = [sp.diff(loss, a) for a in outputs]
+        grads = [at_kinks(sp.diff(loss, a)) for a in outputs]
         generic = self._generic(grads, L)
         aj = _sym("a", L, "j")
         if generic is not None:

@@ -72,6 +72,8 @@ LOSSES = [
 ]
 
 FORBIDDEN = re.compile(r"\bre\(|\bim\(|Derivative|DiracDelta|Subs|functools")
+#: The same as SymPy nodes (the pretty printer shows a DiracDelta as δ(·), an im as ℑ).
+FORBIDDEN_NODES = (sp.re, sp.im, sp.Derivative, sp.DiracDelta, sp.Subs)
 
 
 def _net(case: tuple[str, object]) -> sbp.Network:
@@ -188,11 +190,17 @@ def test_three_training_steps_give_a_finite_loss(case):
 @pytest.mark.parametrize("formula", ACTIVATIONS + LOSSES, ids=IDS)
 def test_no_printed_or_compiled_form_leaks_sympy_internals(formula):
     net = _net(("activation", formula) if formula in ACTIVATIONS else ("loss", formula))
-    forms = []
+    forms, exprs = [], []
     for p in (net.w(1, 1, 1), net.b(2, 1)):
         d = net.derivation(p)
         forms += [d.text(), d.latex(), d.markdown(), str(net.grad(p)), to_str(net.grad(p, expand=True))]
+        exprs += [line.expr for section in d.sections() for line in section.lines]
+        exprs += [net.grad(p), net.grad(p, expand=True)]
     eq = net.equations()
+    exprs += [line.expr for section in eq.sections() for line in section.lines]
+    exprs += list(net.deltas.values())
+    for e in exprs:
+        assert e is None or not e.has(*FORBIDDEN_NODES), e
     forms += [eq.text(), eq.latex(), eq.markdown(), net.compile().source()]
     forms += [str(e) for e in net.deltas.values()]
     try:
