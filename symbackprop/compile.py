@@ -57,8 +57,8 @@ from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .activations import A as A_SYM
-from .activations import at_kinks
 from .activations import Z as Z_SYM
+from .activations import at_kinks
 from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
 from .spec import Spec
