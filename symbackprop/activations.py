@@ -291,6 +291,7 @@ def register_activation(
     numpy: Callable[[np.ndarray], np.ndarray] | None = None,
     init: str = "glorot",
     kink: sp.Expr | str | None = None,
+    text: str | None = None,
 ) -> Activation:
     """Add an activation to the registry, so that ``mlp(..., activation=name)`` finds it.
 
@@ -314,6 +315,8 @@ def register_activation(
         ``"he"`` for relu-like f, ``"glorot"`` (the default) for the others.
     kink : sympy.Expr or str, optional
         f'(z) in ``z``, where its value at a kink must differ from ``sympy.diff``'s.
+    text : str, optional
+        Its Unicode name in messages; defaults to ``name``.
 
     Examples
     --------
@@ -341,6 +344,7 @@ def register_activation(
         numpy=numpy,
         init=init,
         kink=None if kink is None else _as_expr(kink, {"z": Z}, "derivative"),
+        text=text,
     )
     return _add(act)
 
@@ -410,7 +414,7 @@ def softmax_partial(i: int, j: int, a: Sequence[sp.Symbol]) -> sp.Expr:
     return a[i] * (1 - a[j]) if i == j else -a[i] * a[j]
 
 
-_add(Activation("identity", Z, r"\operatorname{id}", output_derivative=sp.Integer(1)))
+_add(Activation("identity", Z, r"\operatorname{id}", output_derivative=sp.Integer(1), text="id"))
 _add(
     Activation(
         "sigmoid",
@@ -442,6 +446,7 @@ _add(
         numpy=lambda z: np.maximum(z, 0.0),
         kink=sp.Heaviside(Z, 0),  # torch.relu: 0 at 0
         init="he",
+        text="ReLU",
     )
 )
 _add(
@@ -453,6 +458,7 @@ _add(
         # torch.nn.functional.leaky_relu: the slope 0.01 at 0.
         kink=sp.Rational(1, 100) + sp.Rational(99, 100) * sp.Heaviside(Z, 0),
         init="he",
+        text="LeakyReLU",
     )
 )
 _add(
