@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -215,6 +216,11 @@ class Activation:
         >>> get_activation("relu").derivative()
         Heaviside(z, 0)
         """
+        return self._derivative
+
+    @cached_property
+    def _derivative(self) -> sp.Expr:
+        # Taken once per entry: derive asks for it on every edge z → a.
         if self.kink is not None:
             return self.kink
         return textbook(at_kinks(sp.diff(self.expr, Z)))
