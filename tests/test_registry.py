@@ -101,6 +101,7 @@ def test_plain_symbols_are_matched_by_name_at_the_edges():
         by_real[sp.Symbol("b9_9")]
     d = net.derivation(sp.Symbol("w1_1_1")).at(plain, x=X[0], y=Y[0])
     assert np.isfinite(d.value(d.compact))
+    assert d.value(sp.Symbol("a2_1") - sp.Symbol("y1")) == d.value(net.a(2, 1) - net.y(1))
     a, y = sp.Symbol("a2_1"), sp.Symbol("y1")
     formula = sp.sign(a - y) * sp.sign(sp.Symbol("z2_1")) * sp.Abs(sp.Symbol("z1_1"))
     r = sbp.check(net, sp.Symbol("w2_1_1"), formula, symbolic=False)
