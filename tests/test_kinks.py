@@ -94,3 +94,14 @@ def test_steps_add_as_numbers_not_as_booleans():
     net = sbp.mlp([1, 1], activation="heaviside(z) + heaviside(z - 1)", loss="a1_1")
     out = net.compile().predict({"w1_1_1": 1.0, "b1_1": 0.0}, np.array([[2.0], [0.5], [-1.0]]))
     assert out.ravel().tolist() == [2.0, 1.0, 0.0]
+
+
+def test_the_value_of_a_step_at_its_jump_does_not_block_a_proof():
+    # max' is H½ (a tie gives ½); a student types heaviside (H(0) = 0): equal almost everywhere.
+    r = sbp.check_derivative("max(0, z)", "heaviside(z)")
+    assert r.ok and r.outcomes["symbolic"] == "proved equal"
+    net = sbp.mlp([2, 2, 1], activation="max(0, z)")
+    r = sbp.check(net, "w2_1_1", "(a2_1 - y1)*heaviside(z2_1)*a1_1")
+    assert r.ok and r.outcomes["symbolic"] == "proved equal"
+    r = sbp.check(net, "w2_1_1", "(a2_1 - y1)*heaviside(-z2_1)*a1_1")
+    assert not r.ok
