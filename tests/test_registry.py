@@ -133,3 +133,13 @@ def test_one_line_form_reads_back(formula):
     act = sbp.activations.get_activation(formula)
     for expr in (act.expr, act.derivative()):
         assert parse_formula(to_str(expr), {"z": Z}) == expr
+
+
+def test_heaviside_takes_its_value_at_zero_as_a_number():
+    z = Z
+    assert parse_formula("heaviside(z)", {"z": z}) == sp.Heaviside(z, 0)
+    assert parse_formula("heaviside(z, 1/2)", {"z": z}) == sp.Heaviside(z)
+    with pytest.raises(sbp.FormulaError, match="its value at 0, must be a number"):
+        parse_formula("heaviside(z, z)", {"z": z})
+    with pytest.raises(sbp.FormulaError, match="heaviside takes 1 or 2 argument"):
+        parse_formula("heaviside(z, 0, 1)", {"z": z})
