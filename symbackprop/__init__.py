@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "Activation": "activations",
     "ACTIVATIONS": "activations",
     "register_activation": "activations",
+    "unregister_activation": "activations",
     "Loss": "losses",
     "LOSSES": "losses",
     "register_loss": "losses",
@@ -101,6 +102,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .activations import (
         register_activation as register_activation,
+    )
+    from .activations import (
+        unregister_activation as unregister_activation,
     )
     from .checking import (
         CheckResult as CheckResult,

@@ -58,6 +58,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .activations import A as A_SYM
 from .activations import Z as Z_SYM
+from .activations import at_kinks
 from .domain import check_values
 from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
@@ -82,32 +83,29 @@ FUSED: dict[tuple[str, str], tuple[sp.Expr, sp.Expr]] = {
 
 
 class _Step:
-    """The step function as one ufunc call (mixed into SymPy's NumPy and JAX printers)."""
+    """Steps and max/min as ufunc calls (mixed into SymPy's NumPy and JAX printers).
+
+    Max/Min of any number of arguments become nested ``maximum``/``minimum`` calls (SymPy's
+    own NumPy printer emits ``functools.reduce``, a name the generated code does not have).
+    """
 
     _module: str
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         x, m = self._print(expr.args[0]), self._module  # type: ignore[attr-defined]
         at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        # A comparison is three times faster than numpy.heaviside; True/False act as 1/0.
+        # A comparison is three times faster than numpy.heaviside; "* 1.0" makes a step
+        # that stands alone (an activation heaviside(z)) a float array, not a bool one.
         if at_zero == 0:
-            return f"{m}.greater({x}, 0)"
+            return f"({m}.greater({x}, 0) * 1.0)"
         if at_zero == 1:
-            return f"{m}.greater_equal({x}, 0)"
+            return f"({m}.greater_equal({x}, 0) * 1.0)"
         return f"{m}.heaviside({x}, {float(at_zero)!r})"
 
-
-class _Printer(_Step, NumPyPrinter):
-    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
-
-
-class _JaxPrinter(_Step, JaxPrinter):
-    """SymPy's JAX printer, with Max/Min as nested ``maximum``/``minimum`` calls."""
-
     def _fold(self, expr: sp.Expr, ufunc: str) -> str:
-        code = self._print(expr.args[0])
+        code = self._print(expr.args[0])  # type: ignore[attr-defined]
         for arg in expr.args[1:]:
-            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"
+            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"  # type: ignore[attr-defined]
         return code
 
     def _print_Max(self, expr: sp.Max) -> str:
@@ -115,6 +113,18 @@ class _JaxPrinter(_Step, JaxPrinter):
 
     def _print_Min(self, expr: sp.Min) -> str:
         return self._fold(expr, "minimum")
+
+    def doprint(self, expr: sp.Expr, *args: Any, **kwargs: Any) -> str:
+        # The kink convention (docs/notation.md): a step's derivative (DiracDelta) is 0.
+        return super().doprint(at_kinks(expr), *args, **kwargs)  # type: ignore[misc]
+
+
+class _Printer(_Step, NumPyPrinter):
+    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
+
+
+class _JaxPrinter(_Step, JaxPrinter):
+    """SymPy's JAX printer."""
 
 
 _w = sp.Wild("w")

@@ -16,7 +16,7 @@ import sympy as sp
 
 from .derive import Backprop
 from .errors import SpecError
-from .notation import equation_text, latex_name, latex_text, text_name, to_latex, to_str
+from .notation import by_name, equation_text, latex_name, latex_text, text_name, to_latex, to_str
 
 __all__ = [
     "Derivation",
@@ -231,7 +231,7 @@ class Derivation:
         """
         if self.values is None:
             raise SpecError("This derivation has no values; call .at(params, x, y) first.")
-        return float(expr.xreplace(self.values))
+        return float(by_name(expr).xreplace(self.values))  # a plain Symbol("a1_1") works too
 
     # --------------------------------------------------------------- structure
     def sections(self) -> list[Section]:

@@ -25,14 +25,15 @@ from __future__ import annotations
 import networkx as nx
 import sympy as sp
 
-from .activations import softmax_partial, step_at_zero
+from .activations import at_kinks
 from .errors import ExpressionTooLargeError
+from .notation import real_symbol
 from .spec import Spec
 
 __all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE"]
 
 # Placeholder symbols for differentiating a term's shape once (see Backprop._diff).
-_U = sp.Symbol("_u")
+_U = real_symbol("_u")
 _PLACEHOLDERS: list[sp.Symbol] = []
 
 #: Expanded expressions larger than this many tree nodes are refused unless asked for.
@@ -131,7 +132,7 @@ class Backprop:
                 return act.local_partial(g.nodes[u]["symbol"], node["symbol"])
             layer = node["layer"]
             outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
-            return softmax_partial(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
+            return act.jacobian(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
         return self._diff(g.edges[u, v]["term"], g.nodes[u]["symbol"])
 
     def _diff(self, term: sp.Expr, var: sp.Symbol) -> sp.Expr:
@@ -143,12 +144,12 @@ class Backprop:
         """
         others = sorted(term.free_symbols - {var}, key=lambda s: s.name)
         while len(_PLACEHOLDERS) < len(others):
-            _PLACEHOLDERS.append(sp.Symbol(f"_v{len(_PLACEHOLDERS)}"))
+            _PLACEHOLDERS.append(real_symbol(f"_v{len(_PLACEHOLDERS)}"))
         forward = {var: _U, **dict(zip(others, _PLACEHOLDERS))}
         shape = term.xreplace(forward)
         partial = self._shapes.get(shape)
         if partial is None:
-            partial = self._shapes[shape] = step_at_zero(sp.diff(shape, _U))
+            partial = self._shapes[shape] = at_kinks(sp.diff(shape, _U))
         return partial.xreplace({v: k for k, v in forward.items()})
 
     def _run(self) -> None:

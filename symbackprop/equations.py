@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .activations import softmax_partial
+from .activations import at_kinks
 from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
 from .derive import tidy
-from .notation import latex_name, text_name
+from .notation import latex_name, real_symbol, text_name
 from .notation import symbol_name as _name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +31,7 @@ __all__ = ["Equations"]
 
 
 def _sym(head: str, layer, *index) -> sp.Symbol:
-    return sp.Symbol(_name(head, layer, *index))
+    return real_symbol(_name(head, layer, *index))
 
 
 class Equations:
@@ -68,7 +68,7 @@ class Equations:
         outputs, targets = spec.outputs, spec.targets
         loss = spec.loss(outputs, targets)
         lines = [Line("J", "J", loss)]
-        grads = [sp.diff(loss, a) for a in outputs]
+        grads = [at_kinks(sp.diff(loss, a)) for a in outputs]
         generic = self._generic(grads, L)
         aj = _sym("a", L, "j")
         if generic is not None:
@@ -107,7 +107,7 @@ class Equations:
                 if out_act.elementwise:
                     d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
                 else:
-                    d = sp.Add(*[g * softmax_partial(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
+                    d = sp.Add(*[g * out_act.jacobian(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
                 deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), tidy(d)))
         k = sp.Symbol("k")
         for layer in range(L - 1, 0, -1):

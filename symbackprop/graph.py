@@ -19,7 +19,6 @@ from __future__ import annotations
 import networkx as nx
 import sympy as sp
 
-from .activations import softmax_layer
 from .spec import Spec
 
 __all__ = ["build_graph"]
@@ -90,7 +89,7 @@ def build_graph(spec: Spec) -> nx.DiGraph:
                 terms[a] = [term]
             _connect(g, z, terms)
         acts = [spec.a(layer, j) for j in range(1, n + 1)]
-        exprs = softmax_layer(zs) if not act.elementwise else [act(z) for z in zs]
+        exprs = act.layer(zs)
         for j, (a, expr) in enumerate(zip(acts, exprs), start=1):
             _add(g, a, "a", layer, (j,), expr)
             _connect(g, a, {z: [expr] for z in zs} if not act.elementwise else {zs[j - 1]: [expr]})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import FormulaError, SpecError, unknown
+from .notation import by_name, real_symbol
 from .parse import parse_formula
 
 __all__ = ["Loss", "LOSSES", "register_loss", "get_loss"]
@@ -54,7 +55,12 @@ class Loss:
         >>> get_loss("quadratic")(a, y)
         (a1 - y1)**2/2 + (a2 - y2)**2/2
         """
-        return self.build(a, y)
+        # A builder may hold symbols of its own (a formula read elsewhere): the ones named
+        # like the outputs and targets passed in are these.
+        table = {s.name: s for s in (*a, *y) if isinstance(s, sp.Symbol)}
+        expr = self.build(a, y)
+        swap = {s: table[s.name] for s in expr.free_symbols if s.name in table and s != table[s.name]}
+        return expr.xreplace(swap) if swap else expr
 
 
 LOSSES: dict[str, Loss] = {}
@@ -120,7 +126,7 @@ def custom_loss(
     >>> custom_loss("(y1 - a2_1)**2 + (y2 - a2_2)**2", a, y)(a, y)
     (-a2_1 + y1)**2 + (-a2_2 + y2)**2
     """
-    names = {s.name: s for s in [*a, *y]}
+    names = {s.name: real_symbol(s.name) for s in [*a, *y]}
     if isinstance(spec, str):
         try:
             expr = parse_formula(spec, names, what="loss")
@@ -136,7 +142,7 @@ def custom_loss(
                 f"A loss may only use the output and target symbols {', '.join(names)}; "
                 f"it uses {', '.join(stray)}."
             )
-        expr = spec.xreplace({s: names[s.name] for s in spec.free_symbols})
+        expr = by_name(spec, names)
     else:
         raise SpecError(
             "A loss must be a name, a formula string or a SymPy expression; "

@@ -5,8 +5,11 @@ Every quantity of a network is a SymPy ``Symbol`` whose name is a Python identif
 how to make those names, how to read them back, and how to print expressions in textbook
 form: ``w^{(1)}_{2 1}`` in LaTeX and ``w⁽¹⁾₂₁`` in Unicode text.
 
+The notation reaches inside every function: ``max(0, z⁽¹⁾₂)``, ``|z⁽¹⁾₁|``, ``sign(z⁽¹⁾₁)``,
+in lower-case textbook style; fractions p/10^k show as decimals (``max(0.01⋅z, z)``).
 The ReLU derivative is written with SymPy's ``Heaviside(z, 0)`` (the step with value 0 at
-0, as PyTorch uses); the printers show it as ``H(z)``.
+0, as PyTorch uses); the printers show it as ``H(z)``. The steps that differentiating
+``max``/``min`` produces have value ½ at 0 (a tie, as ``torch.maximum``): ``H½(z)``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 import sympy as sp
+from sympy.core.sorting import default_sort_key
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
@@ -24,6 +29,8 @@ from sympy.printing.str import StrPrinter
 
 __all__ = [
     "SymbolName",
+    "real_symbol",
+    "by_name",
     "parse_name",
     "symbol_name",
     "to_latex",
@@ -100,6 +107,47 @@ def symbol_name(head: str, layer: int | None, *index: int) -> str:
     return f"{head}{layer}_" + "_".join(str(i) for i in index)
 
 
+def real_symbol(name: str) -> sp.Symbol:
+    """The real SymPy symbol called ``name``: every symbol of a network is one of these.
+
+    Being real is what makes ``Abs(z)`` differentiate to ``sign(z)`` (not to
+    ``re``/``im`` of a complex z). Symbols compare by name *and* assumptions, so user
+    input is matched to these by name (:func:`by_name`).
+
+    Examples
+    --------
+    >>> z = real_symbol("z1_1")
+    >>> sp.diff(sp.Abs(z), z)
+    sign(z1_1)
+    >>> z == sp.Symbol("z1_1")
+    False
+    """
+    return sp.Symbol(name, real=True)
+
+
+def by_name(expr: sp.Basic, symbols: dict[str, sp.Symbol] | None = None) -> sp.Basic:
+    """``expr`` with each free symbol replaced by the symbol of the same name.
+
+    ``symbols`` maps names to symbols; names not in it (or every name, when it is
+    None) become :func:`real_symbol`. This is how a plain ``Symbol("w1_1_1")`` a user
+    typed meets the network's real one.
+
+    Examples
+    --------
+    >>> e = by_name(sp.Abs(sp.Symbol("z")))
+    >>> e.free_symbols == {real_symbol("z")}
+    True
+    """
+    table = symbols or {}
+    swap = {}
+    for s in expr.free_symbols:
+        if isinstance(s, sp.Symbol):
+            target = table.get(s.name) or real_symbol(s.name)
+            if target != s:
+                swap[s] = target
+    return expr.xreplace(swap) if swap else expr
+
+
 def _latex_name(name: str) -> str | None:
     s = parse_name(name)
     if s is None:
@@ -132,15 +180,34 @@ def _is_step0(expr: sp.Basic) -> bool:
     return isinstance(expr, sp.Heaviside) and len(expr.args) == 2 and expr.args[1] == 0
 
 
+def _step_at(expr: sp.Heaviside) -> sp.Expr:
+    return expr.args[1] if len(expr.args) > 1 else sp.S.Half
+
+
+def _decimals(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with fractions p/10^k shown as decimals (0.01 z, not z/100), for display."""
+    swap = {}
+    for r in expr.atoms(sp.Rational):
+        q = int(r.q)
+        if q > 1 and 10**len(str(q)) // 10 == q:
+            swap[r] = sp.Float(str(Decimal(int(r.p)) / Decimal(q)))
+    return expr.xreplace(swap) if swap else expr
+
+
 class _Latex(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         name = _latex_name(expr.name)
         return name if name is not None else super()._print_Symbol(expr, style)
 
     def _print_Heaviside(self, expr, exp=None):
-        if not _is_step0(expr):
-            return super()._print_Heaviside(expr, exp)
-        tex = rf"H\left({self._print(expr.args[0])}\right)"
+        # H(x): the step with H(0) = 0 (relu'); H_{1/2}: H(0) = ½ (max/min ties).
+        h0 = _step_at(expr)
+        head = "H" if h0 == 0 else rf"H_{{{self._print(h0)}}}"
+        tex = rf"{head}\left({self._print(expr.args[0])}\right)"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_sign(self, expr, exp=None):
+        tex = rf"\operatorname{{sign}}\left({self._print(expr.args[0])}\right)"
         return f"{tex}^{{{exp}}}" if exp else tex
 
 
@@ -150,9 +217,26 @@ class _Text(PrettyPrinter):
         return prettyForm(name) if name is not None else super()._print_Symbol(e, bold_name)
 
     def _print_Heaviside(self, e):
-        if not _is_step0(e):
-            return self._print_Function(e)
-        return self._helper_print_function(e.func, e.args[:1], func_name="H")
+        h0 = _step_at(e)
+        name = "H" if h0 == 0 else "H" + ("½" if h0 == sp.S.Half and self._use_unicode else f"[{h0}]")
+        return self._helper_print_function(e.func, e.args[:1], func_name=name)
+
+    def _print_Max(self, e):
+        args = sorted(e.args, key=default_sort_key)  # the order LaTeX prints them in
+        return self._helper_print_function(e.func, args, func_name="max")
+
+    def _print_Min(self, e):
+        args = sorted(e.args, key=default_sort_key)
+        return self._helper_print_function(e.func, args, func_name="min")
+
+    def _print_Abs(self, e):
+        inner = self._print(e.args[0])
+        if inner.height() == 1:  # plain bars, as a textbook (and a terminal) writes |z|
+            return prettyForm("|" + str(inner) + "|")
+        return super()._print_Abs(e)
+
+    def _print_sign(self, e):
+        return self._helper_print_function(e.func, e.args, func_name="sign")
 
 
 @contextmanager
@@ -166,10 +250,21 @@ def _unicode(flag: bool):
 
 
 class _Str(StrPrinter):
+    """Python names and the parser's lower-case functions: what the formula parser reads back."""
+
     def _print_Heaviside(self, expr):
-        if _is_step0(expr):
-            return f"heaviside({self._print(expr.args[0])})"
-        return super()._print_Function(expr)
+        h0 = _step_at(expr)
+        x = self._print(expr.args[0])
+        return f"heaviside({x})" if h0 == 0 else f"heaviside({x}, {self._print(h0)})"
+
+    def _print_Max(self, expr):
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr):
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
 
 
 def to_latex(expr: sp.Basic, **settings) -> str:
@@ -181,7 +276,7 @@ def to_latex(expr: sp.Basic, **settings) -> str:
     >>> to_latex(sp.Symbol("w1_2_1") * sp.Symbol("delta2_1"))
     '\\\\delta^{(2)}_{1} w^{(1)}_{2 1}'
     """
-    return _Latex(settings).doprint(expr)
+    return _Latex(settings).doprint(_decimals(expr))
 
 
 def to_text(expr: sp.Basic, *, unicode: bool = True, wrap_line: bool = False) -> str:
@@ -194,7 +289,7 @@ def to_text(expr: sp.Basic, *, unicode: bool = True, wrap_line: bool = False) ->
     a⁽¹⁾₁⋅(1 - a⁽¹⁾₁)
     """
     with _unicode(unicode):
-        return _Text({"use_unicode": unicode, "wrap_line": wrap_line}).doprint(expr)
+        return _Text({"use_unicode": unicode, "wrap_line": wrap_line}).doprint(_decimals(expr))
 
 
 def to_str(expr: sp.Basic) -> str:
@@ -219,7 +314,7 @@ def equation_text(lhs: str, rhs: sp.Basic, suffix: str = "") -> str:
     ∂J/∂b⁽¹⁾₁ = δ⁽¹⁾₁
     """
     with _unicode(True):
-        form = _Text({"use_unicode": True, "wrap_line": False})._print(rhs)
+        form = _Text({"use_unicode": True, "wrap_line": False})._print(_decimals(rhs))
         form = prettyForm(*form.left(f"{lhs} = "))
         if suffix:
             form = prettyForm(*form.right(suffix))

@@ -5,8 +5,10 @@ the compiled code keeps one array per layer: W^(l) of shape (n_l, n_{l−1}) and
 shape (n_l,). The order of :attr:`Spec.params` is ``W.ravel()`` then ``b``, layer by
 layer, so conversion is a reshape.
 
-Initialisation (``init_params``): biases 0; weights He-normal (std √(2/n_{l−1})) in
-layers with ReLU or leaky ReLU, Glorot-uniform (±√(6/(n_{l−1}+n_l))) elsewhere.
+Initialisation (``init_params``): biases 0; weights by the scheme each layer's activation
+declares in its registry entry (``Activation.init``): ``"he"``, He-normal (std
+√(2/n_{l−1})), for relu and leaky relu; ``"glorot"``, Glorot-uniform
+(±√(6/(n_{l−1}+n_l))), for the others and by default.
 """
 
 from __future__ import annotations
@@ -19,12 +21,60 @@ import sympy as sp
 from .errors import SpecError
 from .spec import Spec
 
-__all__ = ["LayerArrays", "init_arrays", "init_params", "to_arrays", "to_mapping"]
+__all__ = ["LayerArrays", "Parameters", "init_arrays", "init_params", "to_arrays", "to_mapping"]
 
 #: One (W, b) pair per layer.
 LayerArrays = list[tuple[np.ndarray, np.ndarray]]
 
-_HE = {"relu", "leaky_relu"}
+
+
+class Parameters(dict):
+    """``{Symbol: float}`` that also answers to a parameter's name or a plain ``Symbol``.
+
+    The network's symbols are real (``Symbol("w1_1_1", real=True)``), and SymPy tells a
+    plain ``Symbol("w1_1_1")`` apart from them; this mapping matches such keys by name.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> p = init_params(Spec([2, 1]), seed=0)
+    >>> p["b1_1"], p[sp.Symbol("b1_1")], sp.Symbol("w1_1_2") in p
+    (0.0, 0.0, True)
+    """
+
+    def _by_name(self, key: object) -> object:
+        name = key if isinstance(key, str) else getattr(key, "name", None)
+        if isinstance(name, str):
+            for k in self:
+                if getattr(k, "name", None) == name:
+                    return k
+        return None
+
+    def __missing__(self, key: object) -> float:
+        found = self._by_name(key)
+        if found is None:
+            raise KeyError(key)
+        return dict.__getitem__(self, found)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or self._by_name(key) is not None
+
+    def get(self, key: object, default: object = None) -> object:  # type: ignore[override]
+        """The value for ``key`` (a Symbol or a name), or ``default``."""
+        return self[key] if key in self else default
+
+
+def _he(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    return rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
+
+
+def _glorot(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_out, n_in))
+
+
+#: The weight initialisers, one per scheme name of :data:`~symbackprop.activations.INIT_SCHEMES`.
+INITIALISERS = {"he": _he, "glorot": _glorot}
 
 
 def init_arrays(spec: Spec, seed: int | np.random.Generator | None = 0) -> LayerArrays:
@@ -39,16 +89,11 @@ def init_arrays(spec: Spec, seed: int | np.random.Generator | None = 0) -> Layer
     arrays = []
     for layer, act in enumerate(spec.activations, start=1):
         n_in, n_out = spec.sizes[layer - 1], spec.sizes[layer]
-        if act.name in _HE:
-            W = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
-        else:
-            limit = np.sqrt(6.0 / (n_in + n_out))
-            W = rng.uniform(-limit, limit, size=(n_out, n_in))
-        arrays.append((W, np.zeros(n_out)))
+        arrays.append((INITIALISERS[act.init](rng, n_in, n_out), np.zeros(n_out)))
     return arrays
 
 
-def init_params(spec: Spec, seed: int | np.random.Generator | None = 0) -> dict[sp.Symbol, float]:
+def init_params(spec: Spec, seed: int | np.random.Generator | None = 0) -> Parameters:
     """Starting parameters as ``{Symbol: float}`` (see the module docstring).
 
     Examples
@@ -109,8 +154,10 @@ def to_arrays(spec: Spec, params: Mapping[sp.Symbol | str, float] | Sequence) ->
     return arrays
 
 
-def to_mapping(spec: Spec, arrays: LayerArrays) -> dict[sp.Symbol, float]:
+def to_mapping(spec: Spec, arrays: LayerArrays) -> Parameters:
     """``{Symbol: float}`` in :attr:`Spec.params` order from per-layer (W, b) arrays.
+
+    The result (:class:`Parameters`) also takes names and plain Symbols as keys.
 
     Examples
     --------
@@ -120,4 +167,4 @@ def to_mapping(spec: Spec, arrays: LayerArrays) -> dict[sp.Symbol, float]:
     """
     arrays = to_arrays(spec, arrays)
     flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in arrays])
-    return dict(zip(spec.params, flat.tolist()))
+    return Parameters(zip(spec.params, flat.tolist()))

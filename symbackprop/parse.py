@@ -13,49 +13,72 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
+import numpy as np
 import sympy as sp
 
 from .errors import FormulaError, closest
 
-__all__ = ["FUNCTIONS", "CONSTANTS", "parse_formula"]
+__all__ = ["Function", "FUNCTIONS", "CONSTANTS", "parse_formula"]
 
 
-def _sigmoid(x):
-    return 1 / (1 + sp.exp(-x))
+def _heaviside(x, h0=sp.S.Zero):
+    # The step with H(0) = 0 unless told: relu's derivative, as PyTorch takes it.
+    return sp.Heaviside(x, h0)
 
 
 def _max(*args):
     return sp.Max(*args)
 
 
-#: Named functions a formula may call, with the number of arguments each takes
-#: (``None``: two or more).
-FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int | tuple[int, ...] | None]] = {
-    "exp": (sp.exp, 1),
-    "log": (sp.log, 1),
-    "ln": (sp.log, 1),
-    "sqrt": (sp.sqrt, 1),
-    "tanh": (sp.tanh, 1),
-    "atan": (sp.atan, 1),
-    "arctan": (sp.atan, 1),
-    "sin": (sp.sin, 1),
-    "cos": (sp.cos, 1),
-    "sigmoid": (_sigmoid, 1),
-    "σ": (_sigmoid, 1),
-    "sigmoid_prime": (lambda x: _sigmoid(x) * (1 - _sigmoid(x)), 1),
-    "tanh_prime": (lambda x: 1 - sp.tanh(x) ** 2, 1),
-    "relu": (lambda x: sp.Max(0, x), 1),
-    "softplus": (lambda x: sp.log(1 + sp.exp(x)), 1),
-    # The step with H(0) = 0, the ReLU derivative convention; Heaviside(x, h0) as SymPy prints it.
-    "heaviside": (lambda x: sp.Heaviside(x, 0), 1),
-    "Heaviside": (lambda x, h0=sp.S.Half: sp.Heaviside(x, h0), (1, 2)),
-    "max": (_max, None),
-    "Max": (_max, None),
-    "min": (lambda *a: sp.Min(*a), None),
-    "Min": (lambda *a: sp.Min(*a), None),
-    "abs": (sp.Abs, 1),
-    "Abs": (sp.Abs, 1),
+def _min(*args):
+    return sp.Min(*args)
+
+
+class Function(NamedTuple):
+    """One function of the formula parser: everything symbackprop knows about it.
+
+    ``build`` makes the SymPy expression from the arguments; ``arity`` is the number of
+    arguments (a tuple: any of these; None: two or more); ``numpy`` is its NumPy form
+    for the checker's evaluator (None where SymPy's node is handled structurally, as
+    max/min/steps); ``kink`` states its convention where it has no derivative
+    (docs/notation.md). Display and compiled code come from SymPy's printers, which
+    :mod:`symbackprop.notation` and :mod:`symbackprop.compile` extend for max/min/steps.
+    """
+
+    build: Callable[..., sp.Expr]
+    arity: int | tuple[int, ...] | None
+    numpy: Callable[..., np.ndarray] | None = None
+    kink: str = ""
+
+
+_TIE = "a tie gives ½ to each argument (torch.maximum/minimum)"
+_STEP = "derivative 0 everywhere, the jump included"
+
+#: Named functions a formula may call. The math functions are listed here; each
+#: registered activation adds itself (``sigmoid``, ``relu``, ...) and its textbook
+#: derivative (``sigmoid_prime``) when :mod:`symbackprop.activations` registers it.
+FUNCTIONS: dict[str, Function] = {
+    "exp": Function(sp.exp, 1, np.exp),
+    "log": Function(sp.log, 1, np.log),
+    "ln": Function(sp.log, 1, np.log),
+    "sqrt": Function(sp.sqrt, 1, np.sqrt),
+    "tanh": Function(sp.tanh, 1, np.tanh),
+    "atan": Function(sp.atan, 1, np.arctan),
+    "arctan": Function(sp.atan, 1, np.arctan),
+    "sin": Function(sp.sin, 1, np.sin),
+    "cos": Function(sp.cos, 1, np.cos),
+    # heaviside(x) has H(0) = 0; heaviside(x, h0) sets the value at 0 (as SymPy prints it).
+    "heaviside": Function(_heaviside, (1, 2), kink=_STEP),
+    "Heaviside": Function(lambda x, h0=sp.S.Half: sp.Heaviside(x, h0), (1, 2), kink=_STEP),
+    "sign": Function(sp.sign, 1, np.sign, kink=_STEP),
+    "max": Function(_max, None, kink=_TIE),
+    "Max": Function(_max, None, kink=_TIE),
+    "min": Function(_min, None, kink=_TIE),
+    "Min": Function(_min, None, kink=_TIE),
+    "abs": Function(sp.Abs, 1, np.abs, kink="abs'(0) = sign(0) = 0 (torch.abs)"),
+    "Abs": Function(sp.Abs, 1, np.abs, kink="abs'(0) = sign(0) = 0 (torch.abs)"),
 }
 
 #: Named constants a formula may use (unless the caller defines the same name).
@@ -70,6 +93,12 @@ _BINOPS = {
 }
 _MAX_LENGTH = 20_000
 _MAX_NUMERIC_EXPONENT = 1000
+
+
+def _registry() -> None:
+    # The activations register their parser functions when their module is imported; it
+    # imports this one, so make sure it has run before a formula is read.
+    from . import activations  # noqa: F401
 
 
 def _allowed(names: Mapping[str, sp.Basic]) -> str:
@@ -154,8 +183,10 @@ class _Translator:
             raise self.fail(node.func, f"unknown function {name!r}{hint}")
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
-        func, arity = FUNCTIONS[name]
+        func, arity = FUNCTIONS[name][:2]
         args = [self.visit(a) for a in node.args]
+        if func is _heaviside and len(args) == 2 and not args[1].is_number:
+            raise self.fail(node, "the second argument of heaviside, its value at 0, must be a number")
         ok = (
             len(args) >= 2
             if arity is None
@@ -210,6 +241,7 @@ def parse_formula(
         raise FormulaError(f"The {what} is {len(text)} characters long; the limit is {_MAX_LENGTH}.")
     if not text.strip():
         raise FormulaError(f"The {what} is empty.")
+    _registry()
     translator = _Translator(text, names, what)
     try:
         tree = ast.parse(text.strip(), mode="eval")

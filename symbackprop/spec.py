@@ -16,7 +16,7 @@ import sympy as sp
 from .activations import Activation, get_activation
 from .errors import SpecError, unknown
 from .losses import Loss, get_loss
-from .notation import parse_name, symbol_name
+from .notation import parse_name, real_symbol, symbol_name
 
 __all__ = ["Spec", "ActivationSpec", "LossSpec"]
 
@@ -140,12 +140,12 @@ class Spec:
     def x(self, k: int) -> sp.Symbol:
         """Input x_k (k from 1)."""
         self._check("x", None, k)
-        return sp.Symbol(symbol_name("x", None, k))
+        return real_symbol(symbol_name("x", None, k))
 
     def y(self, j: int) -> sp.Symbol:
         """Target y_j (j from 1)."""
         self._check("y", None, j)
-        return sp.Symbol(symbol_name("y", None, j))
+        return real_symbol(symbol_name("y", None, j))
 
     def w(self, layer: int, j: int, k: int) -> sp.Symbol:
         """Weight w^(l)_jk into neuron j of layer l from neuron k of layer l−1.
@@ -156,34 +156,34 @@ class Spec:
         w1_3_2
         """
         self._check("w", layer, j, k)
-        return sp.Symbol(symbol_name("w", layer, j, k))
+        return real_symbol(symbol_name("w", layer, j, k))
 
     def b(self, layer: int, j: int) -> sp.Symbol:
         """Bias b^(l)_j."""
         self._check("b", layer, j)
-        return sp.Symbol(symbol_name("b", layer, j))
+        return real_symbol(symbol_name("b", layer, j))
 
     def z(self, layer: int, j: int) -> sp.Symbol:
         """Weighted input z^(l)_j."""
         self._check("z", layer, j)
-        return sp.Symbol(symbol_name("z", layer, j))
+        return real_symbol(symbol_name("z", layer, j))
 
     def a(self, layer: int, j: int) -> sp.Symbol:
         """Activation a^(l)_j; ``a(0, k)`` is the input x_k."""
         if layer == 0:
             return self.x(j)
         self._check("a", layer, j)
-        return sp.Symbol(symbol_name("a", layer, j))
+        return real_symbol(symbol_name("a", layer, j))
 
     def delta(self, layer: int, j: int) -> sp.Symbol:
         """δ^(l)_j = ∂J/∂z^(l)_j, as a named symbol."""
         self._check("delta", layer, j)
-        return sp.Symbol(symbol_name("delta", layer, j))
+        return real_symbol(symbol_name("delta", layer, j))
 
     @property
     def J(self) -> sp.Symbol:
         """The loss of one sample, as a symbol."""
-        return sp.Symbol("J")
+        return real_symbol("J")
 
     @property
     def inputs(self) -> tuple[sp.Symbol, ...]:
@@ -193,13 +193,13 @@ class Spec:
     @property
     def targets(self) -> tuple[sp.Symbol, ...]:
         """y_1..y_nL."""
-        return tuple(sp.Symbol(symbol_name("y", None, j)) for j in range(1, self.sizes[-1] + 1))
+        return tuple(real_symbol(symbol_name("y", None, j)) for j in range(1, self.sizes[-1] + 1))
 
     @property
     def outputs(self) -> tuple[sp.Symbol, ...]:
         """a^(L)_1..a^(L)_nL."""
         L = len(self.sizes) - 1
-        return tuple(sp.Symbol(symbol_name("a", L, j)) for j in range(1, self.sizes[-1] + 1))
+        return tuple(real_symbol(symbol_name("a", L, j)) for j in range(1, self.sizes[-1] + 1))
 
     @cached_property
     def params(self) -> tuple[sp.Symbol, ...]:
@@ -217,8 +217,8 @@ class Spec:
         out = []
         for layer in range(1, self.n_layers + 1):
             n, m = self.sizes[layer], self.sizes[layer - 1]
-            out += [sp.Symbol(symbol_name("w", layer, j, k)) for j in range(1, n + 1) for k in range(1, m + 1)]
-            out += [sp.Symbol(symbol_name("b", layer, j)) for j in range(1, n + 1)]
+            out += [real_symbol(symbol_name("w", layer, j, k)) for j in range(1, n + 1) for k in range(1, m + 1)]
+            out += [real_symbol(symbol_name("b", layer, j)) for j in range(1, n + 1)]
         return tuple(out)
 
     def symbol(self, name: str | sp.Symbol) -> sp.Symbol:

@@ -43,7 +43,7 @@ def test_issue_example(net221):
     assert "True: ∂J/∂w⁽²⁾₁₁ = a1_1*a2_1*(1 - a2_1)*(a2_1 - y1)" in text
     # The counterexample's values are the formula's and the oracle's at its point.
     cex = r.counterexample
-    point = {sp.Symbol(k): v for k, v in cex.point.items()}
+    point = {sp.Symbol(k, real=True): v for k, v in cex.point.items()}
     oracle = sp.diff(expanded_loss(net221), net221.w(2, 1, 1))
     assert cex.true_value == pytest.approx(float(oracle.xreplace(point)), rel=1e-9)
     a11, a21 = cex.intermediates["a1_1"], cex.intermediates["a2_1"]
@@ -195,7 +195,7 @@ def test_reflected_sigmoid():
     assert r.diagnosis.kind == "reflected_function"
     assert "σ(−z), whose derivative" in r.diagnosis.message or "its derivative is −σ(−z)(1−σ(−z))" in r.diagnosis.message
     assert [d.kind for d in r.diagnoses] == ["reflected_function", "sign"]
-    z = sp.Symbol("z")
+    z = sp.Symbol("z", real=True)
     assert sp.simplify(r.truth - sp.diff(1 / (1 + sp.exp(z)), z)) == 0
 
 

@@ -131,7 +131,7 @@ def test_fused_softmax_cross_entropy_is_the_sympy_derivation():
 
 
 def test_fused_sigmoid_binary_cross_entropy_is_the_sympy_derivation():
-    z, y = sp.Symbol("z"), sp.Symbol("y")
+    z, y = sp.Symbol("z", real=True), sp.Symbol("y")
     sigma = sbp.ACTIVATIONS["sigmoid"].expr
     J = sbp.LOSSES["binary_cross_entropy"]([sigma], [y])
     ell, delta = FUSED[("sigmoid", "binary_cross_entropy")]

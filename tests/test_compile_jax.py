@@ -172,7 +172,7 @@ def test_source_is_jax_code_and_float64_is_on(jax):
         "CompiledModel(2-3-1 network (relu, sigmoid; loss binary_cross_entropy), backend='jax')"
     )
     assert "jax.numpy.maximum(0, Z1)" in src and "jax.numpy.logaddexp(0, Z2)" in src
-    assert "D1 = D1 * jax.numpy.greater(Z1, 0)" in src  # H(0) = 0, as a new array
+    assert "D1 = D1 * (jax.numpy.greater(Z1, 0) * 1.0)" in src  # H(0) = 0, as a new float array
     assert "W1 = W1 - s * (D1.T @ X)" in src and "return loss, [W1, b1, W2, b2]" in src
     lines = src.splitlines()
     assert not any(" numpy." in line or "(numpy." in line or "-=" in line or "*=" in line for line in lines)

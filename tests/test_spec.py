@@ -13,7 +13,8 @@ from symbackprop.notation import parse_name, to_latex, to_str, to_text
 
 def test_symbols_follow_the_notation():
     net = sbp.mlp([2, 3, 1])
-    assert net.w(1, 2, 1) == sp.Symbol("w1_2_1") and net.b(2, 1) == sp.Symbol("b2_1")
+    # Every symbol is real (so abs(z)' = sign(z)); names follow the notation.
+    assert net.w(1, 2, 1) == sp.Symbol("w1_2_1", real=True) and net.b(2, 1) == sp.Symbol("b2_1", real=True)
     assert net.a(0, 2) == net.x(2) and net.delta(1, 3).name == "delta1_3"
     assert net.params[:3] == (net.w(1, 1, 1), net.w(1, 1, 2), net.w(1, 2, 1))
     assert len(net.params) == 3 * 2 + 3 + 1 * 3 + 1
@@ -60,10 +61,10 @@ def test_activation_forms():
     z = sp.Symbol("z")
     for spec in ("log(1 + exp(z))", sp.log(1 + sp.exp(z)), sp.Lambda(z, sp.log(1 + sp.exp(z)))):
         act = sbp.mlp([1, 1], activation=spec).activations[0]
-        assert act.expr == sp.log(1 + sp.exp(sp.Symbol("z")))
-    # A Symbol("z") with assumptions is matched by name.
-    zr = sp.Symbol("z", real=True)
-    assert sbp.mlp([1, 1], activation=zr**2).activations[0].expr == sp.Symbol("z") ** 2
+        assert act.expr == sp.log(1 + sp.exp(sp.Symbol("z", real=True)))
+    # A Symbol("z") with other assumptions is matched by name.
+    zp = sp.Symbol("z", positive=True)
+    assert sbp.mlp([1, 1], activation=zp**2).activations[0].expr == sp.Symbol("z", real=True) ** 2
 
 
 @pytest.mark.parametrize(

@@ -113,8 +113,7 @@ def describe_factor(net, edge: tuple[str, str], partial: sp.Expr) -> str:
     what = ""
     if dv["kind"] == "a" and du["kind"] == "z":
         act = net.activations[dv["layer"] - 1]
-        short = {"sigmoid": "σ", "identity": "id", "relu": "ReLU", "leaky_relu": "LeakyReLU"}
-        name = short.get(act.name, act.name if act.name.isidentifier() else "f")
+        name = act.text or (act.name if act.name.isidentifier() else "f")
         what = f"{name}'({to_str(du['symbol'])}) = " if act.elementwise else ""
     elif dv["kind"] == "z" and du["kind"] == "a" or dv["kind"] == "z" and du["kind"] == "x":
         what = "the weight "

@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SymbackpropError
+from ..parse import FUNCTIONS
 from ..spec import Spec
 
 __all__ = ["KINK", "evaluate", "forward_values", "sample_points"]
@@ -24,14 +25,10 @@ __all__ = ["KINK", "evaluate", "forward_values", "sample_points"]
 #: Points where some z is closer than this to 0 are rejected (ReLU-type kinks live there).
 KINK = 1e-6
 
+# The NumPy form of each parser function (one home: parse.FUNCTIONS), and two SymPy
+# functions a user's own SymPy expression may hold.
 _UNARY = {
-    sp.exp: np.exp,
-    sp.log: np.log,
-    sp.tanh: np.tanh,
-    sp.atan: np.arctan,
-    sp.sin: np.sin,
-    sp.cos: np.cos,
-    sp.Abs: np.abs,
+    **{f.build: f.numpy for f in FUNCTIONS.values() if f.numpy is not None and isinstance(f.build, type)},
     sp.sinh: np.sinh,
     sp.cosh: np.cosh,
 }
@@ -85,6 +82,9 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, np.ndarray]) -> np.ndarr
                 out = base ** int(ex)
             else:
                 out = np.power(base, ev(ex))
+        elif isinstance(e, sp.DiracDelta):
+            # The derivative of a step: 0, the convention of docs/notation.md.
+            out = np.zeros(shape)
         elif isinstance(e, sp.Heaviside):
             h0 = float(e.args[1]) if len(e.args) > 1 else 0.5
             out = np.heaviside(ev(e.args[0]), h0)
