@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "gradcheck": "checking",
     "CheckResult": "checking",
     "GradcheckResult": "checking",
+    "check_layer": "checking",
+    "LayerCheckResult": "checking",
     # printing
     "to_text": "notation",
     "to_latex": "notation",

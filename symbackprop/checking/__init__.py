@@ -28,3 +28,8 @@ __all__ = [
     "gradcheck",
     "read_formula",
 ]
+
+from .layer import check_layer, true_formula  # noqa: E402  (matrix-form answers)
+from .layer_result import LayerCheckResult, LayerCounterexample  # noqa: E402
+
+__all__ += ["LayerCheckResult", "LayerCounterexample", "check_layer", "true_formula"]
