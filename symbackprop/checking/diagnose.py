@@ -9,7 +9,15 @@ c·(candidate) at *every* point, for one constant c.
 - missing paths: u equals the sum of the path products over a strict subset of the paths
   from p to J (the multivariate chain rule with some terms forgotten);
 - local partial: u = c·t·P (an extra factor) or u·P = c·t (a missing one), P the local
-  partial on one edge of the paths from p to J (σ'(z) = a(1 − a), a weight, a − y, ...).
+  partial on one edge of the paths from p to J (σ'(z) = a(1 − a), a weight, a − y, ...);
+- a local partial written wrong (:func:`substituted_partials`): the sum over the paths of
+  the products of the local partials, with one partial (or one kind of partial across a
+  layer) replaced by the usual wrong one: z for a, another activation's derivative
+  (σ' for tanh'), w_jk for w_kj (W for Wᵀ), b for ∂z/∂b = 1, another layer's activation,
+  another target y_k, a + y for a − y, the softmax without its off-diagonal Jacobian
+  entries, an activation's derivative dropped on every neuron of a layer;
+- two slips at once, where the search stays small: the gradient of another parameter of
+  the same layer with one local partial missing or extra.
 """
 
 from __future__ import annotations
@@ -20,11 +28,19 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from ..activations import ACTIVATIONS, Z
 from ..notation import parse_name, text_name, to_str
 from .evaluate import evaluate
 from .result import Diagnosis
 
-__all__ = ["close", "constant_factor", "describe_factor", "diagnose_gradient", "fit_factor"]
+__all__ = [
+    "close",
+    "constant_factor",
+    "describe_factor",
+    "diagnose_gradient",
+    "fit_factor",
+    "substituted_partials",
+]
 
 #: Relative and absolute tolerance of the numeric comparisons.
 RTOL, ATOL = 1e-9, 1e-11
@@ -32,6 +48,10 @@ RTOL, ATOL = 1e-9, 1e-11
 MAX_INDEX_CANDIDATES = 400
 #: At most this many subsets of paths are tried as the "missing paths".
 MAX_PATH_SUBSETS = 5000
+#: At most this many wrong local partials are tried (:func:`substituted_partials`).
+MAX_SUBSTITUTIONS = 3000
+#: At most this many (other parameter, local partial) pairs are tried as two slips at once.
+MAX_TWO_SLIPS = 2000
 
 
 def close(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -206,6 +226,203 @@ def _local_partials(net, p, u, t, values) -> list[Diagnosis]:
     return found
 
 
+_SUPER = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _node(net, name: str) -> dict:
+    return net.graph.nodes[name]
+
+
+def _sym(net, head: str, layer: int, j: int) -> sp.Symbol | None:
+    """a⁽ˡ⁾_j (x_j for layer 0) or z⁽ˡ⁾_j, when the network has it."""
+    if head == "a" and layer == 0:
+        return net.x(j) if 1 <= j <= net.sizes[0] else None
+    if 1 <= layer <= net.n_layers and 1 <= j <= net.sizes[layer]:
+        return net.a(layer, j) if head == "a" else net.z(layer, j)
+    return None
+
+
+def _swaps(net, d) -> list[tuple[str, dict, str]]:
+    """(kind, {edge: wrong partial}, what is wrong) for each usual way to write a partial wrong."""
+    g = net.graph
+    edges = list(d.partials)
+    out: list[tuple[str, dict, str]] = []
+    by_layer: dict[int, list] = {}
+    for edge, partial in d.partials.items():
+        u, v = edge
+        du, dv = _node(net, u), _node(net, v)
+        words = describe_factor(net, edge, partial)
+        # a written as z (and the reverse), or as another layer's activation, in this factor.
+        for s in sorted(partial.free_symbols, key=lambda s: s.name):
+            if s.name not in g:
+                continue
+            ds = _node(net, s.name)
+            if ds["kind"] not in ("a", "x"):
+                continue
+            layer, j = ds["layer"], ds["index"][0]
+            z = _sym(net, "z", layer, j) if ds["kind"] == "a" else None
+            if z is not None:
+                out.append(("z_for_a", {edge: partial.xreplace({s: z})},
+                            f"it uses {z.name} ({text_name(z)}) where {s.name} ({text_name(s)}) belongs, "
+                            f"in the factor {words} (a = f(z) is the neuron's output, z its weighted input)"))
+            for other_layer in (layer - 1, layer + 1):
+                o = _sym(net, "a", other_layer, j)
+                if o is not None:
+                    out.append(("wrong_layer", {edge: partial.xreplace({s: o})},
+                                f"it uses {o.name} ({text_name(o)}), the activation of the wrong layer, where "
+                                f"{s.name} ({text_name(s)}) belongs, in the factor {words}"))
+        if dv["kind"] == "a" and du["kind"] == "z":
+            layer = dv["layer"]
+            act = net.activations[layer - 1]
+            by_layer.setdefault(layer, []).append(edge)
+            if act.elementwise:
+                zs, a_ = du["symbol"], dv["symbol"]
+                for name, other in ACTIVATIONS.items():
+                    if name in (act.name, "identity") or not other.elementwise:
+                        continue
+                    fname = other.text or name
+                    for wrong in dict.fromkeys([other.local_partial(zs, a_), other.derivative().xreplace({Z: zs})]):
+                        out.append(("wrong_activation", {edge: wrong},
+                                    f"its factor {to_str(wrong)} is {fname}'({zs.name}), the derivative of "
+                                    f"{fname}; this layer's activation is {act.text or act.name}, and the "
+                                    f"factor is {words}"))
+        if du["kind"] in ("bias", "weight") and dv["kind"] == "z":
+            own = du["symbol"]
+            out.append(("param_partial", {edge: own},
+                        f"it has {own.name} where ∂{text_name(dv['symbol'])}/∂{text_name(own)} = "
+                        f"{to_str(partial)} belongs (z = Σ w·a + b: the derivative of b is 1, of w its input)"))
+        if dv["kind"] == "loss":
+            ys = [s for s in partial.free_symbols if s in net.targets]
+            for y in ys:
+                out.append(("target_sign", {edge: partial.xreplace({y: -y})},
+                            f"it has {text_name(du['symbol'])} + {text_name(y)} where the loss gives "
+                            f"{text_name(du['symbol'])} − {text_name(y)}, in the factor {words}"))
+                for other in net.targets:
+                    if other != y:
+                        out.append(("wrong_target", {edge: partial.xreplace({y: other})},
+                                    f"it compares {text_name(du['symbol'])} with the target {other.name} "
+                                    f"({text_name(other)}); output neuron j goes with its own target, "
+                                    f"here {y.name}"))
+    # The derivative of one kind of partial across a whole layer.
+    for layer, layer_edges in sorted(by_layer.items()):
+        sup = f"⁽{str(layer).translate(_SUPER)}⁾"
+        act = net.activations[layer - 1]
+        name = act.text or act.name
+        if not act.elementwise:
+            off = {e: sp.S.Zero for e in layer_edges if _node(net, e[0])["index"] != _node(net, e[1])["index"]}
+            if off:
+                out.append(("softmax_jacobian", off,
+                            f"it treats the {name} of layer {layer} as if it acted neuron by neuron: "
+                            f"it keeps only ∂a{sup}ⱼ/∂z{sup}ⱼ = a_j(1 − a_j) and drops the off-diagonal entries "
+                            f"∂a_i/∂z_j = −a_i a_j of its Jacobian (every output depends on every z)"))
+            continue
+        if len(layer_edges) > 1:
+            drop = {e: sp.S.One for e in layer_edges}
+            out.append(("local_partial", drop,
+                        f"it lacks the factor {name}'(z{sup}ₖ) on every path through layer {layer}: "
+                        f"each δ of that layer needs its own activation's derivative "
+                        f"({', '.join(describe_factor(net, e, d.partials[e]) for e in layer_edges)})"))
+    # W where the δ recursion needs Wᵀ: every weight partial w_kj of a layer written w_jk.
+    weights: dict[int, dict] = {}
+    for edge in edges:
+        du, dv = _node(net, edge[0]), _node(net, edge[1])
+        if du["kind"] == "a" and dv["kind"] == "z":
+            w = d.partials[edge]
+            parsed = parse_name(w.name) if isinstance(w, sp.Symbol) else None
+            if parsed is None:
+                continue
+            swapped = f"w{parsed.layer}_{parsed.index[1]}_{parsed.index[0]}"
+            if swapped in g:
+                weights.setdefault(parsed.layer, {})[edge] = _node(net, swapped)["symbol"]
+            else:
+                weights.setdefault(parsed.layer, {})[edge] = None
+    for layer, swap in sorted(weights.items()):
+        sup = f"⁽{str(layer).translate(_SUPER)}⁾"
+        if swap and all(v is not None for v in swap.values()) and any(
+                v != d.partials[e] for e, v in swap.items()):
+            out.append(("transposed_weights", swap,
+                        f"its δ recursion uses w{sup}_jk where it needs w{sup}_kj: the sum over "
+                        f"the next layer is (W{sup})ᵀδ{sup}, over the weights out of the neuron, not "
+                        f"W{sup}δ{sup}"))
+    return out
+
+
+def substituted_partials(net, p: sp.Symbol, u: np.ndarray, values) -> list[Diagnosis]:
+    """A local partial written wrong: u equals the chain-rule sum with that partial replaced.
+
+    Each path's product of local partials is recomputed with the usual wrong form of one
+    partial (or of one kind of partial across a layer); see the module's notes for the
+    list. Only while the paths from p to J are listed (at most ``MAX_PATHS``).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> from symbackprop.checking.evaluate import sample_points
+    >>> net = sbp.mlp([2, 2, 1], activation="sigmoid")
+    >>> v = sample_points(net, 16)
+    >>> u = v[net.delta(2, 1)] * v[net.z(1, 1)]   # z1_1 written for a1_1
+    >>> substituted_partials(net, net.w(2, 1, 1), u, v)[0].kind
+    'z_for_a'
+    """
+    d = net.derivation(p)
+    if d.paths is None:
+        return []
+    memo: dict[sp.Expr, np.ndarray] = {}
+
+    def val(e: sp.Expr) -> np.ndarray:
+        if e not in memo:
+            memo[e] = evaluate(e, values)
+        return memo[e]
+
+    paths = [list(zip(path, path[1:])) for path in d.paths]
+    found: dict[str, Diagnosis] = {}
+    for i, (kind, swap, what) in enumerate(_swaps(net, d)):
+        if i >= MAX_SUBSTITUTIONS:
+            break
+        if kind in found:
+            continue
+        total = sum(np.prod([val(swap.get(e, d.partials[e])) for e in path], axis=0) for path in paths)
+        c = fit_factor(u, np.asarray(total, dtype=float))
+        if c is None:
+            continue
+        times = "" if abs(c - 1) <= 1e-6 else f" (and a constant factor {_fmt(c)})"
+        found[kind] = Diagnosis(kind, f"Your formula is the chain rule for {text_name(p)}, but {what}{times}.",
+                                {"edges": [list(e) for e in swap], "wrong": [to_str(x) for x in swap.values()],
+                                 "constant": c})
+    return list(found.values())
+
+
+def _two_slips(net, p, u, values) -> list[Diagnosis]:
+    """Wrong index and a missing (or extra) local partial at once: same-layer parameters only."""
+    node = _node(net, p.name)
+    others = [q for q in net.params if q != p and _node(net, q.name)["layer"] == node["layer"]
+              and _node(net, q.name)["kind"] == node["kind"]]
+    tries = 0
+    for q in others:
+        tq = evaluate(net.grad(q), values)
+        d = net.derivation(q)
+        for edge, partial in d.partials.items():
+            if partial.is_number:
+                continue
+            tries += 1
+            if tries > MAX_TWO_SLIPS:
+                return []
+            P = evaluate(partial, values)
+            for extra in (False, True):
+                c = fit_factor(u, tq * P) if extra else fit_factor(u * P, tq)
+                if c is None or abs(c - 1) > 1e-6:
+                    continue
+                words = describe_factor(net, edge, partial)
+                slip = f"has an extra factor {words}" if extra else f"lacks the factor {words}"
+                return [Diagnosis(
+                    "wrong_index",
+                    f"Two slips: your formula is the gradient of {q.name} ({text_name(q)}), not of "
+                    f"{p.name} ({text_name(p)}), and it {slip}.{_index_hint(p, q)}",
+                    {"other": q.name, "edge": list(edge), "factor": to_str(partial), "extra": extra},
+                )]
+    return []
+
+
 def diagnose_gradient(net, p: sp.Symbol, u: np.ndarray, t: np.ndarray, values) -> list[Diagnosis]:
     """Every usual slip that turns ∂J/∂p (values ``t``) into the formula (values ``u``).
 
@@ -229,7 +446,15 @@ def diagnose_gradient(net, p: sp.Symbol, u: np.ndarray, t: np.ndarray, values) -
     if const is not None:
         found.append(const)
     found += _wrong_index(net, p, u, values)
-    found += _missing_paths(net, p, u, values)
     if const is None:
-        found += _local_partials(net, p, u, t, values)
+        found += substituted_partials(net, p, u, values)
+    if not any(f.kind == "softmax_jacobian" for f in found):
+        found += _missing_paths(net, p, u, values)
+    if const is None:
+        local = _local_partials(net, p, u, t, values)
+        # A factor missing on one edge says more than the same factor missing layer-wide.
+        if local:
+            found = [f for f in found if f.kind != "local_partial"] + local
+        if not found:
+            found += _two_slips(net, p, u, values)
     return found

@@ -178,7 +178,6 @@ def _env(net, values) -> dict[str, np.ndarray]:
         env[f"b{layer}"] = np.array([[values[net.b(layer, j)][0]] for j in range(1, rows + 1)], dtype=float)
         for head, sym in (("z", net.z), ("a", net.a), ("delta", net.delta)):
             env[f"{head}{layer}"] = _stack(values, [sym(layer, j) for j in range(1, rows + 1)])
-        act = net.activations[layer - 1]
     return env
 
 

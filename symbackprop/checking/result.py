@@ -19,6 +19,26 @@ DiagnosisKind = Literal[
     "missing_paths",
     "local_partial",
     "reflected_function",
+    # scalar slips named by diagnose.substituted_partials
+    "z_for_a",
+    "wrong_activation",
+    "transposed_weights",
+    "param_partial",
+    "wrong_layer",
+    "softmax_jacobian",
+    "wrong_target",
+    "target_sign",
+    # matrix-form slips named by layer.check_layer
+    "transposed_result",
+    "missing_batch_average",
+    "missing_transpose",
+    "extra_transpose",
+    "matmul_for_elementwise",
+    "elementwise_for_matmul",
+    "missing_derivative",
+    "sign_term",
+    "extra_factor",
+    "shape_mismatch",
 ]
 
 #: How many point coordinates ``str(result)`` shows before it abbreviates.
@@ -33,7 +53,8 @@ class Diagnosis:
     ----------
     kind : str
         ``"sign"``, ``"constant_factor"``, ``"wrong_index"``, ``"missing_paths"``,
-        ``"local_partial"`` or ``"reflected_function"``.
+        ``"local_partial"``, ``"reflected_function"``, or one of the kinds of
+        :data:`DiagnosisKind` named by the wider scalar diagnosis and by ``check_layer``.
     message : str
         The explanation, in words.
     details : dict

@@ -8,7 +8,7 @@ exit code. Heavy imports (SymPy, NumPy, matplotlib) happen inside those function
 Exit codes (see docs/cli.md):
 
 - 0: success (for ``check``: the formula is right);
-- 1: ``check``'s negative answer (the formula is wrong), and nothing else;
+- 1: ``check``'s and ``check-layer``'s negative answer (the formula is wrong), and nothing else;
 - 2: bad input, or any other failure: one line on stderr, never a traceback. An unexpected
   error's line ends with a pointer to ``--debug``, which prints the traceback of any error;
 - 130: interrupted (Ctrl-C);
@@ -29,7 +29,7 @@ from typing import NoReturn
 __all__ = ["main", "COMMANDS", "EXIT_OK", "EXIT_WRONG", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("derive", "check", "train", "render")
+COMMANDS = ("derive", "check", "check_layer", "train", "render")
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
