@@ -241,7 +241,7 @@ def _replace(node: Node, path: tuple[int, ...], new: Node) -> Node:
     i = path[0]
     args = list(node.args)
     args[i] = _replace(args[i], path[1:], new)
-    return Node(node.op, tuple(args), node.name, node.value, node.shown)
+    return Node(node.op, tuple(args), node.name, node.value)
 
 
 def _rename(node: Node, old: str, new: str) -> Node:

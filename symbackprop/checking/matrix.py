@@ -77,7 +77,6 @@ class Node:
 
     ``op`` is ``"name"``, ``"num"``, ``"call"`` (``name`` is the function), ``"T"``,
     ``"neg"``, or a binary operator ``"@" "*" "/" "+" "-" "**"``; ``args`` are the operands.
-    ``shown`` overrides how a name prints (a factor the checker inserts, e.g. ``a1*(1 - a1)``).
 
     Examples
     --------
@@ -89,12 +88,11 @@ class Node:
     args: tuple[Node, ...] = ()
     name: str = ""
     value: float = 0.0
-    shown: str = ""
 
     def __str__(self) -> str:
         op = self.op
         if op == "name":
-            return self.shown or self.name
+            return self.name
         if op == "num":
             v = self.value
             return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
@@ -114,9 +112,7 @@ class Node:
 
     @staticmethod
     def _wrap(node: Node, prec: int, strict: bool) -> str:
-        own = _PREC["num"] if node.op == "name" and not node.shown else _PREC.get(node.op, 6)
-        if node.op == "name" and node.shown:
-            own = 2  # an inserted factor such as a1*(1 - a1): a product
+        own = _PREC.get(node.op, 6)
         if node.op == "num" and node.value < 0:
             own = _PREC["neg"]
         text = str(node)
