@@ -63,7 +63,7 @@ def times(text: str) -> Callable:
 
 def drop_terms_with(name: str, *more: str) -> Callable:
     names = {name, *more}
-    return lambda truth, net: sp.Add(*[t for t in sp.Add.make_args(sp.expand(truth))
+    return lambda truth, net: sp.Add(*[t for t in sp.Add.make_args(truth)
                                        if not {s.name for s in t.free_symbols} & names])
 
 
