@@ -22,6 +22,7 @@ A student writes the layer-level equations with the layer matrices and vectors:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -257,6 +258,13 @@ def _factors(node: Node) -> list[Node]:
     return [node]
 
 
+def _product(factors: list[Node]) -> Node:
+    out = factors[0]
+    for f in factors[1:]:
+        out = Node("*", (out, f))
+    return out
+
+
 def _show_name(name: str) -> str:
     return "x" if name == "a0" else name
 
@@ -347,13 +355,23 @@ def _variants(tree: Node, net, batch: int | None) -> Iterator[tuple[str, Node, s
     if batch:
         yield ("missing_batch_average", Node("call", (tree,), name="mean"),
                f"{tree} is per sample: the gradient of the batch's mean loss averages over the samples (the columns)")
-    # An extra factor: one operand of a product dropped.
-    for path, node, _ in nodes:
-        if node.op in ("*", "@") or node.op == "/":
+    # An extra factor: one or two factors of a product dropped (σ' = a*(1 - a) is two).
+    for path, node, parent in nodes:
+        if node.op == "/" or node.op == "@":
             left, right = node.args
             yield "extra_factor", _replace(tree, path, left), f"the factor {right} does not belong in {node}"
-            if node.op != "/":
+            if node.op == "@":
                 yield "extra_factor", _replace(tree, path, right), f"the factor {left} does not belong in {node}"
+        if node.op == "*" and not (parent is not None and parent.op == "*"):
+            factors = _factors(node)
+            for size in (1, 2):
+                for drop in itertools.combinations(range(len(factors)), size):
+                    kept = [f for i, f in enumerate(factors) if i not in drop]
+                    if not kept:
+                        continue
+                    new, dropped = _product(kept), _product([factors[i] for i in drop])
+                    yield ("extra_factor", _replace(tree, path, new),
+                           f"the factor{'s' if size > 1 else ''} {dropped} do{'' if size > 1 else 'es'} not belong in {node}")
 
 
 _ORDER = ["transposed_result", "missing_batch_average", "sign", "constant_factor", "missing_transpose",
@@ -398,6 +416,7 @@ def _diagnose(tree: Node, net, draws, batch, subject: str, shape_problem: str | 
                 break
             if kind in found or not _right(variant, draws[:1]) or not _right(variant, draws):
                 continue
+            what = what[0].upper() + what[1:] if what.startswith("the ") else what
             found[kind] = Diagnosis(kind, f"{lead}{what}: {variant} is right.",
                                     {"corrected": str(variant), **({"shapes": shape_problem} if shape_problem else {})})
     if shape_problem and not found:

@@ -294,6 +294,10 @@ def shape_text(v: np.ndarray) -> str:
     return "scalar" if np.ndim(v) == 0 else f"({v.shape[0]}×{v.shape[1]})"
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def _elementwise(node: Node, values: list[np.ndarray], column_ok: bool = False) -> None:
     shapes = {np.shape(v) for v in values if np.ndim(v) == 2 and np.shape(v) != (1, 1)}
     if len(shapes) <= 1:
@@ -362,7 +366,7 @@ def _ev(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
             raise ShapeError(
                 node,
                 f"{node} multiplies shapes {shape_text(left)} and {shape_text(right)}, which "
-                f"cannot multiply ({left.shape[1]} columns, {right.shape[0]} rows)",
+                f"cannot multiply ({_count(left.shape[1], 'column')}, {_count(right.shape[0], 'row')})",
             )
         return left @ right
     _elementwise(node, [left, right], column_ok=op in "+-")
