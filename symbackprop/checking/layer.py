@@ -155,7 +155,11 @@ def _true_text(net, wrt: str, batch: int | None) -> str:
         return f"a{L} - y"
     if not act.elementwise and g is not None and not batch:
         return f"a{L} * ({g} - a{L}.T @ ({g}))"
-    return f"∇ₐJ ⊙ f'(z{L}) (the output layer's Jacobian applied to ∇ₐJ)"
+    loss = net.loss(net.outputs, net.targets)
+    grads = ", ".join(to_str(at_kinks(sp.diff(loss, a))) for a in net.outputs)
+    if act.elementwise:
+        return f"∇ₐJ * {fp}, where ∇ₐJ = ({grads}) (no one form for every output neuron)"
+    return f"the softmax Jacobian applied to ∇ₐJ = ({grads}), column by column"
 
 
 def _subject(kind: str, layer: int) -> str:

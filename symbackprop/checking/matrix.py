@@ -331,6 +331,20 @@ def evaluate_matrix(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.asarray(_ev(node, env), dtype=float)
 
 
+def _function_expr(name: str, n: int) -> tuple[tuple[sp.Symbol, ...], sp.Expr]:
+    # Built once per call of the checker's variants, not once per evaluation.
+    key = (name, n, FUNCTIONS[name])
+    if key not in _BUILT:
+        dummies = sp.symbols(f"_m0:{n}")
+        if len(_BUILT) > 256:  # registered functions come and go: keep the table small
+            _BUILT.clear()
+        _BUILT[key] = (dummies, FUNCTIONS[name].build(*dummies))
+    return _BUILT[key]
+
+
+_BUILT: dict = {}
+
+
 def _ev(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
     op = node.op
     if op == "name":
@@ -352,8 +366,7 @@ def _ev(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
         _elementwise(node, args)
         shape = next((np.shape(v) for v in args if np.ndim(v) == 2 and np.shape(v) != (1, 1)),
                      next((np.shape(v) for v in args if np.ndim(v) == 2), ()))
-        dummies = sp.symbols(f"_m0:{len(args)}")
-        expr = FUNCTIONS[node.name].build(*dummies)
+        dummies, expr = _function_expr(node.name, len(args))
         flat = {d: np.broadcast_to(v, shape).ravel() if shape else np.atleast_1d(v)
                 for d, v in zip(dummies, args)}
         out = evaluate(expr, flat)
