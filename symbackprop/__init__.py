@@ -115,6 +115,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         GradcheckResult as GradcheckResult,
     )
     from .checking import (
+        LayerCheckResult as LayerCheckResult,
+    )
+    from .checking import (
         check as check,
     )
     from .checking import (
@@ -122,6 +125,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .checking import (
         check_file as check_file,
+    )
+    from .checking import (
+        check_layer as check_layer,
     )
     from .checking import (
         gradcheck as gradcheck,
