@@ -52,6 +52,8 @@ MAX_PATH_SUBSETS = 5000
 MAX_SUBSTITUTIONS = 3000
 #: At most this many (other parameter, local partial) pairs are tried as two slips at once.
 MAX_TWO_SLIPS = 2000
+#: ... among at most this many other parameters.
+MAX_TWO_SLIP_PARAMETERS = 24
 
 
 def close(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -397,8 +399,11 @@ def _two_slips(net, p, u, values) -> list[Diagnosis]:
     node = _node(net, p.name)
     others = [q for q in net.params if q != p and _node(net, q.name)["layer"] == node["layer"]
               and _node(net, q.name)["kind"] == node["kind"]]
+    # Nearest first (a weight sharing a row or a column: one index wrong), and few of them:
+    # each costs a derivation.
+    others.sort(key=lambda q: sum(a != b for a, b in zip(_node(net, q.name)["index"], node["index"])))
     tries = 0
-    for q in others:
+    for q in others[:MAX_TWO_SLIP_PARAMETERS]:
         tq = evaluate(net.grad(q), values)
         d = net.derivation(q)
         for edge, partial in d.partials.items():
