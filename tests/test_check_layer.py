@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_diagnose import SCALAR_SLIPS, judge
 
 import symbackprop as sbp
@@ -272,3 +274,24 @@ def test_cli_subprocess_exit_code():
     proc = subprocess.run([sys.executable, "-m", "symbackprop", "check-layer", "--layers", "2,2,1",
                            "--wrt", "db2", "--formula", "delta2"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("RIGHT"), proc.stderr
+
+
+# ------------------------------------------------------- property over networks
+
+@settings(max_examples=15, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 3), min_size=3, max_size=4),
+    act=st.sampled_from(["sigmoid", "tanh", "softplus", "arctan", "identity"]),
+    loss=st.sampled_from(["quadratic", "mse"]),
+    batch=st.sampled_from([None, 3]),
+)
+def test_property_truth_accepted_and_dropped_transpose_named(sizes, act, loss, batch):
+    net = sbp.mlp(sizes, activation=act, loss=loss)
+    for layer in range(1, net.n_layers):
+        truth = true_formula(net, f"delta{layer}", batch)
+        assert sbp.check_layer(net, f"delta{layer}", truth, batch=batch).ok, truth
+        if sizes[layer] == sizes[layer + 1] == 1:
+            continue  # a 1×1 matrix is its own transpose
+        slip = truth.replace(f"W{layer + 1}.T", f"W{layer + 1}", 1)
+        r = sbp.check_layer(net, f"delta{layer}", slip, batch=batch)
+        assert not r.ok and r.diagnosis is not None and r.diagnosis.kind == "missing_transpose", str(r)
