@@ -482,7 +482,8 @@ def check_layer(
     """
     kind, layer = _target(net, wrt)
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 2):
-        raise SpecError(f"batch must be None (one sample) or a number of samples ≥ 2; got {batch!r}.")
+        raise SpecError(f"The batch (--batch) must be a number of samples of at least 2 (leave it out "
+                        f"for one sample); got {batch!r}.")
     if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= 100:
         raise SpecError(f"draws must be an integer from 1 to 100; got {draws!r}.")
     names = layer_names(net, batch)
@@ -509,7 +510,7 @@ def check_layer(
     if np.shape(values[i]) != np.shape(t):
         shape_problem = f"Your formula has shape {shape_text(values[i])}, {subject} has shape {shape_text(t)}"
     used = [n for n in names if n in tree.names() or re.search(rf"\b{n}\b", truth_text)]
-    cex = LayerCounterexample({_show_name(n) if n != "a0" else "a0": env[n] for n in used}, values[i], t)
+    cex = LayerCounterexample({n: env[n] for n in used}, values[i], t)
     found = _diagnose(tree, net, points, batch, subject, shape_problem, values)
     outcome = (shape_problem if shape_problem else f"differs at {len(bad)} of {len(points)} random draws")
     return LayerCheckResult(False, counterexample=cex, diagnosis=found[0] if found else None,
