@@ -13,7 +13,7 @@ Nothing is differentiated by hand, and nothing is clipped. The output layer's lo
 composed with its activation and written in the logits (:func:`output_forms`): the
 loss J(f(z), y) goes through :func:`~symbackprop.stable.stabilize`, which writes
 log σ(z) as ``log_sigmoid(z)``, log(1 − σ(z)) as ``log_sigmoid(-z)``, log(1 + e^z) as
-``softplus(z)`` and so on; after softmax, J is written in log a_j = z_j − LSE and
+``softplus(z)`` and so on; after softmax, J is written in log a_j (``log_softmax``) and
 log(1 − a_j) (``log1m_softmax``). δ^(L) is ``sympy.diff`` of that J with respect to
 the logits, so the compiled gradient is exactly the gradient of the compiled loss. An
 activation with nothing to fuse (relu, leaky_relu, polynomials) stays a name a whose
@@ -194,7 +194,7 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
     through the stable forms of :mod:`symbackprop.stable` (log σ(z) as log_sigmoid(z),
     log(1 − σ(z)) as log_sigmoid(−z), ...); δ is ``sympy.diff`` of that J, so the compiled
     gradient is the gradient of the compiled loss. After softmax, J is written in
-    ``log_a_j`` = log a_j = z_j − LSE and ``log1m_a_j`` = log(1 − a_j), with
+    ``log_a_j`` = log a_j = z_j − log Σ_k e^(z_k) and ``log1m_a_j`` = log(1 − a_j), with
     ∂ log a_j/∂z_i = [i = j] − a_i and ∂ log(1 − a_j)/∂z_i = −a_j [i = j] + a_i a_j/(1 − a_j)
     [i ≠ j], products of a's taken as exponentials of sums of logs.
 
@@ -342,19 +342,15 @@ class _Source:
 
     def forward(self) -> list[str]:
         lines = []
-        L = self.spec.n_layers
         for l, act in enumerate(self.spec.activations, start=1):
             prev = "X" if l == 1 else f"A{l - 1}"
             lines.append(f"    Z{l} = {prev} @ W{l}.T + b{l}")
-            if not act.elementwise:  # softmax through log-sum-exp
+            if not act.elementwise:  # softmax, with the row maximum subtracted
                 lines += [
                     f"    M = Z{l}.max(axis=1, keepdims=True)",
                     f"    E = {self.np}.exp(Z{l} - M)",
-                    "    S = E.sum(axis=1, keepdims=True)",
-                    f"    A{l} = E / S",
+                    f"    A{l} = E / E.sum(axis=1, keepdims=True)",
                 ]
-                if l == L:
-                    lines.append(f"    LSE = M + {self.np}.log(S)")
             elif l in self.act_names:
                 lines.append(f"    A{l} = {self.act_names[l]}(Z{l})")
             else:
@@ -370,7 +366,7 @@ class _Source:
         p, L = self.plan, self.spec.n_layers
         lines = []
         if p.softmax:
-            lines.append(f"    LSM = Z{L} - LSE  # log softmax")
+            lines.append(f"    LSM = log_softmax(Z{L})  # exact also for the largest logit")
             if p.needs_l1m:
                 lines.append(f"    L1M = log1m_softmax(Z{L})  # log(1 - softmax), no cancellation")
         if p.loss_elem is not None:
@@ -396,7 +392,7 @@ class _Source:
             if not p.g_elem.free_symbols:
                 g = f"{xp}.full_like(Z{L}, {float(p.g_elem)!r})"
             lines = [f"    G = {g}",
-                     f"    D{L} = G*{xp}.exp(L1M) - A{L}*(G.sum(axis=1, keepdims=True) - G)"]
+                     f"    D{L} = G*{xp}.exp(L1M) - A{L}*sum_others(G, Z{L})"]
             if p.h_elem != 0:
                 h = self.code(p.h_elem, names)
                 if not p.h_elem.free_symbols:

@@ -54,7 +54,9 @@ __all__ = [
     "stabilize",
     "numpy_helpers",
     "jax_helpers",
+    "log_softmax",
     "log1m_softmax",
+    "sum_others",
 ]
 
 
@@ -319,6 +321,31 @@ def _np_sech2(u: np.ndarray) -> np.ndarray:
     return 4.0 * e / (1.0 + e) ** 2
 
 
+def _softmax_parts(Z: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """The row maximum M, E = e^(Z − M), the one-hot of each row's largest entry, and
+    Σ_{k ≠ top} E_k (so that Σ E = 1 + that sum, and log Σ E = log1p(that sum) exactly)."""
+    n = Z.shape[1]
+    top = xp.arange(n) == xp.argmax(Z, axis=1)[:, None]
+    M = Z.max(axis=1, keepdims=True)
+    E = xp.exp(Z - M)
+    rest = xp.where(top, 0.0, E).sum(axis=1, keepdims=True)
+    return M, E, top, rest
+
+
+def log_softmax(Z: Any, xp: Any = np) -> Any:
+    """log softmax(Z)_j = (z_j − M) − log1p(Σ_{k≠top} e^(z_k − M)), exact also for the largest
+    logit (z_j − LSE would round log(1 + 1e-35) to 0).
+
+    Examples
+    --------
+    >>> r = log_softmax(np.array([[40.0, -40.0]]))
+    >>> bool(abs(r[0, 0] / -np.exp(-80.0) - 1) < 1e-15), float(r[0, 1])
+    (True, -80.0)
+    """
+    M, _, _, rest = _softmax_parts(Z, xp)
+    return (Z - M) - xp.log1p(rest)
+
+
 def log1m_softmax(Z: Any, xp: Any = np) -> Any:
     """log(1 − softmax(Z)_j) for every row of Z, without cancellation (``xp``: numpy or jax.numpy).
 
@@ -331,17 +358,31 @@ def log1m_softmax(Z: Any, xp: Any = np) -> Any:
     >>> log1m_softmax(np.array([[1000.0, -1000.0]])).tolist()
     [[-2000.0, -0.0]]
     """
-    n = Z.shape[1]
-    top = xp.arange(n) == xp.argmax(Z, axis=1)[:, None]
-    M = Z.max(axis=1, keepdims=True)
-    E = xp.exp(Z - M)
-    S = E.sum(axis=1, keepdims=True)
+    M, E, top, rest = _softmax_parts(Z, xp)
     others = xp.where(top, -xp.inf, Z)
     M2 = others.max(axis=1, keepdims=True)
     S2 = xp.exp(others - M2).sum(axis=1, keepdims=True)
-    at_top = (M2 - M) + xp.log(S2) - xp.log(S)
-    rest = xp.log1p(-xp.where(top, 0.0, E) / S)
-    return xp.where(top, at_top, rest)
+    log_s = xp.log1p(rest)
+    at_top = (M2 - M) + xp.log(S2) - log_s
+    below = xp.log1p(-xp.where(top, 0.0, E) / (1.0 + rest))
+    return xp.where(top, at_top, below)
+
+
+def sum_others(G: Any, Z: Any, xp: Any = np) -> Any:
+    """Σ_{j≠i} G_j for every column i, exact for the column of the row's largest logit.
+
+    G.sum() − G_i would cancel there (softmax δ_i = g_i (1 − a_i) − a_i Σ_{j≠i} g_j is tiny
+    when a_i ≈ 1); that column's sum is taken over the others directly instead.
+
+    Examples
+    --------
+    >>> sum_others(np.array([[0.7, -1e-35]]), np.array([[40.0, -40.0]])).tolist()
+    [[-1e-35, 0.7]]
+    """
+    top = xp.arange(Z.shape[1]) == xp.argmax(Z, axis=1)[:, None]
+    rest = xp.where(top, 0.0, G).sum(axis=1, keepdims=True)
+    at_top = xp.where(top, G, 0.0).sum(axis=1, keepdims=True)
+    return xp.where(top, rest, at_top + (rest - G))
 
 
 def numpy_helpers() -> dict[str, Any]:
@@ -360,7 +401,9 @@ def numpy_helpers() -> dict[str, Any]:
         "log_softplus": _np_log_softplus,
         "dsigmoid": _np_dsigmoid,
         "sech2": _np_sech2,
+        "log_softmax": log_softmax,
         "log1m_softmax": log1m_softmax,
+        "sum_others": sum_others,
     }
 
 
@@ -385,5 +428,7 @@ def jax_helpers() -> dict[str, Any]:
         "log_softplus": log_softplus,
         "dsigmoid": dsigmoid,
         "sech2": lambda u: 4.0 * dsigmoid(2.0 * u),
+        "log_softmax": lambda Z: log_softmax(Z, jnp),
         "log1m_softmax": lambda Z: log1m_softmax(Z, jnp),
+        "sum_others": lambda G, Z: sum_others(G, Z, jnp),
     }
