@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import linecache
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -484,7 +485,11 @@ class _Source:
                f'    """One SGD step with momentum mu (velocities V), {how}."""',
                "    n = X.shape[0]", "    s = lr / n", self.params_line(), f"    {vel}, = V",
                *self.forward(), *self.loss(), *guard, *self.backward("momentum"), ret_mom]
-        return "\n".join(head + fwd + loss + lag + step + mom) + "\n"
+        body = "\n".join(fwd + loss + lag + step + mom) + "\n"
+        used = [h for h in numpy_helpers() if re.search(rf"\b{h}\(", body)]
+        if used:
+            head.append(f"# {', '.join(used)}: symbackprop.stable (no overflow, no cancellation)")
+        return "\n".join(head) + "\n" + body
 
 
 class CompiledModel:
