@@ -77,7 +77,7 @@ Backend = Literal["numpy", "jax"]
 BACKENDS = ("numpy", "jax")
 
 # Generic per-element symbols of the output layer's forms: target, log-softmax, log(1 − softmax).
-_y, _ls, _lm = sp.symbols("y LS L1M")
+_y, _ls, _lm, _c = sp.symbols("y LS L1M C")
 
 
 class _Step:
@@ -203,7 +203,7 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
     -------
     (J, deltas, meaning)
         ``meaning`` maps each symbol that is not a network symbol (``log_a2_1``,
-        ``log1m_a2_1``) to its SymPy definition in the outputs.
+        ``log1m_a2_1``, ``c_a2_1`` = 1 − a2_1) to its SymPy definition in the outputs.
 
     Examples
     --------
@@ -214,7 +214,7 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
     >>> deltas
     [a1_1*(1 - y1) - y1*sigmoid(-z1_1)]
     >>> output_forms(sbp.mlp([1, 2], "softmax", "cross_entropy"))[:2]
-    (-log_a1_1*y1 - log_a1_2*y2, [a1_1*y2 - y1*exp(log1m_a1_1), a1_2*y1 - y2*exp(log1m_a1_2)])
+    (-log_a1_1*y1 - log_a1_2*y2, [a1_1*y2 - c_a1_1*y1, a1_2*y1 - c_a1_2*y2])
     """
     L = spec.n_layers
     a, y = spec.outputs, spec.targets
@@ -235,6 +235,7 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
         return Jz, deltas, {}
     ls = [sp.Symbol(f"log_{aj.name}") for aj in a]
     lm = [sp.Symbol(f"log1m_{aj.name}") for aj in a]
+    cm = [sp.Symbol(f"c_{aj.name}") for aj in a]  # 1 − a_j, exact (softmax_parts)
     logs = {aj: lj for aj, lj in zip(a, ls)} | {1 - aj: mj for aj, mj in zip(a, lm)}
     # Softmax outputs are positive, so log of a product splits (force=True is valid here).
     Js = sp.expand_log(J, force=True).replace(
@@ -246,12 +247,13 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
     for i in range(n):
         total = []
         for j in range(n):
-            d_ls = sp.exp(lm[i]) if i == j else -sp.exp(ls[i])
+            d_ls = cm[i] if i == j else -sp.exp(ls[i])
             d_lm = -sp.exp(ls[j]) if i == j else sp.exp(ls[i] + ls[j] - lm[j])
             total += [sp.diff(Js, ls[j]) * d_ls, sp.diff(Js, lm[j]) * d_lm]
         deltas.append(stabilize(sp.Add(*total)))
     back = {sp.exp(lj): aj for aj, lj in zip(a, ls)}
-    meaning = {lj: sp.log(aj) for aj, lj in zip(a, ls)} | {mj: sp.log(1 - aj) for aj, mj in zip(a, lm)}
+    meaning = ({lj: sp.log(aj) for aj, lj in zip(a, ls)} | {mj: sp.log(1 - aj) for aj, mj in zip(a, lm)}
+               | {cj: 1 - aj for aj, cj in zip(a, cm)})
     return Js.xreplace(back), [d.xreplace(back) for d in deltas], meaning
 
 
@@ -265,9 +267,10 @@ def _plan(spec: Spec) -> _Plan:
     if softmax:
         ls = [sp.Symbol(f"log_{aj.name}") for aj in a]
         lm = [sp.Symbol(f"log1m_{aj.name}") for aj in a]
-        per_j = [(ls[j], lm[j], a[j], y[j]) for j in range(n)]
-        generic = (_ls, _lm, A_SYM, _y)
-        arrays = ("LSM", "L1M", f"A{L}", "Y")
+        cm = [sp.Symbol(f"c_{aj.name}") for aj in a]
+        per_j = [(ls[j], lm[j], cm[j], a[j], y[j]) for j in range(n)]
+        generic = (_ls, _lm, _c, A_SYM, _y)
+        arrays = ("LSM", "L1M", "C", f"A{L}", "Y")
     else:
         per_j = [(z[j], a[j], y[j]) for j in range(n)]
         generic = (Z_SYM, A_SYM, _y)
@@ -285,7 +288,8 @@ def _plan(spec: Spec) -> _Plan:
         g_elem = stabilize(sp.diff(full, _ls)).xreplace({sp.exp(_ls): A_SYM})
         h_elem = stabilize(sp.diff(full, _lm)).xreplace({sp.exp(_ls): A_SYM})
     needs_l1m = softmax and (
-        loss_elem is not None or any(s.name.startswith("log1m_") for s in used)
+        any(s.name.startswith("log1m_") for s in used)
+        or any(e is not None and e.has(_lm) for e in (loss_elem, g_elem, h_elem))
     )
     return _Plan(softmax, loss_elem, delta_elem, g_elem, h_elem, J, tuple(deltas), columns, needs_l1m)
 
@@ -346,12 +350,8 @@ class _Source:
         for l, act in enumerate(self.spec.activations, start=1):
             prev = "X" if l == 1 else f"A{l - 1}"
             lines.append(f"    Z{l} = {prev} @ W{l}.T + b{l}")
-            if not act.elementwise:  # softmax, with the row maximum subtracted
-                lines += [
-                    f"    M = Z{l}.max(axis=1, keepdims=True)",
-                    f"    E = {self.np}.exp(Z{l} - M)",
-                    f"    A{l} = E / E.sum(axis=1, keepdims=True)",
-                ]
+            if not act.elementwise:  # softmax (output layer only): a, log a, 1 − a, argmax
+                lines.append(f"    A{l}, LSM, C, TOP = softmax_parts(Z{l})")
             elif l in self.act_names:
                 lines.append(f"    A{l} = {self.act_names[l]}(Z{l})")
             else:
@@ -360,14 +360,13 @@ class _Source:
 
     def _generic(self) -> dict[sp.Symbol, str]:
         L = self.spec.n_layers
-        return {Z_SYM: f"Z{L}", A_SYM: f"A{L}", _y: "Y", _ls: "LSM", _lm: "L1M"}
+        return {Z_SYM: f"Z{L}", A_SYM: f"A{L}", _y: "Y", _ls: "LSM", _lm: "L1M", _c: "C"}
 
     def loss(self) -> list[str]:
         """Lines that set ``loss`` (mean over the batch), and what δ^(L) reads, from the logits."""
         p, L = self.plan, self.spec.n_layers
         lines = []
         if p.softmax:
-            lines.append(f"    LSM = log_softmax(Z{L})  # exact also for the largest logit")
             if p.needs_l1m:
                 lines.append(f"    L1M = log1m_softmax(Z{L})  # log(1 - softmax), no cancellation")
         if p.loss_elem is not None:
@@ -393,7 +392,7 @@ class _Source:
             if not p.g_elem.free_symbols:
                 g = f"{xp}.full_like(Z{L}, {float(p.g_elem)!r})"
             lines = [f"    G = {g}",
-                     f"    D{L} = G*{xp}.exp(L1M) - A{L}*sum_others(G, Z{L})"]
+                     f"    D{L} = G*C - A{L}*sum_others(G, TOP)"]
             if p.h_elem != 0:
                 h = self.code(p.h_elem, names)
                 if not p.h_elem.free_symbols:

@@ -54,6 +54,7 @@ __all__ = [
     "stabilize",
     "numpy_helpers",
     "jax_helpers",
+    "softmax_parts",
     "log_softmax",
     "log1m_softmax",
     "sum_others",
@@ -298,8 +299,11 @@ def stabilize(expr: sp.Expr) -> sp.Expr:
 # ----------------------------------------------------------------- numeric helpers
 def _np_sigmoid(u: np.ndarray) -> np.ndarray:
     # exp of -|u| never overflows; each branch of the piecewise form is exact in its half.
-    e = np.exp(-np.abs(u))
-    return np.where(u >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # (In-place steps: these run on every batch, where each temporary array costs.)
+    e = np.abs(u)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    return np.where(u >= 0, 1.0, e) / (e + 1.0)
 
 
 def _np_log_softplus(u: np.ndarray) -> np.ndarray:
@@ -312,24 +316,60 @@ def _np_log_softplus(u: np.ndarray) -> np.ndarray:
 
 
 def _np_dsigmoid(u: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(u))
-    return e / (1.0 + e) ** 2
+    e = np.abs(u)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    d *= d
+    e /= d
+    return e
 
 
 def _np_sech2(u: np.ndarray) -> np.ndarray:
-    e = np.exp(-2.0 * np.abs(u))
-    return 4.0 * e / (1.0 + e) ** 2
+    e = np.abs(u)
+    e *= -2.0
+    np.exp(e, out=e)
+    d = e + 1.0
+    d *= d
+    e *= 4.0
+    e /= d
+    return e
 
 
 def _softmax_parts(Z: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
     """The row maximum M, E = e^(Z − M), the one-hot of each row's largest entry, and
     Σ_{k ≠ top} E_k (so that Σ E = 1 + that sum, and log Σ E = log1p(that sum) exactly)."""
-    n = Z.shape[1]
-    top = xp.arange(n) == xp.argmax(Z, axis=1)[:, None]
-    M = Z.max(axis=1, keepdims=True)
+    i = xp.argmax(Z, axis=1)
+    top = xp.arange(Z.shape[1]) == i[:, None]
+    M = Z[xp.arange(Z.shape[0]), i][:, None]
     E = xp.exp(Z - M)
-    rest = xp.where(top, 0.0, E).sum(axis=1, keepdims=True)
+    rest = (E * ~top).sum(axis=1, keepdims=True)  # E ≤ 1 is finite: the product is exact
     return M, E, top, rest
+
+
+def softmax_parts(Z: Any, xp: Any = np) -> tuple[Any, Any, Any, Any]:
+    """softmax(Z), log softmax(Z), 1 − softmax(Z) and the one-hot of each row's largest
+    logit, from one exponential: what the compiled output layer needs.
+
+    1 − a_j is exact also for the largest logit (there it is Σ_{k≠j} e^(z_k − M) / Σ_k,
+    not 1 minus a number that rounded to 1), and so is log a_j (see :func:`log_softmax`).
+
+    Examples
+    --------
+    >>> A, LSM, C, TOP = softmax_parts(np.array([[40.0, -40.0]]))
+    >>> float(A[0, 0]), TOP.tolist(), float(LSM[0, 1])
+    (1.0, [[True, False]], -80.0)
+    >>> [bool(abs(v / np.exp(-80.0) - 1) < 1e-15) for v in (A[0, 1], C[0, 0], -LSM[0, 0])]
+    [True, True, True]
+    """
+    i = xp.argmax(Z, axis=1)
+    top = xp.arange(Z.shape[1]) == i[:, None]
+    ZM = Z - Z[xp.arange(Z.shape[0]), i][:, None]  # the row maximum, without a second reduction
+    E = xp.exp(ZM)
+    rest = (E * ~top).sum(axis=1, keepdims=True)  # E ≤ 1 is finite: the product is exact
+    S = 1.0 + rest
+    A = E / S
+    return A, ZM - xp.log1p(rest), xp.where(top, rest / S, 1.0 - A), top
 
 
 def log_softmax(Z: Any, xp: Any = np) -> Any:
@@ -368,18 +408,18 @@ def log1m_softmax(Z: Any, xp: Any = np) -> Any:
     return xp.where(top, at_top, below)
 
 
-def sum_others(G: Any, Z: Any, xp: Any = np) -> Any:
-    """Σ_{j≠i} G_j for every column i, exact for the column of the row's largest logit.
+def sum_others(G: Any, top: Any, xp: Any = np) -> Any:
+    """Σ_{j≠i} G_j for every column i, exact for the column of the row's largest logit
+    (``top``, from :func:`softmax_parts`).
 
     G.sum() − G_i would cancel there (softmax δ_i = g_i (1 − a_i) − a_i Σ_{j≠i} g_j is tiny
     when a_i ≈ 1); that column's sum is taken over the others directly instead.
 
     Examples
     --------
-    >>> sum_others(np.array([[0.7, -1e-35]]), np.array([[40.0, -40.0]])).tolist()
+    >>> sum_others(np.array([[0.7, -1e-35]]), np.array([[True, False]])).tolist()
     [[-1e-35, 0.7]]
     """
-    top = xp.arange(Z.shape[1]) == xp.argmax(Z, axis=1)[:, None]
     rest = xp.where(top, 0.0, G).sum(axis=1, keepdims=True)
     at_top = xp.where(top, G, 0.0).sum(axis=1, keepdims=True)
     return xp.where(top, rest, at_top + (rest - G))
@@ -401,7 +441,7 @@ def numpy_helpers() -> dict[str, Any]:
         "log_softplus": _np_log_softplus,
         "dsigmoid": _np_dsigmoid,
         "sech2": _np_sech2,
-        "log_softmax": log_softmax,
+        "softmax_parts": softmax_parts,
         "log1m_softmax": log1m_softmax,
         "sum_others": sum_others,
     }
@@ -428,7 +468,7 @@ def jax_helpers() -> dict[str, Any]:
         "log_softplus": log_softplus,
         "dsigmoid": dsigmoid,
         "sech2": lambda u: 4.0 * dsigmoid(2.0 * u),
-        "log_softmax": lambda Z: log_softmax(Z, jnp),
+        "softmax_parts": lambda Z: softmax_parts(Z, jnp),
         "log1m_softmax": lambda Z: log1m_softmax(Z, jnp),
-        "sum_others": lambda G, Z: sum_others(G, Z, jnp),
+        "sum_others": lambda G, top: sum_others(G, top, jnp),
     }
