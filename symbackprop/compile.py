@@ -219,8 +219,13 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
     L = spec.n_layers
     a, y = spec.outputs, spec.targets
     z = [spec.z(L, j) for j in range(1, len(a) + 1)]
-    J = spec.loss(a, y)
-    act = spec.activations[-1]
+    return _forms(spec.loss(a, y), a, z, spec.activations[-1])
+
+
+def _forms(
+    J: sp.Expr, a: Sequence[sp.Symbol], z: Sequence[sp.Symbol], act: Activation, with_deltas: bool = True
+) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp.Expr]]:
+    """:func:`output_forms` for the loss J in the outputs ``a`` with logits ``z``."""
     if act.elementwise:
         f = stabilize(act.expr)
         if not f.has(_StableCall, sp.exp, sp.log, sp.tanh) and not f.is_Symbol:
@@ -228,7 +233,7 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
             # name whose derivative is f'(z), as in the textbook δ = ∂J/∂a · f'(z).
             f = _opaque(numeric_derivative(act))(Z_SYM)
         Jz = stabilize(J.xreplace({aj: f.xreplace({Z_SYM: zj}) for aj, zj in zip(a, z)}))
-        deltas = [stabilize(step_at_zero(sp.diff(Jz, zj))) for zj in z]
+        deltas = [stabilize(step_at_zero(sp.diff(Jz, zj))) for zj in z] if with_deltas else []
         if not f.is_Symbol:  # reuse the forward pass's outputs where f(z) itself appears
             back = {f.xreplace({Z_SYM: zj}): aj for aj, zj in zip(a, z)}
             Jz, deltas = Jz.xreplace(back), [d.xreplace(back) for d in deltas]
@@ -244,7 +249,7 @@ def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp
     Js = stabilize(Js.xreplace({aj: sp.exp(lj) for aj, lj in zip(a, ls)}))
     n = len(a)
     deltas = []
-    for i in range(n):
+    for i in range(n if with_deltas else 0):
         total = []
         for j in range(n):
             d_ls = cm[i] if i == j else -sp.exp(ls[i])
@@ -262,36 +267,35 @@ def _plan(spec: Spec) -> _Plan:
     a, y = spec.outputs, spec.targets
     n = len(a)
     z = [spec.z(L, j) for j in range(1, n + 1)]
-    J, deltas, _ = output_forms(spec)
-    softmax = not spec.activations[-1].elementwise
+    act = spec.activations[-1]
+    softmax = not act.elementwise
+    raw = spec.loss(a, y)
+    # A separable loss is derived once, for one generic element: set-up stays linear in n_L.
+    raw_elem = _elementwise(raw, [(a[j], y[j]) for j in range(n)], (A_SYM, _y))
+    if raw_elem is not None and not softmax:
+        ell, (delta,), _ = _forms(raw_elem, [A_SYM], [Z_SYM], act)
+        return _Plan(False, ell, delta, None, None, ell, (), (), False)
+    if raw_elem is not None:
+        generic = {sp.Symbol("log_a"): _ls, sp.Symbol("log1m_a"): _lm, sp.Symbol("c_a"): _c}
+        ell = _forms(raw_elem, [A_SYM], [Z_SYM], act, with_deltas=False)[0].xreplace(generic)
+        full = ell.xreplace({A_SYM: sp.exp(_ls)})
+        g_elem = stabilize(sp.diff(full, _ls)).xreplace({sp.exp(_ls): A_SYM})
+        h_elem = stabilize(sp.diff(full, _lm)).xreplace({sp.exp(_ls): A_SYM})
+        needs = any(e.has(_lm) for e in (ell, g_elem, h_elem))
+        return _Plan(True, ell, None, g_elem, h_elem, ell, (), (), needs)
+    J, deltas, _ = _forms(raw, a, z, act)
     if softmax:
-        ls = [sp.Symbol(f"log_{aj.name}") for aj in a]
-        lm = [sp.Symbol(f"log1m_{aj.name}") for aj in a]
-        cm = [sp.Symbol(f"c_{aj.name}") for aj in a]
-        per_j = [(ls[j], lm[j], cm[j], a[j], y[j]) for j in range(n)]
-        generic = (_ls, _lm, _c, A_SYM, _y)
+        per_j = [tuple(sp.Symbol(f"{h}_{a[j].name}") for h in ("log", "log1m", "c")) + (a[j], y[j])
+                 for j in range(n)]
         arrays = ("LSM", "L1M", "C", f"A{L}", "Y")
     else:
         per_j = [(z[j], a[j], y[j]) for j in range(n)]
-        generic = (Z_SYM, A_SYM, _y)
         arrays = (f"Z{L}", f"A{L}", "Y")
-    columns = tuple((per_j[j][k], arrays[k], j) for j in range(n) for k in range(len(arrays)))
     used = J.free_symbols.union(*(d.free_symbols for d in deltas))
-    columns = tuple(c for c in columns if c[0] in used)
-    loss_elem = _elementwise(J, per_j, generic)
-    delta_elem = g_elem = h_elem = None
-    if loss_elem is not None and not softmax:
-        forms = {d.xreplace(dict(zip(per_j[j], generic))) for j, d in enumerate(deltas)}
-        delta_elem = forms.pop() if len(forms) == 1 else None
-    if loss_elem is not None and softmax:
-        full = loss_elem.xreplace({A_SYM: sp.exp(_ls)})
-        g_elem = stabilize(sp.diff(full, _ls)).xreplace({sp.exp(_ls): A_SYM})
-        h_elem = stabilize(sp.diff(full, _lm)).xreplace({sp.exp(_ls): A_SYM})
-    needs_l1m = softmax and (
-        any(s.name.startswith("log1m_") for s in used)
-        or any(e is not None and e.has(_lm) for e in (loss_elem, g_elem, h_elem))
-    )
-    return _Plan(softmax, loss_elem, delta_elem, g_elem, h_elem, J, tuple(deltas), columns, needs_l1m)
+    columns = tuple((per_j[j][k], arrays[k], j) for j in range(n) for k in range(len(arrays))
+                    if per_j[j][k] in used)
+    needs_l1m = softmax and any(s.name.startswith("log1m_") for s in used)
+    return _Plan(softmax, None, None, None, None, J, tuple(deltas), columns, needs_l1m)
 
 
 class _Source:
