@@ -69,7 +69,7 @@ from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
 from .spec import Spec
 from .stable import _Stable as _StableCall
-from .stable import jax_helpers, numpy_helpers, stabilize
+from .stable import dsigmoid, jax_helpers, log_sigmoid, numpy_helpers, sigmoid, stabilize
 
 __all__ = ["CompiledModel", "compile_network", "numeric_derivative", "output_forms"]
 
@@ -319,6 +319,11 @@ class _Source:
             self.namespace = {"jax": jax, **jax_helpers()}
         self.np = self.printer._module  # "numpy" or "jax.numpy" in the generated code
         self.act_names: dict[int, str] = {}
+        # Sigmoid layers get σ(−z) (and at the output log σ(±z)) from the same exponential
+        # as σ(z): σ' = A·C exactly, the loss and δ from the logits without a second pass.
+        self.sigmoid_layers = {
+            layer for layer, act in enumerate(spec.activations, start=1) if stabilize(act.expr) == sigmoid(Z_SYM)
+        }
         for layer, act in enumerate(spec.activations, start=1):
             stable = stabilize(act.expr)
             if isinstance(stable, _StableCall) and stable.args == (Z_SYM,):
@@ -331,14 +336,33 @@ class _Source:
                 self.act_names[layer] = name
 
     # ------------------------------------------------------------------ pieces
-    def code(self, expr: sp.Expr, names: Mapping[sp.Symbol, str] | None = None) -> str:
-        """``expr`` printed for this backend, with symbols renamed to array names."""
-        expr = stabilize(expr).xreplace({s: sp.Symbol(v) for s, v in (names or {}).items()})
+    def _sigmoid_arrays(self, l: int) -> dict[sp.Expr, sp.Expr]:
+        """σ(±z), log σ(±z), σ'(z) of a sigmoid layer as the arrays the forward pass made."""
+        if l not in self.sigmoid_layers:
+            return {}
+        c, la, lc = (sp.Symbol(f"{h}{l}") for h in ("C", "LA", "LC"))
+        out = {sigmoid(Z_SYM): A_SYM, sigmoid(-Z_SYM): c, dsigmoid(Z_SYM): A_SYM * c}
+        if l == self.spec.n_layers and self._output_logs():
+            out |= {log_sigmoid(Z_SYM): la, log_sigmoid(-Z_SYM): lc}
+        return out
+
+    def _output_logs(self) -> bool:
+        """Whether the output layer's loss or δ takes log σ(±z) (then the forward pass makes them)."""
+        p = self.plan
+        return any(e is not None and e.has(log_sigmoid) for e in (p.loss_elem, p.delta_elem))
+
+    def code(self, expr: sp.Expr, names: Mapping[sp.Symbol, str] | None = None,
+             arrays: Mapping[sp.Expr, sp.Expr] | None = None) -> str:
+        """``expr`` printed for this backend, with symbols renamed to array names (after
+        replacing the subexpressions ``arrays`` holds by the arrays already computed)."""
+        expr = stabilize(expr).xreplace(dict(arrays or {}))
+        expr = expr.xreplace({s: sp.Symbol(v) for s, v in (names or {}).items()})
         return self.printer.doprint(expr)
 
-    def scale(self, target: str, factor: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:
+    def scale(self, target: str, factor: sp.Expr, names: Mapping[sp.Symbol, str],
+              arrays: Mapping[sp.Expr, sp.Expr] | None = None) -> str:
         """``target *= factor``, or ``target = target * factor`` for immutable arrays."""
-        code = self.code(factor, names)
+        code = self.code(factor, names, arrays)
         if self.inplace:
             return f"    {target} *= {code}"
         if precedence(factor) < PRECEDENCE["Mul"]:
@@ -350,12 +374,16 @@ class _Source:
         return f"    {names}, = P"
 
     def forward(self) -> list[str]:
-        lines = []
+        lines, L = [], self.spec.n_layers
         for l, act in enumerate(self.spec.activations, start=1):
             prev = "X" if l == 1 else f"A{l - 1}"
             lines.append(f"    Z{l} = {prev} @ W{l}.T + b{l}")
             if not act.elementwise:  # softmax (output layer only): a, log a, 1 − a, argmax
                 lines.append(f"    A{l}, LSM, C, TOP = softmax_parts(Z{l})")
+            elif l in self.sigmoid_layers and l == L and self._output_logs():
+                lines.append(f"    A{l}, C{l}, LA{l}, LC{l} = sigmoid_parts(Z{l})  # σ(±z), log σ(±z)")
+            elif l in self.sigmoid_layers:
+                lines.append(f"    A{l}, C{l} = sigmoid_pair(Z{l})  # σ(z), σ(−z)")
             elif l in self.act_names:
                 lines.append(f"    A{l} = {self.act_names[l]}(Z{l})")
             else:
@@ -374,7 +402,8 @@ class _Source:
             if p.needs_l1m:
                 lines.append(f"    L1M = log1m_softmax(Z{L})  # log(1 - softmax), no cancellation")
         if p.loss_elem is not None:
-            return lines + [f"    loss = {self.np}.sum({self.code(p.loss_elem, self._generic())}) / n"]
+            ell = self.code(p.loss_elem, self._generic(), self._sigmoid_arrays(L))
+            return lines + [f"    loss = {self.np}.sum({ell}) / n"]
         lines += [f"    {sym.name} = {array}[:, {j}]" for sym, array, j in p.columns]
         return lines + [f"    loss = {self.np}.sum({self.code(p.loss_expr)}) / n"]
 
@@ -383,7 +412,7 @@ class _Source:
         p, L = self.plan, self.spec.n_layers
         names, xp = self._generic(), self.np
         if p.delta_elem is not None:
-            d = self.code(p.delta_elem, names)
+            d = self.code(p.delta_elem, names, self._sigmoid_arrays(L))
             if not p.delta_elem.free_symbols:
                 d = f"{xp}.full_like(Z{L}, {float(p.delta_elem)!r})"
             elif p.delta_elem.is_Symbol and self.inplace:  # D is updated in place: never alias
@@ -423,7 +452,7 @@ class _Source:
         expr = numeric_derivative(self.spec.activations[l - 1])
         if expr == 1:
             return []
-        return [self.scale(f"D{l}", expr, {Z_SYM: f"Z{l}", A_SYM: f"A{l}"})]
+        return [self.scale(f"D{l}", expr, {Z_SYM: f"Z{l}", A_SYM: f"A{l}"}, self._sigmoid_arrays(l))]
 
     def backward(self, mode: Literal["grad", "sgd", "momentum"]) -> list[str]:
         lines = self.output_delta()
@@ -647,11 +676,11 @@ class CompiledModel:
             s = lr / n
             W1, b1, = P
             Z1 = X @ W1.T + b1
-            A1 = sigmoid(Z1)
+            A1, C1 = sigmoid_pair(Z1)  # σ(z), σ(−z)
             loss = numpy.sum((1/2)*(A1 - Y)**2) / n
             if not isfinite(loss):  # diverged: keep the last finite parameters
                 return loss
-            D1 = (A1 - Y)*dsigmoid(Z1)
+            D1 = A1*C1*(A1 - Y)
             W1 -= s * (D1.T @ X)
             b1 -= s * D1.sum(axis=0)
             return loss

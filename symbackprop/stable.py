@@ -55,6 +55,8 @@ __all__ = [
     "numpy_helpers",
     "jax_helpers",
     "softmax_parts",
+    "sigmoid_parts",
+    "sigmoid_pair",
     "log_softmax",
     "log1m_softmax",
     "sum_others",
@@ -306,6 +308,34 @@ def _np_sigmoid(u: np.ndarray) -> np.ndarray:
     return np.where(u >= 0, 1.0, e) / (e + 1.0)
 
 
+def sigmoid_parts(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """σ(u), σ(−u), log σ(u) and log σ(−u) from one exponential e^(−|u|), each exact.
+
+    Examples
+    --------
+    >>> [float(v[0]) for v in sigmoid_parts(np.array([-1000.0]))]
+    [0.0, 1.0, -1000.0, 0.0]
+    """
+    e = np.abs(u)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    up = u >= 0
+    l1p = np.log1p(e)
+    return (np.where(up, 1.0, e) / d, np.where(up, e, 1.0) / d,
+            np.minimum(u, 0.0) - l1p, np.minimum(-u, 0.0) - l1p)
+
+
+def sigmoid_pair(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """σ(u) and σ(−u) from one exponential (σ'(u) = their product, exact)."""
+    e = np.abs(u)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1.0
+    up = u >= 0
+    return np.where(up, 1.0, e) / d, np.where(up, e, 1.0) / d
+
+
 def _np_log_softplus(u: np.ndarray) -> np.ndarray:
     # For u < −1: log(log1p(t)) = u + log(log1p(t)/t), t = e^u, exact down to u = −inf
     # (t is kept ≥ e^−700 so it never underflows to 0; below that the correction is 0).
@@ -442,6 +472,8 @@ def numpy_helpers() -> dict[str, Any]:
         "dsigmoid": _np_dsigmoid,
         "sech2": _np_sech2,
         "softmax_parts": softmax_parts,
+        "sigmoid_parts": sigmoid_parts,
+        "sigmoid_pair": sigmoid_pair,
         "log1m_softmax": log1m_softmax,
         "sum_others": sum_others,
     }
@@ -469,6 +501,9 @@ def jax_helpers() -> dict[str, Any]:
         "dsigmoid": dsigmoid,
         "sech2": lambda u: 4.0 * dsigmoid(2.0 * u),
         "softmax_parts": lambda Z: softmax_parts(Z, jnp),
+        "sigmoid_parts": lambda u: (jax.nn.sigmoid(u), jax.nn.sigmoid(-u),
+                                    jax.nn.log_sigmoid(u), jax.nn.log_sigmoid(-u)),
+        "sigmoid_pair": lambda u: (jax.nn.sigmoid(u), jax.nn.sigmoid(-u)),
         "log1m_softmax": lambda Z: log1m_softmax(Z, jnp),
         "sum_others": lambda G, top: sum_others(G, top, jnp),
     }
