@@ -83,7 +83,7 @@ def tidy(expr: sp.Expr) -> sp.Expr:
 
 
 #: The assumption under which softmax + cross-entropy's δ^(L) is the textbook a − y.
-SUM_TO_ONE = "assuming the targets sum to one (Σ_j y_j = 1, as one-hot and probability targets do)"
+SUM_TO_ONE = "assuming the targets sum to one (as one-hot and probability targets do)"
 
 
 def sum_to_one(spec: Spec) -> dict[sp.Symbol, sp.Expr] | None:
