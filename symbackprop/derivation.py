@@ -276,7 +276,7 @@ class Derivation:
         out.append(Section(
             "δ recursion (δ = ∂J/∂z, from the output layer back)",
             tuple(Line(text_name(d), latex_name(d), expr) for d, expr in [*self.deltas, *assumed]),
-            note=f"δ = a - y (last line) holds only {SUM_TO_ONE}; the form above holds for any targets."
+            note=f"The last line, δ = a - y, holds {SUM_TO_ONE}; the line above holds for any targets."
             if assumed else "",
         ))
         result = [Line(grad.text, grad.latex, self.delta_form)]
