@@ -69,7 +69,7 @@ from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
 from .spec import Spec
 from .stable import _Stable as _StableCall
-from .stable import dsigmoid, jax_helpers, log_sigmoid, numpy_helpers, sigmoid, stabilize
+from .stable import a_minus_y, dsigmoid, jax_helpers, log_sigmoid, numpy_helpers, sigmoid, stabilize
 
 __all__ = ["CompiledModel", "compile_network", "numeric_derivative", "output_forms"]
 
@@ -342,6 +342,8 @@ class _Source:
             return {}
         c, la, lc = (sp.Symbol(f"{h}{l}") for h in ("C", "LA", "LC"))
         out = {sigmoid(Z_SYM): A_SYM, sigmoid(-Z_SYM): c, dsigmoid(Z_SYM): A_SYM * c}
+        if l == self.spec.n_layers:
+            out[A_SYM - _y] = a_minus_y(A_SYM, c, _y)
         if l == self.spec.n_layers and self._output_logs():
             out |= {log_sigmoid(Z_SYM): la, log_sigmoid(-Z_SYM): lc}
         return out
@@ -402,7 +404,8 @@ class _Source:
             if p.needs_l1m:
                 lines.append(f"    L1M = log1m_softmax(Z{L})  # log(1 - softmax), no cancellation")
         if p.loss_elem is not None:
-            ell = self.code(p.loss_elem, self._generic(), self._sigmoid_arrays(L))
+            exact = self._sigmoid_arrays(L) if not p.softmax else {A_SYM - _y: a_minus_y(A_SYM, _c, _y)}
+            ell = self.code(p.loss_elem, self._generic(), exact)
             return lines + [f"    loss = {self.np}.sum({ell}) / n"]
         lines += [f"    {sym.name} = {array}[:, {j}]" for sym, array, j in p.columns]
         return lines + [f"    loss = {self.np}.sum({self.code(p.loss_expr)}) / n"]
@@ -421,7 +424,7 @@ class _Source:
         if p.g_elem is not None:
             # δ_i = g_i (1 − a_i) − a_i Σ_{j≠i} g_j − h_i a_i + Σ_{j≠i} h_j a_i a_j/(1 − a_j),
             # with g = ∂ℓ/∂log a, h = ∂ℓ/∂log(1 − a); the last sum in log space.
-            g = self.code(p.g_elem, names)
+            g = self.code(p.g_elem, names, {A_SYM - _y: a_minus_y(A_SYM, _c, _y)})
             if not p.g_elem.free_symbols:
                 g = f"{xp}.full_like(Z{L}, {float(p.g_elem)!r})"
             lines = [f"    G = {g}",
@@ -677,10 +680,10 @@ class CompiledModel:
             W1, b1, = P
             Z1 = X @ W1.T + b1
             A1, C1 = sigmoid_pair(Z1)  # σ(z), σ(−z)
-            loss = numpy.sum((1/2)*(A1 - Y)**2) / n
+            loss = numpy.sum((1/2)*a_minus_y(A1, C1, Y)**2) / n
             if not isfinite(loss):  # diverged: keep the last finite parameters
                 return loss
-            D1 = A1*C1*(A1 - Y)
+            D1 = A1*C1*a_minus_y(A1, C1, Y)
             W1 -= s * (D1.T @ X)
             b1 -= s * D1.sum(axis=0)
             return loss

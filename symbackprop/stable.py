@@ -145,6 +145,22 @@ class sech2(_Stable):  # noqa: N801
         return 4 / (sp.exp(u) + sp.exp(-u)) ** 2
 
 
+class a_minus_y(sp.Function):  # noqa: N801
+    """a − y for an output a with exact complement c = 1 − a (σ(−z), or 1 − softmax):
+    (1 − y) − c where a > ½, so that a − 1 at a = σ(40) is −e^(−40), not 0. Only printed."""
+
+    nargs = 3
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"a_minus_y({', '.join(printer._print(a) for a in self.args)})"
+
+    _jaxcode = _numpycode
+
+
+def _np_a_minus_y(a: Any, c: Any, y: Any, xp: Any = np) -> Any:
+    return xp.where(a > 0.5, (1.0 - y) - c, a - y)
+
+
 _POSITIVE = (sigmoid, softplus, dsigmoid, sech2, sp.exp)
 
 
@@ -474,6 +490,7 @@ def numpy_helpers() -> dict[str, Any]:
         "softmax_parts": softmax_parts,
         "sigmoid_parts": sigmoid_parts,
         "sigmoid_pair": sigmoid_pair,
+        "a_minus_y": _np_a_minus_y,
         "log1m_softmax": log1m_softmax,
         "sum_others": sum_others,
     }
@@ -504,6 +521,7 @@ def jax_helpers() -> dict[str, Any]:
         "sigmoid_parts": lambda u: (jax.nn.sigmoid(u), jax.nn.sigmoid(-u),
                                     jax.nn.log_sigmoid(u), jax.nn.log_sigmoid(-u)),
         "sigmoid_pair": lambda u: (jax.nn.sigmoid(u), jax.nn.sigmoid(-u)),
+        "a_minus_y": lambda a, c, y: _np_a_minus_y(a, c, y, jnp),
         "log1m_softmax": lambda Z: log1m_softmax(Z, jnp),
         "sum_others": lambda G, top: sum_others(G, top, jnp),
     }
