@@ -9,77 +9,77 @@ code works at the layer level, over a whole batch X of shape (n, n_0)::
 
 How it works
 ------------
-Nothing is differentiated by hand. f' is the registry's ``output_derivative`` (written
-in a = f(z), cheap and stable) where registered, else ``Activation.derivative()`` by
-``sympy.diff``. ∇_a J is ``sympy.diff`` of the loss with respect to each output symbol;
-when every ∂J/∂a_j is the same function of (a_j, y_j) (all registered losses), it is
-emitted once as an elementwise expression over the (n, n_L) arrays, else column by
-column. These SymPy expressions are printed with SymPy's NumPy printer (the printer
+Nothing is differentiated by hand, and nothing is clipped. The output layer's loss is
+composed with its activation and written in the logits (:func:`output_forms`): the
+loss J(f(z), y) goes through :func:`~symbackprop.stable.stabilize`, which writes
+log σ(z) as ``log_sigmoid(z)``, log(1 − σ(z)) as ``log_sigmoid(-z)``, log(1 + e^z) as
+``softplus(z)`` and so on; after softmax, J is written in log a_j (``log_softmax``) and
+log(1 − a_j) (``log1m_softmax``). δ^(L) is ``sympy.diff`` of that J with respect to
+the logits, so the compiled gradient is exactly the gradient of the compiled loss. An
+activation with nothing to fuse (relu, leaky_relu, polynomials) stays a name a whose
+derivative is f'(z): δ = ∂J/∂a · f'(z). When the loss is Σ_j ℓ(a_j, y_j) (all registered
+losses), J and δ^(L) are emitted once as elementwise expressions over the (n, n_L)
+arrays, else column by column. Hidden layers multiply by f'(z) in a stable z form
+(:func:`numeric_derivative`: σ' = dsigmoid(z), tanh' = sech2(z), softplus' = σ(z)); the
+registry's textbook forms in a = f(z) (σ' = a(1 − a), softplus' = 1 − e^(−a)) stay in
+the printouts, where they belong, but lose all precision where a rounds to 1.
+
+These SymPy expressions are printed with SymPy's NumPy printer (the printer
 ``sympy.lambdify`` uses, with ``Heaviside(z, 0)`` printed as ``numpy.greater(z, 0)``
-so that H(0) = 0) into the Python source of a few small functions — ``forward``,
-``loss``, ``loss_and_grad`` and the SGD ``step`` — which are compiled once with
-:func:`compile` (the same mechanism as ``lambdify``). ``model.source()`` shows that code.
-Set-up grows with the number of layers and outputs, never with the number of weights:
-no scalar graph and no per-weight symbol is built here.
+so that H(0) = 0; the stable functions print as calls of their helpers) into the Python
+source of a few small functions — ``forward``, ``loss``, ``loss_and_grad`` and the SGD
+``step`` — which are compiled once with :func:`compile` (the same mechanism as
+``lambdify``). ``model.source()`` shows that code. Set-up grows with the number of
+layers and outputs, never with the number of weights: no scalar graph and no
+per-weight symbol is built here.
 
 ``backend="jax"`` (optional) runs the same generator with SymPy's JAX printer: the
-code calls ``jax.numpy``, activations are printed from their SymPy definitions (softplus
-as ``logaddexp(0, z)``) instead of the registry's NumPy callables, every update makes a
-new array (JAX arrays are immutable) and the steps return the new parameters; each
-function is ``jax.jit``-compiled. Float64 is switched on for the process
-(``jax_enable_x64``).
+code calls ``jax.numpy`` and ``jax.nn``'s stable functions, activations are printed from
+their stabilized SymPy definitions instead of the registry's NumPy callables, every
+update makes a new array (JAX arrays are immutable) and the steps return the new
+parameters; each function is ``jax.jit``-compiled. Float64 is switched on for the
+process (``jax_enable_x64``).
 
-Numerics (float64 throughout):
-
-- softmax + ``cross_entropy``: through log-sum-exp. Per element ℓ_j = y_j (LSE − z_j)
-  and the fused δ_j = softmax(z)_j Σ_k y_k − y_j (:data:`FUSED`; the tests check both
-  against the SymPy derivation). Finite loss and gradient at logits of ±1000.
-- sigmoid + ``binary_cross_entropy``: from the logits, ℓ = logaddexp(0, z) − y z and
-  δ = σ(z) − y; no overflow at |z| = 1e4.
-- ``binary_cross_entropy`` after another activation: a is clipped to [EPS, 1 − EPS];
-  ``cross_entropy`` without softmax: a is clipped to [EPS, ∞). :data:`EPS` = 1e-12.
-- activations use the registry's stable NumPy form (``Activation.numpy``) where given,
-  softmax subtracts the row maximum.
+Numerics (float64 throughout): every activation × loss pair is computed from the logits,
+and custom formulas get the same stable forms (a user's ``log(1 + exp(z))`` is
+``softplus``, ``z*sigmoid(z)`` differentiates to ``z*dsigmoid(z) + sigmoid(z)``);
+softmax subtracts the row maximum. A loss outside its domain (binary cross-entropy of an
+output above 1, log of a negative output) gives what the mathematics gives, NaN, with
+NumPy's warning.
 """
 
 from __future__ import annotations
 
 import linecache
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.numpy_nodes import logaddexp
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from .activations import A as A_SYM
+from .activations import Activation
 from .activations import Z as Z_SYM
 from .activations import at_kinks
 from .domain import check_values
 from .errors import SpecError, SymbackpropError, unknown
 from .params import to_arrays, to_mapping
 from .spec import Spec
+from .stable import _Stable as _StableCall
+from .stable import a_minus_y, dsigmoid, jax_helpers, log_sigmoid, numpy_helpers, sigmoid, stabilize
 
-__all__ = ["EPS", "FUSED", "CompiledModel", "compile_network"]
-
-#: Clipping epsilon for the (binary) cross-entropy when it is not fused with its activation.
-EPS = 1e-12
+__all__ = ["CompiledModel", "compile_network", "numeric_derivative", "output_forms"]
 
 Backend = Literal["numpy", "jax"]
 BACKENDS = ("numpy", "jax")
 
-_y, _lse, _sy = sp.symbols("y LSE S_Y")
-#: The fused output-layer forms, per element, as SymPy expressions in z (logit), a
-#: (output), y (target), LSE (log Σ_k exp z_k) and S_Y (Σ_k y_k):
-#: ``(activation, loss) -> (loss term ℓ, δ)``; J is the sum of ℓ over the outputs.
-FUSED: dict[tuple[str, str], tuple[sp.Expr, sp.Expr]] = {
-    ("softmax", "cross_entropy"): (_y * (_lse - Z_SYM), A_SYM * _sy - _y),
-    ("sigmoid", "binary_cross_entropy"): (logaddexp(0, Z_SYM) - _y * Z_SYM, A_SYM - _y),
-}
+# Generic per-element symbols of the output layer's forms: target, log-softmax, log(1 − softmax).
+_y, _ls, _lm, _c = sp.symbols("y LS L1M C", real=True)
 
 
 class _Step:
@@ -127,66 +127,186 @@ class _JaxPrinter(_Step, JaxPrinter):
     """SymPy's JAX printer."""
 
 
-_w = sp.Wild("w")
-# The NumPy backend uses the registry's stable NumPy forms of the activations; the JAX
-# backend prints their SymPy definitions, with softplus log(1 + e^w) as logaddexp(0, w).
-_STABLE = ((sp.log(1 + sp.exp(_w)), logaddexp(0, _w)),)
+def numeric_derivative(act: Activation) -> sp.Expr:
+    """f'(z) as the compiled code computes it: stable, in z (and in a = f(z) where f recurs).
+
+    The registry's textbook output forms (σ' = a(1 − a), tanh' = 1 − a²,
+    softplus' = 1 − e^(−a)) lose all relative precision where a rounds to 1 or e^(−a) to
+    1; the z forms (:mod:`symbackprop.stable`) do not.
+
+    Examples
+    --------
+    >>> from symbackprop.activations import get_activation
+    >>> [numeric_derivative(get_activation(n)) for n in ("sigmoid", "tanh", "softplus")]
+    [dsigmoid(z), sech2(z), sigmoid(z)]
+    >>> numeric_derivative(get_activation("z*sigmoid(z)"))  # swish
+    z*dsigmoid(z) + sigmoid(z)
+    """
+    f = stabilize(act.expr)
+    if f == act.expr:  # nothing to stabilize: the registry's own derivative (its conventions)
+        d = stabilize(act.derivative())
+    else:
+        d = stabilize(at_kinks(sp.diff(f, Z_SYM)))
+    return d if f.is_Symbol else d.xreplace({f: A_SYM})
 
 
-def _separable(exprs: Sequence[sp.Expr], a: Sequence[sp.Symbol], y: Sequence[sp.Symbol]) -> sp.Expr | None:
-    """The common form g(a, y) when ``exprs[j]`` is g(a_j, y_j) for every j, else None."""
-    forms = {e.xreplace({a[j]: A_SYM, y[j]: _y}) for j, e in enumerate(exprs)}
-    if len(forms) == 1:
-        (form,) = forms
-        if form.free_symbols <= {A_SYM, _y}:
-            return form
-    return None
+def _opaque(derivative: sp.Expr) -> type[sp.Function]:
+    """A function f of z known only by its derivative (in z and a = f(z))."""
+
+    class f(sp.Function):  # noqa: N801
+        nargs = 1
+
+        def fdiff(self, argindex: int = 1) -> sp.Expr:
+            return derivative.xreplace({Z_SYM: self.args[0], A_SYM: self})
+
+    return f
 
 
-def _loss_terms(J: sp.Expr, a: Sequence[sp.Symbol], y: Sequence[sp.Symbol]) -> sp.Expr | None:
-    """ℓ(a, y) when J = Σ_j ℓ(a_j, y_j) (plus nothing else), else None."""
-    groups: list[list[sp.Expr]] = [[] for _ in a]
-    index = {s: j for j, s in enumerate(a)} | {s: j for j, s in enumerate(y)}
+def _elementwise(J: sp.Expr, per_j: Sequence[Sequence[sp.Symbol]], generic: Sequence[sp.Symbol]) -> sp.Expr | None:
+    """ℓ in the ``generic`` symbols when J = Σ_j ℓ(per_j[j]) and nothing else, else None."""
+    index = {s: j for j, syms in enumerate(per_j) for s in syms}
+    groups: list[list[sp.Expr]] = [[] for _ in per_j]
     for term in sp.Add.make_args(J):
         owners = {index.get(s, -1) for s in term.free_symbols}
         if len(owners) != 1 or -1 in owners:
             return None
         groups[owners.pop()].append(term)
-    return _separable([sp.Add(*g) for g in groups], a, y)
+    forms = {sp.Add(*g).xreplace(dict(zip(per_j[j], generic))) for j, g in enumerate(groups)}
+    if len(forms) == 1:
+        (form,) = forms
+        if form.free_symbols <= set(generic):
+            return form
+    return None
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """Everything the code generator needs, decided once from the spec."""
+    """The output layer's loss and δ^(L), from the logits, decided once from the spec.
 
-    fused: tuple[str, str] | None
-    clip: tuple[float, float | None] | None
-    loss_elem: sp.Expr | None  # ℓ(a, y) when separable
-    grad_elem: sp.Expr | None  # ∂ℓ/∂a when separable
-    loss_expr: sp.Expr  # J in the output/target symbols (fallback)
-    grad_exprs: tuple[sp.Expr, ...]  # ∂J/∂a_j (fallback)
+    Separable losses (J = Σ_j ℓ(a_j, y_j): every registered one) get one elementwise form
+    over the (n, n_L) arrays; any other loss is written column by column (``columns``
+    names each per-output symbol's array column).
+    """
+
+    softmax: bool
+    loss_elem: sp.Expr | None  # ℓ per element (separable losses)
+    delta_elem: sp.Expr | None  # elementwise output: ∂ℓ/∂z
+    g_elem: sp.Expr | None  # softmax: ∂ℓ/∂log a
+    h_elem: sp.Expr | None  # softmax: ∂ℓ/∂log(1 − a)
+    loss_expr: sp.Expr  # J in the column symbols (fallback)
+    delta_cols: tuple[sp.Expr, ...]  # δ_j in the column symbols (fallback)
+    columns: tuple[tuple[sp.Symbol, str, int], ...]  # (symbol, array, column)
+    needs_l1m: bool
+
+
+def output_forms(spec: Spec) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp.Expr]]:
+    """J and every δ^(L)_j = ∂J/∂z^(L)_j of the output layer as the compiled code computes them.
+
+    The loss is composed with the output activation and written in the logits z^(L)_j
+    through the stable forms of :mod:`symbackprop.stable` (log σ(z) as log_sigmoid(z),
+    log(1 − σ(z)) as log_sigmoid(−z), ...); δ is ``sympy.diff`` of that J, so the compiled
+    gradient is the gradient of the compiled loss. After softmax, J is written in
+    ``log_a_j`` = log a_j = z_j − log Σ_k e^(z_k) and ``log1m_a_j`` = log(1 − a_j), with
+    ∂ log a_j/∂z_i = [i = j] − a_i and ∂ log(1 − a_j)/∂z_i = −a_j [i = j] + a_i a_j/(1 − a_j)
+    [i ≠ j], products of a's taken as exponentials of sums of logs.
+
+    Returns
+    -------
+    (J, deltas, meaning)
+        ``meaning`` maps each symbol that is not a network symbol (``log_a2_1``,
+        ``log1m_a2_1``, ``c_a2_1`` = 1 − a2_1) to its SymPy definition in the outputs.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> J, deltas, _ = output_forms(sbp.mlp([1, 1], "sigmoid", "binary_cross_entropy"))
+    >>> J
+    -y1*log_sigmoid(z1_1) - (1 - y1)*log_sigmoid(-z1_1)
+    >>> deltas
+    [a1_1*(1 - y1) - y1*sigmoid(-z1_1)]
+    >>> output_forms(sbp.mlp([1, 2], "softmax", "cross_entropy"))[:2]
+    (-log_a1_1*y1 - log_a1_2*y2, [a1_1*y2 - c_a1_1*y1, a1_2*y1 - c_a1_2*y2])
+    """
+    L = spec.n_layers
+    a, y = spec.outputs, spec.targets
+    z = [spec.z(L, j) for j in range(1, len(a) + 1)]
+    return _forms(spec.loss(a, y), a, z, spec.activations[-1])
+
+
+def _forms(
+    J: sp.Expr, a: Sequence[sp.Symbol], z: Sequence[sp.Symbol], act: Activation, with_deltas: bool = True
+) -> tuple[sp.Expr, list[sp.Expr], dict[sp.Symbol, sp.Expr]]:
+    """:func:`output_forms` for the loss J in the outputs ``a`` with logits ``z``."""
+    if act.elementwise:
+        f = stabilize(act.expr)
+        if not f.has(_StableCall, sp.exp, sp.log, sp.tanh) and not f.is_Symbol:
+            # Nothing for the rewrites to fuse (relu, leaky_relu, polynomials): a stays a
+            # name whose derivative is f'(z), as in the textbook δ = ∂J/∂a · f'(z).
+            f = _opaque(numeric_derivative(act))(Z_SYM)
+        Jz = stabilize(J.xreplace({aj: f.xreplace({Z_SYM: zj}) for aj, zj in zip(a, z)}))
+        deltas = [stabilize(at_kinks(sp.diff(Jz, zj))) for zj in z] if with_deltas else []
+        if not f.is_Symbol:  # reuse the forward pass's outputs where f(z) itself appears
+            back = {f.xreplace({Z_SYM: zj}): aj for aj, zj in zip(a, z)}
+            Jz, deltas = Jz.xreplace(back), [d.xreplace(back) for d in deltas]
+        return Jz, deltas, {}
+    ls = [sp.Symbol(f"log_{aj.name}", real=True) for aj in a]
+    lm = [sp.Symbol(f"log1m_{aj.name}", real=True) for aj in a]
+    cm = [sp.Symbol(f"c_{aj.name}", real=True) for aj in a]  # 1 − a_j, exact (softmax_parts)
+    logs = {aj: lj for aj, lj in zip(a, ls)} | {1 - aj: mj for aj, mj in zip(a, lm)}
+    # Softmax outputs are positive, so log of a product splits (force=True is valid here).
+    Js = sp.expand_log(J, force=True).replace(
+        lambda e: isinstance(e, sp.log) and e.args[0] in logs, lambda e: logs[e.args[0]]
+    )
+    Js = stabilize(Js.xreplace({aj: sp.exp(lj) for aj, lj in zip(a, ls)}))
+    n = len(a)
+    deltas = []
+    for i in range(n if with_deltas else 0):
+        total = []
+        for j in range(n):
+            d_ls = cm[i] if i == j else -sp.exp(ls[i])
+            d_lm = -sp.exp(ls[j]) if i == j else sp.exp(ls[i] + ls[j] - lm[j])
+            total += [sp.diff(Js, ls[j]) * d_ls, sp.diff(Js, lm[j]) * d_lm]
+        deltas.append(stabilize(sp.Add(*total)))
+    back = {sp.exp(lj): aj for aj, lj in zip(a, ls)}
+    meaning = ({lj: sp.log(aj) for aj, lj in zip(a, ls)} | {mj: sp.log(1 - aj) for aj, mj in zip(a, lm)}
+               | {cj: 1 - aj for aj, cj in zip(a, cm)})
+    return Js.xreplace(back), [d.xreplace(back) for d in deltas], meaning
 
 
 def _plan(spec: Spec) -> _Plan:
+    L = spec.n_layers
     a, y = spec.outputs, spec.targets
-    out = spec.activations[-1]
-    key = (out.name, spec.loss.name)
-    J = spec.loss(a, y)
-    if key in FUSED and spec.loss is _registered(spec.loss.name):
-        return _Plan(key, None, None, None, J, ())
-    grads = tuple(sp.diff(J, aj) for aj in a)
-    clip = None
-    if spec.loss is _registered("binary_cross_entropy"):
-        clip = (EPS, 1.0 - EPS)
-    elif spec.loss is _registered("cross_entropy"):
-        clip = (EPS, None)
-    return _Plan(None, clip, _loss_terms(J, a, y), _separable(grads, a, y), J, grads)
-
-
-def _registered(name: str) -> Any:
-    from .losses import LOSSES
-
-    return LOSSES.get(name)
+    n = len(a)
+    z = [spec.z(L, j) for j in range(1, n + 1)]
+    act = spec.activations[-1]
+    softmax = not act.elementwise
+    raw = spec.loss(a, y)
+    # A separable loss is derived once, for one generic element: set-up stays linear in n_L.
+    raw_elem = _elementwise(raw, [(a[j], y[j]) for j in range(n)], (A_SYM, _y))
+    if raw_elem is not None and not softmax:
+        ell, (delta,), _ = _forms(raw_elem, [A_SYM], [Z_SYM], act)
+        return _Plan(False, ell, delta, None, None, ell, (), (), False)
+    if raw_elem is not None:
+        generic = {sp.Symbol("log_a", real=True): _ls, sp.Symbol("log1m_a", real=True): _lm, sp.Symbol("c_a", real=True): _c}
+        ell = _forms(raw_elem, [A_SYM], [Z_SYM], act, with_deltas=False)[0].xreplace(generic)
+        full = ell.xreplace({A_SYM: sp.exp(_ls)})
+        g_elem = stabilize(sp.diff(full, _ls)).xreplace({sp.exp(_ls): A_SYM})
+        h_elem = stabilize(sp.diff(full, _lm)).xreplace({sp.exp(_ls): A_SYM})
+        needs = any(e.has(_lm) for e in (ell, g_elem, h_elem))
+        return _Plan(True, ell, None, g_elem, h_elem, ell, (), (), needs)
+    J, deltas, _ = _forms(raw, a, z, act)
+    if softmax:
+        per_j = [tuple(sp.Symbol(f"{h}_{a[j].name}", real=True) for h in ("log", "log1m", "c")) + (a[j], y[j])
+                 for j in range(n)]
+        arrays = ("LSM", "L1M", "C", f"A{L}", "Y")
+    else:
+        per_j = [(z[j], a[j], y[j]) for j in range(n)]
+        arrays = (f"Z{L}", f"A{L}", "Y")
+    used = J.free_symbols.union(*(d.free_symbols for d in deltas))
+    columns = tuple((per_j[j][k], arrays[k], j) for j in range(n) for k in range(len(arrays))
+                    if per_j[j][k] in used)
+    needs_l1m = softmax and any(s.name.startswith("log1m_") for s in used)
+    return _Plan(softmax, None, None, None, None, J, tuple(deltas), columns, needs_l1m)
 
 
 class _Source:
@@ -202,15 +322,23 @@ class _Source:
         self.inplace = backend == "numpy"
         if self.inplace:
             self.printer: NumPyPrinter = _Printer({"fully_qualified_modules": True})
-            self.namespace: dict[str, Any] = {"numpy": np, "isfinite": math.isfinite}
+            self.namespace: dict[str, Any] = {"numpy": np, "isfinite": math.isfinite, **numpy_helpers()}
         else:
             import jax
 
             self.printer = _JaxPrinter({"fully_qualified_modules": True})
-            self.namespace = {"jax": jax}
+            self.namespace = {"jax": jax, **jax_helpers()}
         self.np = self.printer._module  # "numpy" or "jax.numpy" in the generated code
         self.act_names: dict[int, str] = {}
+        # Sigmoid layers get σ(−z) (and at the output log σ(±z)) from the same exponential
+        # as σ(z): σ' = A·C exactly, the loss and δ from the logits without a second pass.
+        self.sigmoid_layers = {
+            layer for layer, act in enumerate(spec.activations, start=1) if stabilize(act.expr) == sigmoid(Z_SYM)
+        }
         for layer, act in enumerate(spec.activations, start=1):
+            stable = stabilize(act.expr)
+            if isinstance(stable, _StableCall) and stable.args == (Z_SYM,):
+                continue  # printed as the stable helper itself: sigmoid(Z1), softplus(Z1)
             if self.inplace and act.elementwise and act.numpy is not None:
                 name = act.name if act.name.isidentifier() else f"f{layer}"
                 if self.namespace.get(name, act.numpy) is not act.numpy:
@@ -219,17 +347,35 @@ class _Source:
                 self.act_names[layer] = name
 
     # ------------------------------------------------------------------ pieces
-    def code(self, expr: sp.Expr, names: Mapping[sp.Symbol, str] | None = None) -> str:
-        """``expr`` printed for this backend, with symbols renamed to array names."""
+    def _sigmoid_arrays(self, l: int) -> dict[sp.Expr, sp.Expr]:
+        """σ(±z), log σ(±z), σ'(z) of a sigmoid layer as the arrays the forward pass made."""
+        if l not in self.sigmoid_layers:
+            return {}
+        c, la, lc = (sp.Symbol(f"{h}{l}", real=True) for h in ("C", "LA", "LC"))
+        out = {sigmoid(Z_SYM): A_SYM, sigmoid(-Z_SYM): c, dsigmoid(Z_SYM): A_SYM * c}
+        if l == self.spec.n_layers:
+            out[A_SYM - _y] = a_minus_y(A_SYM, c, _y)
+        if l == self.spec.n_layers and self._output_logs():
+            out |= {log_sigmoid(Z_SYM): la, log_sigmoid(-Z_SYM): lc}
+        return out
+
+    def _output_logs(self) -> bool:
+        """Whether the output layer's loss or δ takes log σ(±z) (then the forward pass makes them)."""
+        p = self.plan
+        return any(e is not None and e.has(log_sigmoid) for e in (p.loss_elem, p.delta_elem))
+
+    def code(self, expr: sp.Expr, names: Mapping[sp.Symbol, str] | None = None,
+             arrays: Mapping[sp.Expr, sp.Expr] | None = None) -> str:
+        """``expr`` printed for this backend, with symbols renamed to array names (after
+        replacing the subexpressions ``arrays`` holds by the arrays already computed)."""
+        expr = stabilize(expr).xreplace(dict(arrays or {}))
         expr = expr.xreplace({s: sp.Symbol(v) for s, v in (names or {}).items()})
-        if not self.inplace:
-            for pattern, stable in _STABLE:
-                expr = expr.replace(pattern, stable)
         return self.printer.doprint(expr)
 
-    def scale(self, target: str, factor: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:
+    def scale(self, target: str, factor: sp.Expr, names: Mapping[sp.Symbol, str],
+              arrays: Mapping[sp.Expr, sp.Expr] | None = None) -> str:
         """``target *= factor``, or ``target = target * factor`` for immutable arrays."""
-        code = self.code(factor, names)
+        code = self.code(factor, names, arrays)
         if self.inplace:
             return f"    {target} *= {code}"
         if precedence(factor) < PRECEDENCE["Mul"]:
@@ -241,92 +387,86 @@ class _Source:
         return f"    {names}, = P"
 
     def forward(self) -> list[str]:
-        lines = []
-        L = self.spec.n_layers
+        lines, L = [], self.spec.n_layers
         for l, act in enumerate(self.spec.activations, start=1):
             prev = "X" if l == 1 else f"A{l - 1}"
             lines.append(f"    Z{l} = {prev} @ W{l}.T + b{l}")
-            if not act.elementwise:  # softmax through log-sum-exp
-                lines += [
-                    f"    M = Z{l}.max(axis=1, keepdims=True)",
-                    f"    E = {self.np}.exp(Z{l} - M)",
-                    "    S = E.sum(axis=1, keepdims=True)",
-                    f"    A{l} = E / S",
-                ]
-                if l == L:
-                    lines.append(f"    LSE = M + {self.np}.log(S)")
+            if not act.elementwise:  # softmax (output layer only): a, log a, 1 − a, argmax
+                lines.append(f"    A{l}, LSM, C, TOP = softmax_parts(Z{l})")
+            elif l in self.sigmoid_layers and l == L and self._output_logs():
+                lines.append(f"    A{l}, C{l}, LA{l}, LC{l} = sigmoid_parts(Z{l})  # σ(±z), log σ(±z)")
+            elif l in self.sigmoid_layers:
+                lines.append(f"    A{l}, C{l} = sigmoid_pair(Z{l})  # σ(z), σ(−z)")
             elif l in self.act_names:
                 lines.append(f"    A{l} = {self.act_names[l]}(Z{l})")
             else:
                 lines.append(f"    A{l} = {self.code(act.expr, {Z_SYM: f'Z{l}'})}")
         return lines
 
-    def _columns(self, out: str) -> list[str]:
-        a, y = self.spec.outputs, self.spec.targets
-        lines = [f"    {aj.name} = {out}[:, {j}]" for j, aj in enumerate(a)]
-        lines += [f"    {yj.name} = Y[:, {j}]" for j, yj in enumerate(y)]
-        return lines
+    def _generic(self) -> dict[sp.Symbol, str]:
+        L = self.spec.n_layers
+        return {Z_SYM: f"Z{L}", A_SYM: f"A{L}", _y: "Y", _ls: "LSM", _lm: "L1M", _c: "C"}
 
     def loss(self) -> list[str]:
-        """Lines that set ``loss`` (mean over the batch) from the forward pass."""
+        """Lines that set ``loss`` (mean over the batch), and what δ^(L) reads, from the logits."""
         p, L = self.plan, self.spec.n_layers
-        if p.fused == ("softmax", "cross_entropy"):
-            ell = self.code(FUSED[p.fused][0], {_y: "Y", _lse: "LSE", Z_SYM: f"Z{L}"})
-            return [f"    loss = ({ell}).sum() / n"]
-        if p.fused == ("sigmoid", "binary_cross_entropy"):
-            ell = self.code(FUSED[p.fused][0], {_y: "Y", Z_SYM: f"Z{L}"})
-            return [f"    loss = ({ell}).sum() / n"]
-        lines, out = [], f"A{L}"
-        if p.clip is not None:
-            lo, hi = p.clip
-            lines.append(f"    Ac = {self.np}.clip(A{L}, {lo!r}, {hi!r})  # EPS keeps log finite")
-            out = "Ac"
+        lines = []
+        if p.softmax:
+            if p.needs_l1m:
+                lines.append(f"    L1M = log1m_softmax(Z{L})  # log(1 - softmax), no cancellation")
         if p.loss_elem is not None:
-            ell = self.code(p.loss_elem, {A_SYM: out, _y: "Y"})
+            exact = self._sigmoid_arrays(L) if not p.softmax else {A_SYM - _y: a_minus_y(A_SYM, _c, _y)}
+            ell = self.code(p.loss_elem, self._generic(), exact)
             return lines + [f"    loss = {self.np}.sum({ell}) / n"]
-        lines += self._columns(out)
+        lines += [f"    {sym.name} = {array}[:, {j}]" for sym, array, j in p.columns]
         return lines + [f"    loss = {self.np}.sum({self.code(p.loss_expr)}) / n"]
 
     def output_delta(self) -> list[str]:
-        """Lines that set ``D{L}`` = δ^(L) (one row per sample)."""
-        p, spec, L = self.plan, self.spec, self.spec.n_layers
-        if p.fused == ("softmax", "cross_entropy"):
-            d = self.code(FUSED[p.fused][1], {A_SYM: f"A{L}", _y: "Y", _sy: "Y.sum(axis=1, keepdims=True)"})
+        """Lines that set ``D{L}`` = δ^(L) = ∂J/∂z^(L) (one row per sample), from the logits."""
+        p, L = self.plan, self.spec.n_layers
+        names, xp = self._generic(), self.np
+        if p.delta_elem is not None:
+            d = self.code(p.delta_elem, names, self._sigmoid_arrays(L))
+            if not p.delta_elem.free_symbols:
+                d = f"{xp}.full_like(Z{L}, {float(p.delta_elem)!r})"
+            elif p.delta_elem.is_Symbol and self.inplace:  # D is updated in place: never alias
+                d = f"{d}.copy()"
             return [f"    D{L} = {d}"]
-        if p.fused == ("sigmoid", "binary_cross_entropy"):
-            return [f"    D{L} = {self.code(FUSED[p.fused][1], {A_SYM: f'A{L}', _y: 'Y'})}"]
-        out = "Ac" if p.clip is not None else f"A{L}"
-        if p.grad_elem is not None:
-            g = self.code(p.grad_elem, {A_SYM: out, _y: "Y"})
-            if not p.grad_elem.free_symbols:
-                g = f"{self.np}.full_like(A{L}, {g})"
-            elif p.grad_elem.is_Symbol and self.inplace:  # D is updated in place: never alias A or Y
-                g = f"{g}.copy()"
-            lines = [f"    G = {g}"]
-        else:
-            # A constant column is printed as a float: an int column would make G an int array.
-            cols = ", ".join(
-                f"{self.np}.broadcast_to({float(e) if e.is_number else self.code(e)}, n)"
-                for e in p.grad_exprs
-            )
-            lines = [] if p.loss_elem is None else self._columns(out)
-            lines.append(f"    G = {self.np}.stack([{cols}], axis=1)")
-        act = spec.activations[-1]
-        if not act.elementwise:
-            # δ_j = Σ_i g_i ∂a_i/∂z_j with ∂a_i/∂z_j = a_i(δ_ij − a_j) (softmax_partial).
-            return lines + [f"    D{L} = A{L} * (G - (G * A{L}).sum(axis=1, keepdims=True))"]
-        return lines + [f"    D{L} = G", *self._times_fprime(L)]
+        if p.g_elem is not None:
+            # δ_i = g_i (1 − a_i) − a_i Σ_{j≠i} g_j − h_i a_i + Σ_{j≠i} h_j a_i a_j/(1 − a_j),
+            # with g = ∂ℓ/∂log a, h = ∂ℓ/∂log(1 − a); the last sum in log space.
+            g = self.code(p.g_elem, names, {A_SYM - _y: a_minus_y(A_SYM, _c, _y)})
+            if not p.g_elem.free_symbols:
+                g = f"{xp}.full_like(Z{L}, {float(p.g_elem)!r})"
+            lines = [f"    G = {g}",
+                     f"    D{L} = G*C - A{L}*sum_others(G, TOP)"]
+            if p.h_elem != 0:
+                h = self.code(p.h_elem, names)
+                if not p.h_elem.free_symbols:
+                    h = f"{xp}.full_like(Z{L}, {float(p.h_elem)!r})"
+                k = self.spec.sizes[-1]
+                lines += [
+                    f"    H = {h}",
+                    "    T = LSM[:, :, None] + (LSM - L1M)[:, None, :]",
+                    f"    T = {xp}.where({xp}.eye({k}, dtype=bool), -{xp}.inf, T)",
+                    f"    D{L} = D{L} - H*A{L} + (H[:, None, :]*{xp}.exp(T)).sum(axis=2)",
+                ]
+            return lines
+        # A constant column is printed as a float: an int column would make D an int array.
+        cols = ", ".join(
+            f"{xp}.broadcast_to({float(e) if e.is_number else self.code(e)}, n)" for e in p.delta_cols
+        )
+        lines = [] if p.loss_elem is None else [
+            f"    {sym.name} = {array}[:, {j}]" for sym, array, j in p.columns
+        ]
+        return lines + [f"    D{L} = {xp}.stack([{cols}], axis=1)"]
 
     def _times_fprime(self, l: int) -> list[str]:
-        """``D{l} *= f_l'``, or nothing when f_l' = 1."""
-        act = self.spec.activations[l - 1]
-        if act.output_derivative is not None:
-            expr, names = act.output_derivative, {A_SYM: f"A{l}"}
-        else:
-            expr, names = act.derivative(), {Z_SYM: f"Z{l}"}
+        """``D{l} *= f_l'`` (the stable z form, :func:`numeric_derivative`), or nothing when f_l' = 1."""
+        expr = numeric_derivative(self.spec.activations[l - 1])
         if expr == 1:
             return []
-        return [self.scale(f"D{l}", expr, names)]
+        return [self.scale(f"D{l}", expr, {Z_SYM: f"Z{l}", A_SYM: f"A{l}"}, self._sigmoid_arrays(l))]
 
     def backward(self, mode: Literal["grad", "sgd", "momentum"]) -> list[str]:
         lines = self.output_delta()
@@ -391,7 +531,11 @@ class _Source:
                f'    """One SGD step with momentum mu (velocities V), {how}."""',
                "    n = X.shape[0]", "    s = lr / n", self.params_line(), f"    {vel}, = V",
                *self.forward(), *self.loss(), *guard, *self.backward("momentum"), ret_mom]
-        return "\n".join(head + fwd + loss + lag + step + mom) + "\n"
+        body = "\n".join(fwd + loss + lag + step + mom) + "\n"
+        used = [h for h in numpy_helpers() if re.search(rf"\b{h}\(", body)]
+        if used:
+            head.append(f"# {', '.join(used)}: symbackprop.stable (no overflow, no cancellation)")
+        return "\n".join(head) + "\n" + body
 
 
 class CompiledModel:
@@ -548,13 +692,11 @@ class CompiledModel:
             s = lr / n
             W1, b1, = P
             Z1 = X @ W1.T + b1
-            A1 = sigmoid(Z1)
-            loss = numpy.sum((1/2)*(A1 - Y)**2) / n
+            A1, C1 = sigmoid_pair(Z1)  # σ(z), σ(−z)
+            loss = numpy.sum((1/2)*a_minus_y(A1, C1, Y)**2) / n
             if not isfinite(loss):  # diverged: keep the last finite parameters
                 return loss
-            G = A1 - Y
-            D1 = G
-            D1 *= A1*(1 - A1)
+            D1 = A1*C1*a_minus_y(A1, C1, Y)
             W1 -= s * (D1.T @ X)
             b1 -= s * D1.sum(axis=0)
             return loss

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import networkx as nx
 import sympy as sp
 
-from .derive import Backprop
+from .derive import SUM_TO_ONE, Backprop
 from .errors import SpecError
 from .notation import by_name, equation_text, latex_name, latex_text, text_name, to_latex, to_str
 
@@ -272,9 +272,12 @@ class Derivation:
                 note=f"There are {self.n_paths:,} paths (their number grows exponentially "
                 "with depth); the δ recursion below sums over all of them.",
             ))
+        assumed = [(d, self.backprop.assumed[d]) for d, _ in self.deltas if d in self.backprop.assumed]
         out.append(Section(
             "δ recursion (δ = ∂J/∂z, from the output layer back)",
-            tuple(Line(text_name(d), latex_name(d), expr) for d, expr in self.deltas),
+            tuple(Line(text_name(d), latex_name(d), expr) for d, expr in [*self.deltas, *assumed]),
+            note=f"The last line, δ = a - y, holds {SUM_TO_ONE}; the line above holds for any targets."
+            if assumed else "",
         ))
         result = [Line(grad.text, grad.latex, self.delta_form)]
         if self.compact != self.delta_form:

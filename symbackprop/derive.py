@@ -30,7 +30,7 @@ from .errors import ExpressionTooLargeError
 from .notation import real_symbol
 from .spec import Spec
 
-__all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE"]
+__all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE", "sum_to_one"]
 
 # Placeholder symbols for differentiating a term's shape once (see Backprop._diff).
 _U = real_symbol("_u")
@@ -83,6 +83,27 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     return candidate if 2 * tree_size(candidate) <= tree_size(expr) else expr
 
 
+#: The assumption under which softmax + cross-entropy's δ^(L) is the textbook a − y.
+SUM_TO_ONE = "assuming the targets sum to one (as one-hot and probability targets do)"
+
+
+def sum_to_one(spec: Spec) -> dict[sp.Symbol, sp.Expr] | None:
+    """y_n = 1 − Σ_{j<n} y_j for the cross-entropy loss, whose targets are probability vectors
+    (the :data:`SUM_TO_ONE` assumption), else None.
+
+    Examples
+    --------
+    >>> sum_to_one(Spec([2, 3], "softmax", "cross_entropy"))
+    {y3: -y1 - y2 + 1}
+    >>> sum_to_one(Spec([2, 3], "sigmoid")) is None
+    True
+    """
+    if spec.loss.name != "cross_entropy":
+        return None
+    y = spec.targets
+    return {y[-1]: 1 - sp.Add(*y[:-1])}
+
+
 class Backprop:
     """The adjoints of every node of a network's scalar graph.
 
@@ -100,6 +121,9 @@ class Backprop:
         ∂J/∂node for every node name, compact: in named δ, a, z, w, x, y.
     delta : dict[sympy.Symbol, sympy.Expr]
         The definition of each δ^(l)_j = ∂J/∂z^(l)_j, one level deep (in δ^(l+1)).
+    assumed : dict[sympy.Symbol, sympy.Expr]
+        Output δ's textbook form a_j − y_j where it holds only :data:`SUM_TO_ONE`
+        (softmax + cross-entropy: in general δ_j = a_j Σ_k y_k − y_j).
 
     Examples
     --------
@@ -117,6 +141,7 @@ class Backprop:
         self.graph = graph
         self.adjoint: dict[str, sp.Expr] = {}
         self.delta: dict[sp.Symbol, sp.Expr] = {}
+        self.assumed: dict[sp.Symbol, sp.Expr] = {}
         self._defs: dict[sp.Symbol, sp.Expr] | None = None
         self._expansion: dict[sp.Symbol, sp.Expr] = {}
         self._sizes: dict[sp.Symbol, int] = {}
@@ -169,7 +194,16 @@ class Backprop:
                 layer, (j,) = node["layer"], node["index"]
                 if layer == self.spec.n_layers:
                     self.adjoint[v] = tidy(self.adjoint[v])
+                    self._textbook(layer, j, self.adjoint[v])
                 self.delta[self.spec.delta(layer, j)] = self.adjoint[v]
+
+    def _textbook(self, layer: int, j: int, delta: sp.Expr) -> None:
+        """Record δ = a_j − y_j when it holds under :data:`SUM_TO_ONE` (and only then)."""
+        subs = sum_to_one(self.spec)
+        candidate = self.spec.a(layer, j) - self.spec.y(j)
+        if subs is not None and delta != candidate:
+            if sp.expand((delta - candidate).xreplace(subs)) == 0:
+                self.assumed[self.spec.delta(layer, j)] = candidate
 
     def _named_adjoint(self, name: str) -> sp.Expr:
         node = self.graph.nodes[name]

@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 from oracle import expanded_loss, network_for, random_point, value
 
 import symbackprop as sbp
-from symbackprop.activations import A as A_SYM
-from symbackprop.activations import Z as Z_SYM
 from symbackprop.activations import softmax_layer
-from symbackprop.compile import EPS, FUSED
+from symbackprop.compile import output_forms
 from symbackprop.derivation import sample_values
 
 HIDDEN = [name for name, act in sbp.ACTIVATIONS.items() if act.elementwise]
@@ -79,8 +77,8 @@ def test_every_activation_and_loss_matches_the_scalar_derivation(activation, los
         ([1, 1], "identity", "quadratic"),
         ([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy"),
         ([2, 2, 1, 2], ["relu", "arctan", "softmax"], "cross_entropy"),
-        ([1, 2, 3], ["softplus", "softmax"], "binary_cross_entropy"),  # clipped BCE path
-        ([2, 2, 2], ["sigmoid", "sigmoid"], "cross_entropy"),  # clipped CE path
+        ([1, 2, 3], ["softplus", "softmax"], "binary_cross_entropy"),  # BCE after softmax: log(1 - a) from the logits
+        ([2, 2, 2], ["sigmoid", "sigmoid"], "cross_entropy"),  # CE after sigmoid: log-sigmoid
         ([2, 2, 2], ["z**2/2 + z", "tanh"], "mse"),  # custom activation, lambdified
         ([2, 2], "sigmoid", "(a1_1 - y1)**2*a1_2 + y2*a1_1"),  # loss coupling the outputs
         ([2, 2, 2], "tanh", "a2_1**2/2 + a2_2**2/2"),  # ∇_a J = a itself: no aliasing of A
@@ -116,32 +114,36 @@ def test_random_architectures_match_finite_differences(sizes, act, n, seed):
     assert_close(model.gradient(params, X, Y), finite_differences(model, params, X, Y), 1e-5, 1e-6)
 
 
-def test_fused_softmax_cross_entropy_is_the_sympy_derivation():
-    z, y = sp.symbols("z1:4"), sp.symbols("y1:4")
-    a = softmax_layer(list(z))
-    J = sbp.LOSSES["cross_entropy"](a, y)
-    ell, delta = FUSED[("softmax", "cross_entropy")]
-    lse = sp.log(sum(sp.exp(zj) for zj in z))
-    names = {sp.Symbol("LSE"): lse, sp.Symbol("S_Y"): sum(y)}
-    terms = [ell.xreplace({**names, Z_SYM: z[j], sp.Symbol("y"): y[j]}) for j in range(3)]
-    assert sp.expand(sp.expand_log(J, force=True) - sp.expand_log(sum(terms), force=True)) == 0
-    for j in range(3):
-        fused = delta.xreplace({**names, A_SYM: a[j], sp.Symbol("y"): y[j]})
-        assert sp.simplify(sp.diff(J, z[j]) - fused) == 0
+def _composed(net):
+    """J in the output logits z^(L)_j, composed from the registry definitions (no stable forms)."""
+    L, act = net.n_layers, net.activations[-1]
+    z = [net.z(L, j) for j in range(1, net.sizes[-1] + 1)]
+    a = softmax_layer(z) if not act.elementwise else [act(zj) for zj in z]
+    return net.loss(net.outputs, net.targets).xreplace(dict(zip(net.outputs, a))), z, a
 
 
-def test_fused_sigmoid_binary_cross_entropy_is_the_sympy_derivation():
-    z, y = sp.Symbol("z", real=True), sp.Symbol("y")
-    sigma = sbp.ACTIVATIONS["sigmoid"].expr
-    J = sbp.LOSSES["binary_cross_entropy"]([sigma], [y])
-    ell, delta = FUSED[("sigmoid", "binary_cross_entropy")]
-    ell = ell.rewrite(sp.log)
-    fused_delta = delta.xreplace({A_SYM: sigma})
-    assert sp.simplify(sp.diff(J, z) - fused_delta) == 0
-    assert sp.simplify(sp.diff(ell, z) - fused_delta) == 0
-    for zv, yv in [(-3.0, 0.2), (0.5, 1.0), (4.0, 0.0)]:  # ℓ = J itself, not only its slope
-        at = {z: sp.Float(zv, 30), y: sp.Float(yv, 30)}
-        assert float(ell.xreplace(at).evalf(30)) == pytest.approx(float(J.xreplace(at).evalf(30)))
+@pytest.mark.parametrize("loss", [*sbp.LOSSES, "-y1*log(a1_1) + a1_2**2*y2", "(a1_1 - y1)**2*a1_2"])
+@pytest.mark.parametrize("activation", ["sigmoid", "softmax", "tanh", "softplus"])
+def test_output_forms_are_the_loss_and_its_sympy_derivative(activation, loss):
+    """The compiled J and δ^(L) (stable forms, from the logits) equal J composed with the
+    activation and its ``sympy.diff``, at random points evaluated to 30 digits."""
+    net = sbp.mlp([1, 2], activation, loss)
+    J, deltas, meaning = output_forms(net)
+    want, z, a = _composed(net)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        point = {zj: sp.Float(rng.normal(0, 2), 30) for zj in z}
+        point |= {yj: sp.Float(rng.uniform(0.1, 0.9), 30) for yj in net.targets}
+        outputs = {aj: fa.xreplace(point) for aj, fa in zip(net.outputs, a)}
+        defs = {s: e.xreplace(outputs) for s, e in meaning.items()}
+
+        def at(expr, point=point, outputs=outputs, defs=defs):
+            expr = expr.xreplace(defs).xreplace(outputs).xreplace(point).rewrite(sp.exp)
+            return complex(expr.evalf(30)).real
+
+        assert at(J) == pytest.approx(at(want), rel=1e-12)
+        for zj, d in zip(z, deltas):
+            assert at(d) == pytest.approx(at(sp.diff(want, zj)), rel=1e-10, abs=1e-14)
 
 
 def test_softmax_cross_entropy_at_logits_of_1000_is_finite_and_exact():
@@ -177,13 +179,16 @@ def test_sigmoid_at_1e4_gives_no_overflow_warning(loss):
         assert grad[net.w(1, 1, 1)] == pytest.approx(0.0)
 
 
-def test_binary_cross_entropy_is_clipped_outside_the_sigmoid():
+def test_binary_cross_entropy_is_not_clipped_outside_the_sigmoid():
+    """No clipping: inside (0, 1) the loss is exact; outside, log of a negative number is NaN."""
     net = sbp.mlp([1, 1], "identity", "binary_cross_entropy")
     model = net.compile()
     params = {"w1_1_1": 1.0, "b1_1": 0.0}
-    loss = model.loss(params, [[-5.0]], [[1.0]])  # a = -5 -> clipped to EPS
-    assert loss == pytest.approx(-np.log(EPS))
-    assert np.isfinite(model.gradient(params, [[-5.0]], [[1.0]])[net.b(1, 1)])
+    a, y = 1e-30, 1.0  # a clipped to 1e-12 would give 27.6
+    assert model.loss(params, [[a]], [[y]]) == pytest.approx(-np.log(a), rel=1e-14)
+    assert model.gradient(params, [[a]], [[y]])[net.b(1, 1)] == pytest.approx(-1 / a, rel=1e-14)
+    with pytest.warns(RuntimeWarning, match="invalid value"):
+        assert np.isnan(model.loss(params, [[-5.0]], [[1.0]]))
 
 
 def test_predict_matches_a_hand_written_forward_pass():
@@ -243,10 +248,11 @@ def test_source_is_the_code_that_runs():
         "def step(P, X, Y, lr):",
         "    Z1 = X @ W1.T + b1",
         "    A1 = tanh(Z1)",
-        "    loss = (-Y*Z2 + numpy.logaddexp(0, Z2)).sum() / n",
-        "    D2 = A2 - Y",
+        "    A2, C2, LA2, LC2 = sigmoid_parts(Z2)  # σ(±z), log σ(±z)",
+        "    loss = numpy.sum(-LA2*Y - LC2*(1 - Y)) / n",
+        "    D2 = A2*(1 - Y) - C2*Y",
         "    D1 = D2 @ W2",
-        "    D1 *= 1 - A1**2",
+        "    D1 *= sech2(Z1)",
     ]:
         assert line in src.splitlines()
     compile(src, "<generated>", "exec")

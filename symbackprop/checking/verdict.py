@@ -26,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from ..activations import step_at_zero
+from ..derive import SUM_TO_ONE, sum_to_one
 from ..errors import ExpressionTooLargeError, FormulaError, SymbackpropError
 from ..notation import text_name
 from ..parse import parse_formula
@@ -113,13 +114,19 @@ def _symbolic(net, p, expr, truth, timeout: float) -> str:
     diffs = [step_at_zero(_z_level(net, expr, free) - _z_level(net, truth, free))]
     if diffs[0] == 0:
         return "equal"
+    assume = sum_to_one(net)
+    if assume is not None:
+        # Cross-entropy targets are probability vectors (the numeric test draws them so, and
+        # softmax's textbook δ = a − y needs it): the proof uses y_n = 1 − Σ others too.
+        diffs = [d.xreplace(assume) for d in diffs]
+        if sp.expand(diffs[0]) == 0:
+            return "equal"
     try:
         # Only as large as prove_equal would try (the size is measured before building).
         user = expr.xreplace({net.J: net.loss(net.outputs, net.targets)})
-        diffs.append(
-            net.backprop.expanded(user, max_size=SYMBOLIC_MAX_SIZE)
-            - net.grad(p, expand=True, max_size=SYMBOLIC_MAX_SIZE)
-        )
+        expanded = (net.backprop.expanded(user, max_size=SYMBOLIC_MAX_SIZE)
+                    - net.grad(p, expand=True, max_size=SYMBOLIC_MAX_SIZE))
+        diffs.append(expanded if assume is None else expanded.xreplace(assume))
     except ExpressionTooLargeError:
         pass
     return prove_equal([step_at_zero(d) for d in diffs], timeout=timeout)
@@ -202,6 +209,8 @@ def check(
         tests.append("symbolic")
         outcome = _symbolic(net, p, expr, truth, timeout)
         outcomes["symbolic"] = describe(outcome, timeout)
+        if outcome == "equal" and sum_to_one(net) is not None:
+            outcomes["symbolic"] += f", {SUM_TO_ONE}"
         ok = outcome == "equal" or numeric_ok
     else:
         ok = numeric_ok
