@@ -73,6 +73,12 @@ _EXPORTS: dict[str, str] = {
     "datasets": "datasets",
     "save": "store",
     "load": "store",
+    # exercises and grading
+    "Exercise": "exercises",
+    "exercise": "exercises",
+    "load_exercise": "exercises",
+    "Grade": "exercises",
+    "grade": "exercises",
 }
 
 __all__ = list(_EXPORTS)
@@ -243,4 +249,19 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .training import (
         train as train,
+    )
+    from .exercises import (
+        Exercise as Exercise,
+    )
+    from .exercises import (
+        Grade as Grade,
+    )
+    from .exercises import (
+        exercise as exercise,
+    )
+    from .exercises import (
+        grade as grade,
+    )
+    from .exercises import (
+        load_exercise as load_exercise,
     )
