@@ -58,8 +58,8 @@ LEVELS = (1, 2, 3)
 #: Numeric answers within this relative error of the reference count as right (hand
 #: arithmetic with four significant digits stays well inside it).
 DEFAULT_TOLERANCE = 0.01
-#: ... or within this absolute error, for a reference value near zero.
-ABSOLUTE_TOLERANCE = 1e-4
+#: ... or within this absolute error, for a reference value of 0 (a switched-off ReLU).
+ABSOLUTE_TOLERANCE = 1e-6
 #: The JSON format's name and version, checked when a file is read.
 FORMAT, VERSION = "symbackprop-exercise", 1
 
@@ -69,6 +69,7 @@ _MATRIX_FPRIME = {"sigmoid": "{a} * (1 - {a})", "tanh": "(1 - {a}**2)", "identit
 # A z this close to 0 at the sample is redrawn: ReLU-type kinks sit there, and a student's
 # hand arithmetic should not hinge on the sign of a rounding error.
 _MIN_ABS_Z = 0.05
+_MIN_FLOW = 0.01
 
 
 @dataclass(frozen=True)
@@ -432,8 +433,10 @@ def _numbers(rng: np.random.Generator, net: Network, loss: str):
             y = tuple(round(float(rng.uniform(0, 1)), 1) for _ in range(n_out))
         values = sample_values(net.backprop, params, x, y)
         zs = [values[net.z(l, j)] for l in range(1, net.n_layers + 1) for j in range(1, net.sizes[l] + 1)]
-        if min(abs(z) for z in zs) >= _MIN_ABS_Z:
-            return params, x, y
+        # ... and until some gradient reaches layer 1 (not every ReLU there switched off).
+        flow = max(abs(values[net.delta(1, j)]) for j in range(1, net.sizes[1] + 1))
+        if min(abs(z) for z in zs) >= _MIN_ABS_Z and flow >= _MIN_FLOW:
+            return params, x, y, values
     raise SpecError("Could not draw numbers away from the kinks; try another seed.")  # pragma: no cover
 
 
@@ -443,11 +446,15 @@ def _tenth(rng: np.random.Generator) -> float:
     return v / 10
 
 
-def _questions(rng: np.random.Generator, net: Network, activations: tuple[str, ...]) -> tuple[Question, ...]:
+def _questions(rng: np.random.Generator, net: Network, activations: tuple[str, ...],
+               values: dict) -> tuple[Question, ...]:
     L = net.n_layers
 
-    def param(layer: int, bias_share: float = 0.25) -> str:
-        j = int(rng.integers(1, net.sizes[layer] + 1))
+    def param(layer: int, bias_share: float = 0.25, live: bool = False) -> str:
+        neurons = list(range(1, net.sizes[layer] + 1))
+        if live:  # a numeric question about a neuron whose δ is not 0 (a ReLU that is off)
+            neurons = [j for j in neurons if abs(values[net.delta(layer, j)]) >= _MIN_FLOW] or neurons
+        j = neurons[int(rng.integers(len(neurons)))]
         if rng.uniform() < bias_share:
             return f"b{layer}_{j}"
         k = int(rng.integers(1, net.sizes[layer - 1] + 1))
@@ -457,12 +464,12 @@ def _questions(rng: np.random.Generator, net: Network, activations: tuple[str, .
         return f"delta{layer}_{int(rng.integers(1, net.sizes[layer] + 1))}"
 
     if L == 1:
-        numeric = param(1, 0.0) if rng.uniform() < 0.5 else "b1_1"
+        numeric = param(1, 0.0) if rng.uniform() < 0.5 else "b1_1"  # one neuron: δ ≠ 0 unless a = y
         kinds = [("gradient", param(1, 0.0)), ("delta", "delta1_1"),
                  ("value", numeric), ("sgd_step", numeric)]
     else:
         hidden = int(rng.integers(1, L))  # a hidden layer: its gradients need the δ recursion
-        numeric = param(1)
+        numeric = param(1, live=True)
         kinds = [("gradient", param(L)), ("gradient", param(hidden, 0.0)), ("delta", delta(hidden)),
                  ("value", numeric), ("sgd_step", numeric)]
         matrix_deltas = [l for l in range(1, L) if activations[l - 1] in _MATRIX_FPRIME]
@@ -513,8 +520,8 @@ def exercise(seed: int = 0, level: int = 1, *, student: str = "") -> Exercise:
     rng = _rng(seed, level)
     sizes, activations, loss = _architecture(rng, level)
     net = _network(sizes, activations, loss)
-    params, x, y = _numbers(rng, net, loss)
+    params, x, y, values = _numbers(rng, net, loss)
     lr = float(rng.choice([0.1, 0.5, 1.0]))
-    questions = _questions(rng, net, activations)
+    questions = _questions(rng, net, activations, values)
     return Exercise(seed, level, sizes, activations, loss, params, x, y, lr, questions,
                     DEFAULT_TOLERANCE, student)

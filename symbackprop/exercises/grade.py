@@ -12,7 +12,7 @@ or ``ungraded`` (a matrix answer while no matrix checker is installed).
   Since δ^(l)_j = ∂J/∂b^(l)_j, a δ question is checked as the gradient of that bias. An
   answer that uses the δ it is asked for (or one of its layer or an earlier one) is wrong:
   the question asks to work it out.
-- A number is right within the exercise's relative tolerance (or an absolute 1e-4 near
+- A number is right within the exercise's relative tolerance (or an absolute 1e-6 near
   zero). A wrong one is compared with the usual slips: the wrong sign, a factor of 2,
   another parameter's gradient, and for the SGD step: the gradient added instead of
   subtracted, the learning rate forgotten, the gradient or the step given instead of the
@@ -148,7 +148,8 @@ class Grade:
             if g.slip and g.verdict == "wrong":
                 head += f" ({g.slip.replace('_', ' ')})"
             lines += ["", head, ""]
-            lines += ["Your answer:", "", _fenced(g.answer) if g.answer else "(none)", ""]
+            if g.answer:
+                lines += ["Your answer:", "", _fenced(g.answer), ""]
             if g.message:
                 lines += [g.message, ""]
             if g.verdict != "right" and g.expected:
@@ -303,12 +304,23 @@ def _grade_number(ex: Exercise, q: Question, text: str, expected: str) -> Questi
     return QuestionGrade(q, text, "wrong", slip, message, expected)
 
 
-def _grade_matrix(ex: Exercise, q: Question, text: str, expected: str) -> QuestionGrade:
+def _layer_checker():
+    """``symbackprop.checking.check_layer``, the matrix-form checker, or None where it is absent."""
     try:
-        from ..checking import check_layer  # the matrix-form checker, where installed
+        from ..checking import check_layer
     except ImportError:
-        return QuestionGrade(q, text, "ungraded", "", "Matrix answers are graded by check_layer "
-                             "when it is available; this answer was not graded.", expected)
+        return None
+    return check_layer
+
+
+#: Why a matrix answer is ``ungraded`` where no matrix checker is installed.
+UNGRADED = "Matrix answers are graded by check_layer when it is available; this one was not graded."
+
+
+def _grade_matrix(ex: Exercise, q: Question, text: str, expected: str) -> QuestionGrade:
+    check_layer = _layer_checker()
+    if check_layer is None:
+        return QuestionGrade(q, text, "ungraded", "", UNGRADED, expected)
     try:
         result = check_layer(ex.network, q.target, text.strip())
     except SymbackpropError as exc:
@@ -386,6 +398,9 @@ def grade(
         given = answers.get(q.id)
         if isinstance(given, (int, float)) and not isinstance(given, bool):
             given = repr(float(given))
+        if q.answer_type == "matrix" and _layer_checker() is None:
+            out.append(QuestionGrade(q, given if isinstance(given, str) else "", "ungraded", "", UNGRADED, expected))
+            continue
         if given is None or (isinstance(given, str) and not given.strip()):
             out.append(QuestionGrade(q, "", "missing", "missing", "No answer was given.", expected))
             continue

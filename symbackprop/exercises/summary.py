@@ -95,6 +95,8 @@ def draw_slips(items: list[Slip], *, n_students: int | None = None, ax: Axes | N
     >>> d.kind, d.labels
     ('slips', {'sign': '3', 'missing': '1'})
     """
+    from matplotlib.ticker import MaxNLocator
+
     from ..render.drawing import Drawing, new_axes
 
     fig, ax = new_axes(ax, (6.0, 0.6 + 0.4 * max(len(items), 2)))
@@ -107,6 +109,7 @@ def draw_slips(items: list[Slip], *, n_students: int | None = None, ax: Axes | N
         ax.invert_yaxis()
         for i, n in enumerate(counts):
             ax.text(n, i, f" {n}", va="center")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers
         ax.set_xlabel("answers")
         ax.set_xlim(0, max(counts) * 1.15)
         ax.set_title("Most common slips" + who)
