@@ -172,6 +172,21 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .errors import (
         UnknownNameError as UnknownNameError,
     )
+    from .exercises import (
+        Exercise as Exercise,
+    )
+    from .exercises import (
+        Grade as Grade,
+    )
+    from .exercises import (
+        exercise as exercise,
+    )
+    from .exercises import (
+        grade as grade,
+    )
+    from .exercises import (
+        load_exercise as load_exercise,
+    )
     from .graph import (
         build_graph as build_graph,
     )
@@ -249,19 +264,4 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .training import (
         train as train,
-    )
-    from .exercises import (
-        Exercise as Exercise,
-    )
-    from .exercises import (
-        Grade as Grade,
-    )
-    from .exercises import (
-        exercise as exercise,
-    )
-    from .exercises import (
-        grade as grade,
-    )
-    from .exercises import (
-        load_exercise as load_exercise,
     )

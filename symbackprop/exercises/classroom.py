@@ -310,7 +310,7 @@ def grade_class(
     >>> sorted(p.name for p in (d / "feedback").iterdir())
     ['ann.md', 'scores.csv', 'summary.csv', 'summary.png']
     """
-    from .summary import slips, summary_csv, draw_slips
+    from .summary import draw_slips, slips, summary_csv
 
     sheets, out = os.fspath(sheets), os.fspath(out)
     exercises = _sheets(sheets)

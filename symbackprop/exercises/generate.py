@@ -252,6 +252,8 @@ class Exercise:
         q = q if isinstance(q, Question) else self.question(q)
         if q.answer_type == "formula":
             return to_str(self.truth(q))
+        if q.kind == "sgd_step":  # six decimals: the step η ∂J/∂p may be small beside p
+            return f"{self.value(q):.6f}"
         if q.answer_type == "number":
             return f"{self.value(q):.6g}"
         return self.matrix_answer(q)

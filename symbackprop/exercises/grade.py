@@ -13,7 +13,7 @@ or ``ungraded`` (a matrix answer while no matrix checker is installed).
   answer that uses the δ it is asked for (or one of its layer or an earlier one) is wrong:
   the question asks to work it out.
 - A number is right within the exercise's relative tolerance (or an absolute 1e-6 near
-  zero). A wrong one is compared with the usual slips: the wrong sign, a factor of 2,
+  zero); an SGD step's new value, within that tolerance of the step η ∂J/∂p. A wrong one is compared with the usual slips: the wrong sign, a factor of 2,
   another parameter's gradient, and for the SGD step: the gradient added instead of
   subtracted, the learning rate forgotten, the gradient or the step given instead of the
   new value.
@@ -202,13 +202,21 @@ def read_number(text: str) -> float:
     return value
 
 
-def _near(u: float, t: float, tol: float) -> bool:
-    return abs(u - t) <= max(tol * abs(t), ABSOLUTE_TOLERANCE)
+def allowed_error(ex: Exercise, q: Question) -> float:
+    """How far a numeric answer may be from the reference: the relative tolerance of the
+    value asked for, or for an SGD step, of the step η ∂J/∂p (the part that is computed)."""
+    t = ex.value(q)
+    scale = abs(t) if q.kind == "value" else abs(ex.params[q.target] - t)
+    return max(ex.tolerance * scale, ABSOLUTE_TOLERANCE)
+
+
+def _near(u: float, t: float, error: float) -> bool:
+    return abs(u - t) <= error
 
 
 def _numeric_slip(ex: Exercise, q: Question, u: float, t: float) -> tuple[str, str]:
     """The slip that explains the wrong number ``u`` (reference ``t``), and its sentence."""
-    tol = ex.tolerance
+    tol = allowed_error(ex, q)
     p = q.target
     grads = _gradients(ex)
     g = grads[p]
@@ -228,7 +236,7 @@ def _numeric_slip(ex: Exercise, q: Question, u: float, t: float) -> tuple[str, s
     for slip, value, extra in candidates:
         if _near(u, value, tol) and not _near(value, t, tol):
             return slip, NUMERIC_SLIPS[slip].format(p=pn, lr=f"{ex.lr:g}", **extra)
-    return "other", f"Your number {u:.6g} is not within {tol:.0%} of the right value.".replace("%", " %")
+    return "other", f"Your number {u:.6g} is not within {tol:.2g} of the right value."
 
 
 def _gradients(ex: Exercise) -> dict[str, float]:
@@ -298,7 +306,7 @@ def _grade_number(ex: Exercise, q: Question, text: str, expected: str) -> Questi
     except SymbackpropError as exc:
         return QuestionGrade(q, text, "unreadable", "unreadable", str(exc), expected)
     t = ex.value(q)
-    if _near(u, t, ex.tolerance):
+    if _near(u, t, allowed_error(ex, q)):
         return QuestionGrade(q, text, "right", "", "", expected)
     slip, message = _numeric_slip(ex, q, u, t)
     return QuestionGrade(q, text, "wrong", slip, message, expected)

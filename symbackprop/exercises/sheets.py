@@ -242,7 +242,9 @@ def worksheet(ex: Exercise, fmt: Format = "markdown") -> str:
         w.text("Formulas: in Python syntax with the network's names (") + w.code("x1, w2_1_1, b2_1, z2_1, a2_1, delta2_1, y1")
         + w.text("; ") + w.code("**") + w.text(" for powers; ") + w.code("sigmoid, tanh, exp, log, heaviside")
         + w.text(" are known), or in LaTeX between dollar signs (") + w.code(r"$\delta^{(2)}_1 a^{(1)}_1$") + w.text(")."),
-        w.text(f"Numbers: at least four significant digits; within {tol} (relative) of the exact value counts as right."),
+        w.text(f"Numbers: at least four significant digits; within {tol} (relative) of the exact value counts as right. "
+               f"The new value after an SGD step: six decimals; within {tol} of the step ")
+        + w.math(r"\eta\, \partial J / \partial p") + w.text(" counts as right."),
         w.text("Matrix formulas: ") + w.code("@") + w.text(", ") + w.code("*") + w.text(", ") + w.code(".T")
         + w.text(" and the layer names (") + w.code("delta2 @ a1.T") + w.text(")."),
     ]
