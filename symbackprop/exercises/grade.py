@@ -236,7 +236,8 @@ def _numeric_slip(ex: Exercise, q: Question, u: float, t: float) -> tuple[str, s
     for slip, value, extra in candidates:
         if _near(u, value, tol) and not _near(value, t, tol):
             return slip, NUMERIC_SLIPS[slip].format(p=pn, lr=f"{ex.lr:g}", **extra)
-    return "other", f"Your number {u:.6g} is not within {tol:.2g} of the right value."
+    of = "the value" if q.kind == "value" else "the step η ∂J/∂p (give six decimals)"
+    return "other", f"Your number {u:.6g} is off by more than {ex.tolerance:.0%} of {of}.".replace("%", " %")
 
 
 def _gradients(ex: Exercise) -> dict[str, float]:
@@ -291,7 +292,11 @@ def _grade_formula(ex: Exercise, q: Question, text: str, expected: str, symbolic
     if result.ok:
         return QuestionGrade(q, text, "right", "", "", expected)
     if result.diagnosis is not None:
-        return QuestionGrade(q, text, "wrong", result.diagnosis.kind, result.diagnosis.message, expected)
+        message = result.diagnosis.message
+        if q.kind == "delta":  # the checker speaks of the bias whose gradient the δ is
+            bias = sp.Symbol(ex._param_of(q))
+            message = f"(Checked as ∂J/∂{text_name(bias)} = {text_name(sp.Symbol(q.target))}.) {message}"
+        return QuestionGrade(q, text, "wrong", result.diagnosis.kind, message, expected)
     message = "Your formula differs from the true one, and none of the usual slips explains it."
     cex = result.counterexample
     if cex is not None:
