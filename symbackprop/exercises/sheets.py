@@ -101,7 +101,7 @@ class _Latex:
             r"\setlength{\parindent}{0pt}",
             r"\setlength{\parskip}{0.6em}",
             r"\begin{document}",
-            r"\section*{" + title + "}",
+            r"{\Large\bfseries " + title + r"\par}",
         ]
         return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n\\end{document}\n"
 
