@@ -91,7 +91,13 @@ def _layer_values(ex: Exercise, q, grads: dict) -> np.ndarray:
 def test_solution_numbers_equal_the_compiled_model_and_the_solution_scores_100(level, seeds):
     for seed in seeds:
         ex = sbp.exercise(seed=seed, level=level)
-        grads = ex.network.compile().gradient(ex.params, [ex.x], [ex.y])  # the independent oracle
+        net, model = ex.network, ex.network.compile()   # the compiled model: the independent oracle
+        grads = model.gradient(ex.params, [ex.x], [ex.y])
+        # The forward values the solution prints: the outputs and the loss.
+        values = ex.sample_values
+        outputs = [values[a] for a in net.outputs]
+        assert np.allclose(outputs, model.predict(ex.params, [ex.x])[0], rtol=1e-9, atol=1e-12)
+        assert values[net.J] == pytest.approx(model.loss(ex.params, [ex.x], [ex.y]), rel=1e-9, abs=1e-12)
         for q in ex.questions:
             if q.kind == "value":
                 assert ex.value(q) == pytest.approx(grads[ex.network.parameter(q.target)], rel=1e-9, abs=1e-12)
@@ -142,6 +148,14 @@ console.log(JSON.stringify(failures));
 """
 
 
+def _math_tex(text: str) -> list[str]:
+    """Every math part of a LaTeX document: \\[...\\] blocks and $...$ inline."""
+    blocks = re.findall(r"\\\[\n(.*?)\n\\\]", text, re.S)
+    rest = re.sub(r"\\\[\n.*?\n\\\]", "", text, flags=re.S)
+    rest = re.sub(r"\\texttt\{(?:[^{}]|\{[^{}]*\})*\}", "", rest)  # typed answers, not math
+    return blocks + re.findall(r"(?<!\\)\$([^$\n]+?)(?<!\\)\$", rest)
+
+
 def _math(text: str) -> list[str]:
     """Every math part of a Markdown sheet: $$...$$ blocks and $...$ inline."""
     blocks = re.findall(r"\$\$\n(.*?)\n\$\$", text, re.S)
@@ -159,9 +173,12 @@ def test_sheets_math_renders_in_katex():
         for seed in range(4):
             ex = sbp.exercise(seed=seed, level=level)
             for what in ("worksheet", "solution"):
-                md = getattr(ex, what)("markdown")
-                items += [(f"{level}/{seed} {what} #{i}", m) for i, m in enumerate(_math(md))]
-    assert len(items) > 100
+                md, tex = getattr(ex, what)("markdown"), getattr(ex, what)("latex")
+                items += [(f"{level}/{seed} {what}.md #{i}", m) for i, m in enumerate(_math(md))]
+                from_tex = _math_tex(tex)
+                assert len(from_tex) > 10
+                items += [(f"{level}/{seed} {what}.tex #{i}", m) for i, m in enumerate(from_tex)]
+    assert len(items) > 200
     result = subprocess.run([NODE, "-e", KATEX_SCRIPT, str(module)], input=json.dumps(items),
                             capture_output=True, text=True, check=True, timeout=300)
     assert json.loads(result.stdout) == []

@@ -93,16 +93,35 @@ class Question:
 
     @property
     def answer_type(self) -> str:
-        """``"formula"``, ``"number"`` or ``"matrix"``."""
+        """``"formula"``, ``"number"`` or ``"matrix"``.
+
+        Examples
+        --------
+        >>> Question("q4", "value", "w1_2_1").answer_type
+        'number'
+        """
         return ANSWER_TYPES[self.kind]
 
     @property
     def layer(self) -> int:
-        """The layer of the target (``w2_1_1`` -> 2, ``dW2`` -> 2, ``delta1`` -> 1)."""
+        """The layer of the target (``w2_1_1`` -> 2, ``dW2`` -> 2, ``delta1`` -> 1).
+
+        Examples
+        --------
+        >>> Question("q3", "delta", "delta1_2").layer, Question("q6", "layer", "dW2").layer
+        (1, 2)
+        """
         head = self.target.split("_")[0]
         return int("".join(ch for ch in head if ch.isdigit()))
 
     def to_dict(self) -> dict[str, str]:
+        """Plain data for JSON.
+
+        Examples
+        --------
+        >>> Question("q1", "gradient", "w2_1_1").to_dict()
+        {'id': 'q1', 'kind': 'gradient', 'target': 'w2_1_1'}
+        """
         return {"id": self.id, "kind": self.kind, "target": self.target}
 
 
@@ -171,7 +190,8 @@ class Exercise:
     questions: tuple[Question, ...]
     tolerance: float = DEFAULT_TOLERANCE
     student: str = ""
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # Derivations at the sample and compiled gradients, computed once per exercise.
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Exercise) and self.to_dict() == other.to_dict()
@@ -181,11 +201,25 @@ class Exercise:
     # ------------------------------------------------------------ the network
     @property
     def network(self) -> Network:
-        """The :class:`~symbackprop.network.Network` of the exercise."""
+        """The :class:`~symbackprop.network.Network` of the exercise (one per architecture).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sbp.exercise(seed=7, level=2).network
+        Network([2, 3, 2], activation=['sigmoid', 'identity'], loss='quadratic')
+        """
         return _network(self.sizes, self.activations, self.loss)
 
     def question(self, qid: str) -> Question:
-        """The question with id ``qid``."""
+        """The question with id ``qid``.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sbp.exercise(seed=7, level=2).question("q3")
+        Question(id='q3', kind='delta', target='delta1_3')
+        """
         for q in self.questions:
             if q.id == qid:
                 return q
@@ -193,14 +227,30 @@ class Exercise:
         raise SpecError(f"This exercise has no question {qid!r}; its questions are {known}.")
 
     def derivation(self, p: str) -> Derivation:
-        """``net.derivation(p).at(params, x, y)``: every step with its value at the sample."""
+        """``net.derivation(p).at(params, x, y)``: every step with its value at the sample.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.exercise(seed=7, level=2).derivation("w1_3_1")
+        >>> round(d.value(d.compact), 6)
+        -0.010175
+        """
         if p not in self._cache:
             self._cache[p] = self.network.derivation(p).at(self.params, self.x, self.y)
         return self._cache[p]
 
     @property
     def sample_values(self) -> dict:
-        """Every symbol's value at the sample (x, y, parameters, z, a, J and every δ)."""
+        """Every symbol's value at the sample (x, y, parameters, z, a, J and every δ).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> ex = sbp.exercise(seed=7, level=2)
+        >>> round(ex.sample_values[ex.network.J], 6)
+        0.031049
+        """
         return self.derivation(self._param_of(self.questions[0])).values
 
     def _param_of(self, q: Question) -> str:
@@ -212,14 +262,29 @@ class Exercise:
         return q.target
 
     def truth(self, q: Question | str) -> sp.Expr:
-        """The true answer of a formula question, in compact form (``net.grad``)."""
+        """The true answer of a formula question, in compact form (``net.grad``).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sbp.exercise(seed=7, level=2).truth("q1")
+        a1_1*(a2_1 - y1)
+        """
         q = q if isinstance(q, Question) else self.question(q)
         if q.answer_type != "formula":
             raise SpecError(f"Question {q.id} asks for a {q.answer_type}, not a formula.")
         return self.network.grad(self._param_of(q))
 
     def value(self, q: Question | str) -> float:
-        """The reference number of a numeric question (from the derivation's values)."""
+        """The reference number of a numeric question (from the derivation's values).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> ex = sbp.exercise(seed=7, level=2)
+        >>> round(ex.value("q4"), 6), round(ex.value("q5"), 6)   # ∂J/∂w, then w − η ∂J/∂w
+        (-0.010175, -0.698982)
+        """
         q = q if isinstance(q, Question) else self.question(q)
         if q.answer_type != "number":
             raise SpecError(f"Question {q.id} asks for a {q.answer_type}, not a number.")
@@ -228,7 +293,14 @@ class Exercise:
         return g if q.kind == "value" else self.params[q.target] - self.lr * g
 
     def matrix_answer(self, q: Question | str) -> str:
-        """The reference answer of a layer question, in matrix syntax (``delta2 @ a1.T``)."""
+        """The reference answer of a layer question, in matrix syntax (``delta2 @ a1.T``).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sbp.exercise(seed=7, level=2).matrix_answer("q6"), sbp.exercise(seed=7, level=3).matrix_answer("q6")
+        ('delta1 @ x.T', '(W2.T @ delta2) * (1 - a1**2)')
+        """
         q = q if isinstance(q, Question) else self.question(q)
         l = q.layer
         if q.target.startswith("dW"):
@@ -259,31 +331,67 @@ class Exercise:
         return self.matrix_answer(q)
 
     def answers(self) -> dict[str, str]:
-        """Every reference answer, by question id."""
+        """Every reference answer, by question id (grading them scores 100 %).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sorted(sbp.exercise(seed=7, level=1).answers())
+        ['q1', 'q2', 'q3', 'q4']
+        """
         return {q.id: self.answer(q) for q in self.questions}
 
     # ------------------------------------------------------------ the sheets
     def worksheet(self, fmt: Literal["markdown", "latex"] = "markdown") -> str:
-        """The worksheet (questions and numbers) as Markdown or a complete LaTeX document."""
+        """The worksheet (questions and numbers) as Markdown or a complete LaTeX document.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> "## Questions" in sbp.exercise(seed=7, level=1).worksheet("markdown")
+        True
+        """
         from .sheets import worksheet
 
         return worksheet(self, fmt)
 
     def solution(self, fmt: Literal["markdown", "latex"] = "markdown") -> str:
-        """The worked solution: each answer and its derivation with numbers on every step."""
+        """The worked solution: each answer and its derivation with numbers on every step.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> r"\\approx" in sbp.exercise(seed=7, level=1).solution("latex")
+        True
+        """
         from .sheets import solution
 
         return solution(self, fmt)
 
     def write(self, folder: str) -> list[str]:
-        """Write worksheet.md/.tex, solution.md/.tex and exercise.json into ``folder``."""
+        """Write worksheet.md/.tex, solution.md/.tex and exercise.json into ``folder``.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp, tempfile
+        >>> len(sbp.exercise(seed=7, level=1).write(tempfile.mkdtemp()))
+        5
+        """
         from .sheets import write_files
 
         return write_files(self, folder)
 
     # ------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (what :meth:`to_json` writes)."""
+        """Plain data (what :meth:`to_json` writes).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.exercise(seed=7, level=1).to_dict()
+        >>> d["format"], d["level"], d["sizes"]
+        ('symbackprop-exercise', 1, [3, 1])
+        """
         return {
             "format": FORMAT, "version": VERSION,
             "seed": self.seed, "level": self.level, "student": self.student,
@@ -294,12 +402,28 @@ class Exercise:
         }
 
     def to_json(self) -> str:
-        """The exercise as JSON text (read back with :meth:`from_json`)."""
+        """The exercise as JSON text (read back with :meth:`from_json`).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> json.loads(sbp.exercise(seed=7, level=1).to_json())["questions"][0]
+        {'id': 'q1', 'kind': 'gradient', 'target': 'w1_1_1'}
+        """
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "exercise") -> Exercise:
-        """An exercise from :meth:`to_dict`'s data, every field checked."""
+        """An exercise from :meth:`to_dict`'s data, every field checked.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> Exercise.from_dict({"format": "symbackprop-exercise", "version": 1})
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.DataError: exercise: a field is missing or malformed (KeyError: 'sizes'); is it an exercise.json written by symbackprop?
+        """
         def bad(what: str) -> DataError:
             return DataError(f"{where}: {what}; is it an exercise.json written by symbackprop?")
 
@@ -352,7 +476,15 @@ class Exercise:
 
     @classmethod
     def from_json(cls, text: str | bytes, where: str = "exercise") -> Exercise:
-        """An exercise from :meth:`to_json`'s text."""
+        """An exercise from :meth:`to_json`'s text.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> ex = sbp.exercise(seed=7, level=3)
+        >>> Exercise.from_json(ex.to_json()).answers() == ex.answers()
+        True
+        """
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:

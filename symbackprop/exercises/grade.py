@@ -81,9 +81,18 @@ class QuestionGrade:
 
     @property
     def ok(self) -> bool:
+        """True when the verdict is ``right``."""
         return self.verdict == "right"
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sbp.grade(sbp.exercise(seed=1, level=1), {})["q1"].to_dict()["verdict"]
+        'missing'
+        """
         return {"question": self.question.id, "kind": self.question.kind, "target": self.question.target,
                 "answer": self.answer, "verdict": self.verdict, "slip": self.slip,
                 "message": self.message, "expected": self.expected}
@@ -131,7 +140,15 @@ class Grade:
 
     def feedback(self) -> str:
         """The feedback for the student, in Markdown: score, then each question's verdict,
-        the answer as given, the diagnosis and the expected answer."""
+        the answer as given, the diagnosis and the expected answer.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> g = sbp.grade(sbp.exercise(seed=1, level=1), {"q3": "-0.379884"}, student="ann")
+        >>> print(g.feedback().splitlines()[0])
+        # Feedback for ann: 0 of 4 right (0 %)
+        """
         ex = self.exercise
         who = self.student or "you"
         lines = [
@@ -159,6 +176,15 @@ class Grade:
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: score, total, percent, notes and every question's grade.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.grade(sbp.exercise(seed=1, level=1), {"q3": "0.379884"}).to_dict()
+        >>> d["score"], d["total"], d["questions"][2]["verdict"]
+        (1, 4, 'right')
+        """
         return {"student": self.student, "score": self.score, "total": self.total,
                 "percent": self.percent, "notes": list(self.notes),
                 "questions": [g.to_dict() for g in self.questions]}
@@ -204,7 +230,15 @@ def read_number(text: str) -> float:
 
 def allowed_error(ex: Exercise, q: Question) -> float:
     """How far a numeric answer may be from the reference: the relative tolerance of the
-    value asked for, or for an SGD step, of the step η ∂J/∂p (the part that is computed)."""
+    value asked for, or for an SGD step, of the step η ∂J/∂p (the part that is computed).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> ex = sbp.exercise(seed=7, level=2)     # ∂J/∂w = -0.0101752, η = 0.1
+    >>> round(allowed_error(ex, ex.question("q4")), 7), round(allowed_error(ex, ex.question("q5")), 8)
+    (0.0001018, 1.018e-05)
+    """
     t = ex.value(q)
     scale = abs(t) if q.kind == "value" else abs(ex.params[q.target] - t)
     return max(ex.tolerance * scale, ABSOLUTE_TOLERANCE)
