@@ -251,3 +251,15 @@ def test_limits_and_bad_files_refused_in_one_line(tmp_path, capsys, monkeypatch)
     assert code == 2 and "not a folder of sheets" in err
     code, _, err = _cli(capsys, "grade", str(tmp_path / "ex"), "/dev/zero", "--out", str(tmp_path / "fb"))
     assert code == 2 and "character device" in err
+
+
+def test_roster_seeds_are_stable_and_mixed_with_the_base_seed(tmp_path):
+    from symbackprop.exercises.classroom import make_sheets
+    from symbackprop.exercises.generate import student_seed
+
+    a = make_sheets(["s1", "s2"], 1, tmp_path / "a")
+    b = make_sheets(["s1", "s2"], 1, tmp_path / "b", base_seed=5)
+    assert [ex.seed for ex in a] == [student_seed("s1"), student_seed("s2")]
+    assert a[0].seed != b[0].seed and b[0].seed == student_seed("s1", 5)
+    assert (tmp_path / "a" / "roster.csv").read_text().splitlines() == [
+        "id,seed,level", f"s1,{a[0].seed},1", f"s2,{a[1].seed},1"]
