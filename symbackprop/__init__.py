@@ -75,6 +75,12 @@ _EXPORTS: dict[str, str] = {
     "datasets": "datasets",
     "save": "store",
     "load": "store",
+    # exercises and grading
+    "Exercise": "exercises",
+    "exercise": "exercises",
+    "load_exercise": "exercises",
+    "Grade": "exercises",
+    "grade": "exercises",
 }
 
 __all__ = list(_EXPORTS)
@@ -173,6 +179,21 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .errors import (
         UnknownNameError as UnknownNameError,
+    )
+    from .exercises import (
+        Exercise as Exercise,
+    )
+    from .exercises import (
+        Grade as Grade,
+    )
+    from .exercises import (
+        exercise as exercise,
+    )
+    from .exercises import (
+        grade as grade,
+    )
+    from .exercises import (
+        load_exercise as load_exercise,
     )
     from .graph import (
         build_graph as build_graph,

@@ -91,6 +91,10 @@ LIMITS: dict[str, Limit] = {
         8 * MiB, "SYMBACKPROP_MAX_MODEL_SPEC_BYTES", "size of a model file's spec entry, in bytes",
     ),
     "text_bytes": Limit(16 * MiB, "SYMBACKPROP_MAX_TEXT_BYTES", "size of a formula file, in bytes"),
+    # Exercises and grading (symbackprop.exercises).
+    "roster_rows": Limit(5_000, "SYMBACKPROP_MAX_ROSTER_ROWS", "students in a roster or an answers file"),
+    "answers_bytes": Limit(16 * MiB, "SYMBACKPROP_MAX_ANSWERS_BYTES", "size of an answers file (CSV or JSON), in bytes"),
+    "answer_chars": Limit(2_000, "SYMBACKPROP_MAX_ANSWER_CHARS", "characters of one answer"),
 }
 
 
