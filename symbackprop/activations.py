@@ -20,6 +20,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import FormulaError, SpecError, unknown
+from .limits import require_defined
 from .parse import parse_formula
 
 __all__ = [
@@ -183,7 +184,7 @@ def _as_expr(value: sp.Expr | str, names: dict[str, sp.Symbol], what: str) -> sp
             f"A {what} may only use the symbol(s) {', '.join(sorted(allowed))}; "
             f"it uses {', '.join(stray)}."
         )
-    return value.xreplace({s: names[s.name] for s in value.free_symbols})
+    return require_defined(value.xreplace({s: names[s.name] for s in value.free_symbols}), what)
 
 
 _SOFTMAX = Activation("softmax", sp.exp(Z), r"\operatorname{softmax}", elementwise=False)
