@@ -166,7 +166,7 @@ def register_activation(
 
 def _as_expr(value: sp.Expr | str, names: dict[str, sp.Symbol], what: str) -> sp.Expr:
     if isinstance(value, str):
-        return parse_formula(value, names, what=what)
+        return require_defined(parse_formula(value, names, what=what), what)
     if isinstance(value, sp.Lambda):
         if len(value.variables) != 1:
             raise SpecError(f"A {what} Lambda must take one argument, got {len(value.variables)}.")

@@ -47,6 +47,7 @@ __all__ = ["Limits", "LIMITS", "Arithmetic", "require_defined"]
 FLOAT_LOG10_MAX = math.log10(sys.float_info.max)
 EXP_ARG_MAX = math.log(sys.float_info.max)
 _LOG10_2 = math.log10(2)
+_FLOAT_MAX = sp.Integer(int(sys.float_info.max))
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,24 @@ _UNDEFINED = {
 
 
 def _short(e: sp.Basic) -> str:
-    # Only for messages: a huge tree is never printed whole.
-    text = sp.sstr(e) if _cheap_to_print(e) else type(e).__name__
+    # Only for messages: a huge tree or number is never printed whole.
+    if isinstance(e, sp.Rational) and not _cheap_to_print(e):
+        return f"a {max(_digits(e.p), _digits(e.q))}-digit number"
+    text = sp.sstr(e) if _cheap_to_print(e) else f"an expression of {type(e).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _power_text(base: sp.Basic, exp: sp.Basic) -> str:
+    def part(e: sp.Basic) -> str:
+        text = _short(e)
+        bare = (isinstance(e, sp.Integer) and e >= 0) or e.is_Symbol or isinstance(e, sp.NumberSymbol)
+        return text if bare and not text.startswith("a ") else f"({text})"
+
+    return f"{part(base)}**{part(exp)}"
+
+
+def _exp10(x: float) -> str:
+    return f"10^{x:.0f}" if abs(x) < 1e6 else f"10^({x:.3g})"
 
 
 def _cheap_to_print(e: sp.Basic) -> bool:
@@ -108,8 +124,12 @@ def _cheap_to_print(e: sp.Basic) -> bool:
 
 
 def _digits(n: int) -> int:
-    # From the bit length: str() of a huge int is slow (and refused past 4300 digits).
-    return int(abs(n).bit_length() * _LOG10_2) + 1
+    # Exact, from the bit length: str() of a huge int is slow (and refused past 4300 digits).
+    n = abs(int(n))
+    if n == 0:
+        return 1
+    k = int((n.bit_length() - 1) * _LOG10_2) + 1  # 2**(bits-1) <= n, so n has k or k+1 digits
+    return k + (n >= 10**k)
 
 
 @dataclass
@@ -198,14 +218,14 @@ class Arithmetic:
                 estimate = float(rv) * lb
                 if estimate > FLOAT_LOG10_MAX:
                     raise FormulaError(
-                        f"{_short(base)}**{_short(exp)} would be about 10^{estimate:.0f}, "
+                        f"{_power_text(base, exp)} would be about {_exp10(estimate)}, "
                         "beyond float64's largest number (about 1.8e308)"
                     )
                 if isinstance(base, sp.Rational) and isinstance(exp, sp.Rational):
                     digits = abs(float(rv)) * max(math.log10(abs(base.p)), math.log10(base.q))
                     if digits > lim.max_digits:
                         raise FormulaError(
-                            f"{_short(base)}**{_short(exp)} would have about {digits:.0f} digits; "
+                            f"{_power_text(base, exp)} would have about {digits:.3g} digits; "
                             f"the limit is {lim.max_digits} (max_digits)"
                         )
         return self.check(base**exp)
@@ -225,7 +245,7 @@ class Arithmetic:
         )
         if digits * (n - 1) > self.limits.max_root_digits:
             raise FormulaError(
-                f"the root {_short(base)}**{_short(exp)} is too costly: {digits} digits times "
+                f"the root {_power_text(base, exp)} is too costly: {digits} digits times "
                 f"{n - 1} exceeds {self.limits.max_root_digits} (max_root_digits)"
             )
 
@@ -248,9 +268,9 @@ class Arithmetic:
         if numeric:
             info.log10 = self._log10_bound(e, kids)
             if info.log10 > FLOAT_LOG10_MAX:
+                about = "" if math.isinf(info.log10) else f" (about {_exp10(info.log10)})"
                 raise FormulaError(
-                    f"the number {_short(e)} is about 10^{info.log10:.0f}, beyond float64's "
-                    "largest number (about 1.8e308)"
+                    f"{_short(e)}{about} is beyond float64's largest number (about 1.8e308)"
                 )
         self._seen[id(e)] = info
         return info
@@ -262,6 +282,8 @@ class Arithmetic:
                 raise FormulaError(
                     f"a number with {digits} digits; the limit is {self.limits.max_digits} (max_digits)"
                 )
+            if abs(e) > _FLOAT_MAX:  # exact, so that 2**1024 is out and 2**1023 in
+                return math.inf
             return -math.inf if e.p == 0 else math.log10(abs(e.p)) - math.log10(e.q)
         # A sum is at most n times its largest term, a product the product of its factors:
         # bounds from the parts, so a long sum or product is never evaluated again and again.
@@ -282,8 +304,9 @@ class Arithmetic:
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise FormulaError(f"cannot evaluate the number {_short(e)} ({type(exc).__name__})") from None
         if im != 0 and abs(im) > 1e-12 * (abs(re) + 1):
+            what = "the imaginary unit I" if e is sp.I else _short(e)
             raise FormulaError(
-                f"{_short(e)} is not a real number (e.g. the square root or log of a negative number)"
+                f"{what} is not a real number (the square root or log of a negative number?)"
             )
         if not isinstance(re, (sp.Float, sp.Rational)) or not mpmath.isfinite(mpmath.mpf(re)):
             raise FormulaError(f"{_short(e)} has no finite real value")

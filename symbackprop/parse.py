@@ -127,7 +127,8 @@ class _Translator:
                 raise self.fail(node, f"{type(value).__name__} literals are not allowed")
             if isinstance(value, float) and not math.isfinite(value):
                 raise self.fail(node, "the number is beyond float64's largest (about 1.8e308)", allowed=False)
-            if isinstance(value, int) and value.bit_length() > 3.33 * self.arith.limits.max_digits:
+            # A rough bound first, so that no huge Integer is ever built; exact digits follow.
+            if isinstance(value, int) and value.bit_length() > 3.33 * self.arith.limits.max_digits + 4:
                 raise self.fail(
                     node, f"the number has more than {self.arith.limits.max_digits} digits "
                     "(the limit max_digits)", allowed=False,
