@@ -10,18 +10,26 @@ against :class:`Limits`:
 - every exact number, typed or computed, has at most ``max_digits`` digits in its
   numerator and in its denominator;
 - every number lies within float64's range (about 1.8e308): the formula is evaluated in
-  float64, where a larger number is ``inf``;
+  float64, where a larger number is ``inf``; an inexact number (a power, a function value)
+  is not smaller than float64's smallest (about 5e-324), where SymPy would need hundreds
+  of digits to tell it from 0 (``sigmoid(1e300)``);
 - a power of numbers ``b**r`` is estimated from logarithms, ``r·log10|b|``, and refused
   before it is computed when the result would leave that range;
 - a fractional power of a number (a root) is refused when ``max_root_digits`` is smaller
   than the digits of the number times (denominator of the exponent − 1): SymPy looks for
   perfect powers in a radicand that size, and its cost grows steeply with the size;
-- a power of a symbol has an exponent of at most ``max_exponent`` in absolute value;
+- a power of a symbol has an exponent of at most ``max_exponent`` in absolute value, and
+  so has every number inside the exponent of a power or exp that holds a symbol (SymPy
+  turns ``exp(z - 10**20)`` into polynomials of that degree when it asks whether a
+  ``tanh`` of it is real);
 - no function argument holds a term ``c·log(k)`` beyond ±709 (SymPy rewrites
   ``exp(c·log(k))`` to the exact number ``k**c``; exp(709) is float64's largest);
 - no value is undefined, infinite or complex (``1/0``, ``0/0``, ``log(0)``, ``sqrt(-1)``);
 - the expression tree has at most ``max_size`` nodes, counted with shared subtrees
-  repeated (as every later tree walk sees them), but each counted once in time.
+  repeated (as every later tree walk sees them), but each counted once in time;
+- and, as a last resort for the many other corners of SymPy's eager evaluation (each
+  ``Heaviside`` of a polynomial asks for its imaginary part, some 10 ms), building a
+  formula stops after ``max_seconds`` (:func:`deadline`; Unix, main thread).
 
 :func:`require_defined` refuses an activation or loss that has no finite real value at
 any of a few sample points (``sqrt(-1 - z**2)``).
@@ -30,9 +38,12 @@ any of a few sample points (``sqrt(-1 - z**2)``).
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mpmath
@@ -41,10 +52,12 @@ import sympy as sp
 
 from .errors import FormulaError
 
-__all__ = ["Limits", "LIMITS", "Arithmetic", "require_defined"]
+__all__ = ["Limits", "LIMITS", "Arithmetic", "deadline", "require_defined"]
 
 #: log10 of float64's largest number (about 308.25) and ln of it (about 709.78).
 FLOAT_LOG10_MAX = math.log10(sys.float_info.max)
+#: log10 of float64's smallest positive number (about −323.3).
+FLOAT_LOG10_MIN = math.log10(5e-324)
 EXP_ARG_MAX = math.log(sys.float_info.max)
 _LOG10_2 = math.log10(2)
 _FLOAT_MAX = sp.Integer(int(sys.float_info.max))
@@ -69,6 +82,8 @@ class Limits:
         Absolute value of a numeric exponent on a symbolic base (``z**1000``).
     max_size : int
         Nodes of the expression tree.
+    max_seconds : float
+        Seconds that building the expression may take (Unix, main thread).
 
     Examples
     --------
@@ -81,8 +96,9 @@ class Limits:
     max_length: int = 20_000
     max_digits: int = 330
     max_root_digits: int = 300
-    max_exponent: int = 1000
+    max_exponent: int = 100
     max_size: int = 50_000
+    max_seconds: float = 5.0
 
 
 #: The default limits (replace it to raise a bound for every formula).
@@ -138,6 +154,7 @@ class _Info:
     size: int
     numeric: bool
     log10: float = -math.inf  # an upper bound of log10|value| when numeric
+    big: float = 0.0  # the largest |number| anywhere inside
 
 
 class Arithmetic:
@@ -221,6 +238,11 @@ class Arithmetic:
                         f"{_power_text(base, exp)} would be about {_exp10(estimate)}, "
                         "beyond float64's largest number (about 1.8e308)"
                     )
+                if estimate < FLOAT_LOG10_MIN:
+                    raise FormulaError(
+                        f"{_power_text(base, exp)} would be about {_exp10(estimate)}, "
+                        "below float64's smallest number (about 5e-324); write 0"
+                    )
                 if isinstance(base, sp.Rational) and isinstance(exp, sp.Rational):
                     digits = abs(float(rv)) * max(math.log10(abs(base.p)), math.log10(base.q))
                     if digits > lim.max_digits:
@@ -264,7 +286,15 @@ class Arithmetic:
                 f"{self.limits.max_size} (max_size)"
             )
         numeric = isinstance(e, sp.Expr) and not e.is_Symbol and all(k.numeric for k in kids)
-        info = _Info(e, size, numeric)
+        big = max((k.big for k in kids), default=0.0)
+        if isinstance(e, sp.Rational):
+            big = math.inf if max(e.p.bit_length(), e.q.bit_length()) > 1000 else abs(e.p / e.q)
+        info = _Info(e, size, numeric, big=big)
+        if not numeric and isinstance(e, (sp.exp, sp.Pow)) and kids[-1].big > self.limits.max_exponent:
+            raise FormulaError(
+                f"the exponent {_short(e.args[-1])} holds a number larger than "
+                f"{self.limits.max_exponent} in absolute value (the limit max_exponent)"
+            )
         if numeric:
             info.log10 = self._log10_bound(e, kids)
             if info.log10 > FLOAT_LOG10_MAX:
@@ -292,7 +322,15 @@ class Arithmetic:
         if isinstance(e, sp.Mul):
             return sum(k.log10 for k in kids)
         v = self._value(e)
-        return -math.inf if v == 0 else float(mpmath.log10(abs(v)))
+        if v == 0:
+            return -math.inf
+        log10 = float(mpmath.log10(abs(v)))
+        if log10 < FLOAT_LOG10_MIN:
+            raise FormulaError(
+                f"{_short(e)} (about {_exp10(log10)}) is below float64's smallest number "
+                "(about 5e-324); write 0"
+            )
+        return log10
 
     def _value(self, e: sp.Expr) -> mpmath.mpf:
         """The value of a numeric expression as a real mpmath number (refused if not real)."""
@@ -311,6 +349,53 @@ class Arithmetic:
         if not isinstance(re, (sp.Float, sp.Rational)) or not mpmath.isfinite(mpmath.mpf(re)):
             raise FormulaError(f"{_short(e)} has no finite real value")
         return mpmath.mpf(re)
+
+
+class _Timeout(BaseException):
+    # A BaseException, so that SymPy's own "except Exception" blocks cannot swallow it.
+    pass
+
+
+@contextmanager
+def deadline(seconds: float, what: str = "formula") -> Iterator[None]:
+    """Stop the block with a :class:`~symbackprop.errors.FormulaError` after ``seconds``.
+
+    Uses ``SIGALRM``, so it bounds time only in the main thread on Unix and when no other
+    timer is running; elsewhere the block runs unbounded (the static limits still hold).
+
+    Examples
+    --------
+    >>> with deadline(5.0):
+    ...     sp.Integer(2) ** 10
+    1024
+    """
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None)
+    )
+    if not usable:
+        yield
+        return
+    armed = [True]
+
+    def on_alarm(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        if armed[0]:
+            raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Timeout:
+        raise FormulaError(
+            f"building the {what} took more than {seconds:g} s (the limit max_seconds)"
+        ) from None
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def require_defined(expr: sp.Expr, what: str, *, points: int = 64, seed: int = 0) -> sp.Expr:

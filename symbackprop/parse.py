@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 
 from .errors import FormulaError, closest
-from .limits import LIMITS, Arithmetic, Limits
+from .limits import LIMITS, Arithmetic, Limits, deadline
 
 __all__ = ["FUNCTIONS", "CONSTANTS", "parse_formula"]
 
@@ -173,7 +173,12 @@ class _Translator:
                 # Arguments first, so that SymPy never builds exp(c*log(k)) = k**c for a huge c.
                 args = [self.visit(a) for a in node.args]
                 self.bounded(node, lambda: self.arith.check_arguments(args, node.func.id))
-            result = self.call(node)
+            try:
+                result = self.call(node)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                if isinstance(exc, FormulaError):
+                    raise
+                raise self.fail(node, f"cannot compute this ({exc})", allowed=False) from None
             return self.bounded(node, lambda: self.arith.check(result))
         raise self.fail(node, f"{type(node).__name__} is not allowed in a formula")
 
@@ -273,6 +278,12 @@ def parse_formula(
         raise FormulaError(f"Cannot read {what} {text!r}: {type(exc).__name__}.") from None
     translator.text = text.strip()
     try:
-        return translator.visit(tree)
+        with deadline(limits.max_seconds, what):
+            return translator.visit(tree)
+    except FormulaError as exc:
+        if str(exc).startswith("building the"):
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise FormulaError(f"Cannot read {what} {shown!r}: {exc}.") from None
+        raise
     except RecursionError:
         raise FormulaError(f"Cannot read {what} {text!r}: nested too deeply.") from None
