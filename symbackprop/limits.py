@@ -98,7 +98,7 @@ class Limits:
     max_root_digits: int = 300
     max_exponent: int = 100
     max_size: int = 50_000
-    max_seconds: float = 5.0
+    max_seconds: float = 2.0
 
 
 #: The default limits (replace it to raise a bound for every formula).
