@@ -148,19 +148,33 @@ class _Translator:
             hint = f" (did you mean {guess!r}?)" if guess else ""
             raise self.fail(node, f"unknown name {node.id!r}{hint}")
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                hint = "; use ** for powers" if isinstance(node.op, ast.BitXor) else ""
-                raise self.fail(node, f"operator {type(node.op).__name__} is not allowed{hint}")
-            left, right = self.visit(node.left), self.visit(node.right)
-            if isinstance(node.op, ast.Pow):  # estimated before it is computed
-                return self.bounded(node, lambda: self.arith.power(left, right))
-            try:
-                return self.bounded(node, lambda: self.arith.apply(op, left, right))
-            except (ZeroDivisionError, ValueError, TypeError) as exc:
-                if isinstance(exc, FormulaError):
-                    raise
-                raise self.fail(node, f"cannot compute this ({exc})") from exc
+            # A long sum is a deep left spine of BinOps: walk it in a loop, not by recursion.
+            spine = [node]
+            while isinstance(spine[-1].left, ast.BinOp) and id(spine[-1].left) not in self.done:
+                spine.append(spine[-1].left)
+            # A run of + and - (or of *) is built as one Add (Mul): adding n terms one at a
+            # time costs SymPy O(n**2), all at once O(n log n).
+            value = self.visit(spine[-1].left)
+            run: list[sp.Expr] = []
+            kind = None
+            for link in reversed(spine):
+                right = self.visit(link.right)
+                step = sp.Add if isinstance(link.op, (ast.Add, ast.Sub)) else sp.Mul if isinstance(link.op, ast.Mult) else None
+                if step is not kind and run:
+                    value = self.bounded(link, lambda: self.arith.apply(kind, *run))
+                    run = []
+                kind = step
+                if step is None:
+                    value = self.binop(link, value, right)
+                    continue
+                if not run:
+                    run = [value]
+                if isinstance(link.op, ast.Sub):
+                    right = self.bounded(link, lambda: self.arith.apply(lambda e: -e, right))
+                run.append(right)
+            if run:
+                value = self.bounded(node, lambda: self.arith.apply(kind, *run))
+            return value
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 operand = self.visit(node.operand)
@@ -181,6 +195,20 @@ class _Translator:
                 raise self.fail(node, f"cannot compute this ({exc})", allowed=False) from None
             return self.bounded(node, lambda: self.arith.check(result))
         raise self.fail(node, f"{type(node).__name__} is not allowed in a formula")
+
+    def binop(self, node: ast.BinOp, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            hint = "; use ** for powers" if isinstance(node.op, ast.BitXor) else ""
+            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed{hint}")
+        if isinstance(node.op, ast.Pow):  # estimated before it is computed
+            return self.bounded(node, lambda: self.arith.power(left, right))
+        try:
+            return self.bounded(node, lambda: self.arith.apply(op, left, right))
+        except (ZeroDivisionError, ValueError, TypeError) as exc:
+            if isinstance(exc, FormulaError):
+                raise
+            raise self.fail(node, f"cannot compute this ({exc})") from exc
 
     def call(self, node: ast.Call) -> sp.Expr:
         if not isinstance(node.func, ast.Name):
@@ -275,7 +303,11 @@ def parse_formula(
             f"Allowed: {_allowed(names)}."
         ) from None
     except (RecursionError, MemoryError, ValueError) as exc:
-        raise FormulaError(f"Cannot read {what} {text!r}: {type(exc).__name__}.") from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise FormulaError(
+            f"Cannot read {what} {shown!r}: too deeply nested or too long a chain for Python's "
+            f"parser ({type(exc).__name__})."
+        ) from None
     translator.text = text.strip()
     try:
         with deadline(limits.max_seconds, what):
@@ -286,4 +318,5 @@ def parse_formula(
             raise FormulaError(f"Cannot read {what} {shown!r}: {exc}.") from None
         raise
     except RecursionError:
-        raise FormulaError(f"Cannot read {what} {text!r}: nested too deeply.") from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise FormulaError(f"Cannot read {what} {shown!r}: nested too deeply.") from None
