@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 from collections.abc import Callable, Mapping
 
 import sympy as sp
@@ -105,10 +106,10 @@ class _Translator:
         tail = f" Allowed: {_allowed(self.names)}." if allowed else ""
         return FormulaError(f"Cannot read {self.what} {text!r}: {problem}{where}.{tail}")
 
-    def bounded(self, node: ast.AST, build: Callable[[], sp.Expr]) -> sp.Expr:
-        """``build()``, refused with the token's position when it breaks a limit."""
+    def bounded(self, node: ast.AST, build: Callable[..., sp.Expr], *args) -> sp.Expr:
+        """``build(*args)``, refused with the token's position when it breaks a limit."""
         try:
-            return build()
+            return build(*args)
         except FormulaError as exc:
             raise self.fail(node, str(exc), allowed=False) from None
 
@@ -161,7 +162,7 @@ class _Translator:
                 right = self.visit(link.right)
                 step = sp.Add if isinstance(link.op, (ast.Add, ast.Sub)) else sp.Mul if isinstance(link.op, ast.Mult) else None
                 if step is not kind and run:
-                    value = self.bounded(link, lambda: self.arith.apply(kind, *run))
+                    value = self.bounded(link, self.arith.apply, kind, *run)
                     run = []
                 kind = step
                 if step is None:
@@ -170,10 +171,10 @@ class _Translator:
                 if not run:
                     run = [value]
                 if isinstance(link.op, ast.Sub):
-                    right = self.bounded(link, lambda: self.arith.apply(lambda e: -e, right))
+                    right = self.bounded(link, self.arith.apply, operator.neg, right)
                 run.append(right)
             if run:
-                value = self.bounded(node, lambda: self.arith.apply(kind, *run))
+                value = self.bounded(node, self.arith.apply, kind, *run)
             return value
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
