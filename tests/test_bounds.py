@@ -338,3 +338,12 @@ def test_latex_values_go_through_the_same_limits():
         parse_latex_formula("2^{1024}", net)
     with pytest.raises(FormulaError, match="max_digits"):
         parse_latex_formula("10^{20}", net, limits=Limits(max_digits=20))
+
+
+@needs_latex
+def test_latex_left_right_count_once():
+    net = sbp.mlp([2, 2, 1])
+    text = r"\left(1 - \left(x_1 + 1\right)\right)"
+    assert parse_latex_formula(text, net, latex_limits=LatexLimits(max_depth=2)) == -net.x(1)
+    with pytest.raises(FormulaError, match="max_depth"):
+        parse_latex_formula(text, net, latex_limits=LatexLimits(max_depth=1))

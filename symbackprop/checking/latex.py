@@ -44,7 +44,7 @@ class LatexLimits:
         Tokens: commands (``\\frac``), numbers, letters, operators and brackets; each
         network symbol such as ``a^{(2)}_1`` counts as one.
     max_depth : int
-        Nesting of brackets ``( [ {`` (and ``\\left``).
+        Nesting of brackets ``( [ {`` (with or without ``\\left``).
     max_power_depth : int
         Nesting of exponents: ``e^{-z^2}`` is 2, ``2^{2^{2^{2}}}`` is 3.
 
@@ -81,12 +81,12 @@ def _precheck(text: str, prepared: str, limits: LatexLimits) -> None:
     power_depth = 0
     after_caret = False
     for tok in tokens:
-        if tok in ("(", "[", "{", "\\left"):
+        if tok in ("(", "[", "{"):  # \left( counts once: by its bracket
             depth += 1
             deepest = max(deepest, depth)
             if tok == "{" and after_caret:
                 powers.append(depth)
-        elif tok in (")", "]", "}", "\\right"):
+        elif tok in (")", "]", "}"):
             if powers and powers[-1] == depth:
                 powers.pop()
             depth = max(depth - 1, 0)
