@@ -52,7 +52,7 @@ import sympy as sp
 
 from .errors import FormulaError
 
-__all__ = ["Limits", "LIMITS", "Arithmetic", "deadline", "require_defined"]
+__all__ = ["Limits", "LIMITS", "Arithmetic", "deadline", "require_defined", "resolve"]
 
 #: log10 of float64's largest number (about 308.25) and ln of it (about 709.78).
 FLOAT_LOG10_MAX = math.log10(sys.float_info.max)
@@ -103,6 +103,17 @@ class Limits:
 
 #: The default limits (replace it to raise a bound for every formula).
 LIMITS = Limits()
+
+
+def resolve(limits: Limits | None = None) -> Limits:
+    """``limits``, or the module default :data:`LIMITS` as it is now (it may be replaced).
+
+    Examples
+    --------
+    >>> resolve() is LIMITS
+    True
+    """
+    return limits if limits is not None else LIMITS
 
 _UNDEFINED = {
     sp.S.ComplexInfinity: "division by zero (or log(0)) gives an undefined value",
@@ -181,7 +192,7 @@ class Arithmetic:
     """
 
     def __init__(self, limits: Limits | None = None):
-        self.limits = limits if limits is not None else LIMITS
+        self.limits = resolve(limits)
         self._seen: dict[int, _Info] = {}
 
     # ----------------------------------------------------------------- checks

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 
 from .errors import FormulaError, closest
-from .limits import LIMITS, Arithmetic, Limits, deadline
+from .limits import Arithmetic, Limits, deadline, resolve
 
 __all__ = ["FUNCTIONS", "CONSTANTS", "parse_formula"]
 
@@ -249,7 +249,7 @@ def parse_formula(
         How to call the text in error messages (e.g. ``"activation"``).
     limits : Limits, optional
         Bounds on the formula and on every number it computes (default
-        :data:`symbackprop.limits.LIMITS`); pass e.g. ``Limits(max_size=200_000)`` to raise one.
+        :data:`symbackprop.limits.LIMITS` as it is at the call); pass e.g. ``Limits(max_size=200_000)`` to raise one.
 
     Returns
     -------
@@ -285,7 +285,7 @@ def parse_formula(
     ...
     symbackprop.errors.FormulaError: Cannot read formula 'log(0)': division by zero (or log(0)) gives an undefined value at column 1 ('log(0)').
     """
-    limits = limits if limits is not None else LIMITS
+    limits = resolve(limits)
     if not isinstance(text, str):
         raise FormulaError(f"A {what} must be a string, got {type(text).__name__}.")
     if len(text) > limits.max_length:

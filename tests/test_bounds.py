@@ -347,3 +347,12 @@ def test_latex_left_right_count_once():
     assert parse_latex_formula(text, net, latex_limits=LatexLimits(max_depth=2)) == -net.x(1)
     with pytest.raises(FormulaError, match="max_depth"):
         parse_latex_formula(text, net, latex_limits=LatexLimits(max_depth=1))
+
+
+def test_replacing_the_module_default_raises_a_limit_everywhere(monkeypatch):
+    import symbackprop.limits as limits_module
+
+    refused("z**101", "max_exponent")
+    monkeypatch.setattr(limits_module, "LIMITS", Limits(max_exponent=200))
+    assert parse("z**101") == Z**101
+    assert sbp.mlp([1, 1], activation="z**101/101").activations[0].expr == Z**101 / 101

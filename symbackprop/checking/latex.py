@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import FormulaError
-from ..limits import LIMITS, Arithmetic, Limits, deadline
+from ..limits import Arithmetic, Limits, deadline, resolve
 from ..parse import FUNCTIONS
 
 __all__ = ["LatexLimits", "LATEX_LIMITS", "latex_available", "parse_latex_formula"]
@@ -207,7 +207,7 @@ def _rebuild(e: sp.Basic, table: dict[str, sp.Symbol], text: str, limits: Limits
         raise fail(type(n).__name__)
 
     try:
-        with deadline((limits or LIMITS).max_seconds, "formula"):
+        with deadline(resolve(limits).max_seconds, "formula"):
             return go(e)
     except FormulaError as exc:
         if str(exc).startswith("Cannot read LaTeX"):
