@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import FormulaError, SpecError, unknown
+from .limits import require_defined
 from .notation import by_name, real_symbol
 from .parse import FUNCTIONS, Function, parse_formula
 
@@ -375,7 +376,7 @@ def unregister_activation(name: str) -> None:
 
 def _as_expr(value: sp.Expr | str, names: dict[str, sp.Symbol], what: str) -> sp.Expr:
     if isinstance(value, str):
-        return parse_formula(value, names, what=what)
+        return require_defined(parse_formula(value, names, what=what), what)
     if isinstance(value, sp.Lambda):
         if len(value.variables) != 1:
             raise SpecError(f"{'An' if what[:1] in 'aeiou' else 'A'} {what} Lambda must take one argument, got {len(value.variables)}.")
@@ -393,7 +394,7 @@ def _as_expr(value: sp.Expr | str, names: dict[str, sp.Symbol], what: str) -> sp
             f"{'An' if what[:1] in 'aeiou' else 'A'} {what} may only use the symbol(s) {', '.join(sorted(allowed))}; "
             f"it uses {', '.join(stray)}."
         )
-    return by_name(value, names)
+    return require_defined(by_name(value, names), what)
 
 
 def softmax_layer(z: Sequence[sp.Expr]) -> list[sp.Expr]:

@@ -111,7 +111,20 @@ def sample_values(
         if node["kind"] == "z":
             d = spec.delta(node["layer"], node["index"][0])
             values[d] = backprop.delta[d].xreplace(values)
-    return {s: float(v) for s, v in values.items()}
+    return {s: _float(v) for s, v in values.items()}
+
+
+def _float(v: sp.Expr) -> float:
+    # Saturated values overflow float64 the way NumPy does: σ(1000) rounds to 1, so
+    # log(1 - a) is log(0), which SymPy calls zoo (printed as inf) and 0·zoo nan.
+    if v in (sp.zoo, sp.oo):
+        return float("inf")
+    if v == -sp.oo:
+        return float("-inf")
+    try:
+        return float(v)
+    except TypeError:  # nan, or a complex value
+        return float("nan")
 
 
 class Derivation:
@@ -231,7 +244,7 @@ class Derivation:
         """
         if self.values is None:
             raise SpecError("This derivation has no values; call .at(params, x, y) first.")
-        return float(by_name(expr).xreplace(self.values))  # a plain Symbol("a1_1") works too
+        return _float(by_name(expr).xreplace(self.values))  # a plain Symbol("a1_1") works too
 
     # --------------------------------------------------------------- structure
     def sections(self) -> list[Section]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .errors import FormulaError, SpecError, unknown
+from .limits import require_defined
 from .notation import by_name, real_symbol
 from .parse import parse_formula
 
@@ -148,6 +149,7 @@ def custom_loss(
             "A loss must be a name, a formula string or a SymPy expression; "
             f"got {type(spec).__name__}."
         )
+    expr = require_defined(expr, "loss")
     return Loss(spec if isinstance(spec, str) else str(expr), lambda _a, _y: expr, sp.latex(expr))
 
 

@@ -7,11 +7,18 @@ calls of the functions in :data:`FUNCTIONS`. Anything else (attribute access, su
 lambdas, keyword arguments, comprehensions, strings, unknown names or functions) raises
 :class:`~symbackprop.errors.FormulaError` naming the offending token. Nothing the user
 typed is ever executed, and neither ``sympify`` nor ``parse_expr`` sees the string.
+
+Every operation is checked against :class:`~symbackprop.limits.Limits` before or as it
+is built (:class:`~symbackprop.limits.Arithmetic`): a formula such as
+``((9**999)**999)**999``, ``1/0`` or ``sqrt(-1)`` is refused in milliseconds with a
+``FormulaError`` naming the token and the limit.
 """
 
 from __future__ import annotations
 
 import ast
+import math
+import operator
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
@@ -19,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import FormulaError, closest
+from .limits import Arithmetic, Limits, deadline, resolve
 
 __all__ = ["Function", "FUNCTIONS", "CONSTANTS", "parse_formula"]
 
@@ -91,8 +99,6 @@ _BINOPS = {
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
 }
-_MAX_LENGTH = 20_000
-_MAX_NUMERIC_EXPONENT = 1000
 
 
 def _registry() -> None:
@@ -112,30 +118,55 @@ def _allowed(names: Mapping[str, sp.Basic]) -> str:
 
 
 class _Translator:
-    def __init__(self, text: str, names: Mapping[str, sp.Basic], what: str):
+    def __init__(self, text: str, names: Mapping[str, sp.Basic], what: str, limits: Limits | None = None):
         self.text = text
         self.names = names
         self.what = what
+        self.arith = Arithmetic(limits)
+        self.done: dict[int, sp.Expr] = {}  # id(node) -> its translation (call() revisits arguments)
 
-    def fail(self, node: ast.AST | None, problem: str) -> FormulaError:
+    def fail(self, node: ast.AST | None, problem: str, allowed: bool = True) -> FormulaError:
         where = ""
         if node is not None and hasattr(node, "col_offset"):
             token = ast.get_source_segment(self.text, node) or ""
+            token = token if len(token) <= 40 else token[:37] + "..."
             where = f" at column {node.col_offset + 1} ({token!r})"
-        return FormulaError(
-            f"Cannot read {self.what} {self.text!r}: {problem}{where}. "
-            f"Allowed: {_allowed(self.names)}."
-        )
+        text = self.text if allowed or len(self.text) <= 80 else self.text[:77] + "..."
+        tail = f" Allowed: {_allowed(self.names)}." if allowed else ""
+        return FormulaError(f"Cannot read {self.what} {text!r}: {problem}{where}.{tail}")
+
+    def bounded(self, node: ast.AST, build: Callable[..., sp.Expr], *args) -> sp.Expr:
+        """``build(*args)``, refused with the token's position when it breaks a limit."""
+        try:
+            return build(*args)
+        except FormulaError as exc:
+            raise self.fail(node, str(exc), allowed=False) from None
 
     def visit(self, node: ast.AST) -> sp.Expr:
+        key = id(node)
+        if key not in self.done:
+            self.done[key] = self.translate(node)
+        return self.done[key]
+
+    def translate(self, node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Expression):
             return self.visit(node.body)
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self.fail(node, f"{type(value).__name__} literals are not allowed")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.fail(node, "the number is beyond float64's largest (about 1.8e308)", allowed=False)
+            # A rough bound first, so that no huge Integer is ever built; exact digits follow.
+            if isinstance(value, int) and value.bit_length() > 3.33 * self.arith.limits.max_digits + 4:
+                raise self.fail(
+                    node, f"the number has more than {self.arith.limits.max_digits} digits "
+                    "(the limit max_digits)", allowed=False,
+                )
             # A decimal like 0.5 becomes the exact 1/2, so symbolic comparison stays exact.
-            return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+            return self.bounded(node, lambda: self.arith.check(
+                sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+            ))
         if isinstance(node, ast.Name):
             if node.id in self.names:
                 return self.names[node.id]
@@ -147,31 +178,67 @@ class _Translator:
             hint = f" (did you mean {guess!r}?)" if guess else ""
             raise self.fail(node, f"unknown name {node.id!r}{hint}")
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                hint = "; use ** for powers" if isinstance(node.op, ast.BitXor) else ""
-                raise self.fail(node, f"operator {type(node.op).__name__} is not allowed{hint}")
-            left, right = self.visit(node.left), self.visit(node.right)
-            if (
-                isinstance(node.op, ast.Pow)
-                and left.is_number
-                and right.is_number
-                and abs(right) > _MAX_NUMERIC_EXPONENT
-            ):
-                raise self.fail(node, "numeric exponent too large")
-            try:
-                return op(left, right)
-            except (ZeroDivisionError, ValueError, TypeError) as exc:
-                raise self.fail(node, f"cannot compute this ({exc})") from exc
+            # A long sum is a deep left spine of BinOps: walk it in a loop, not by recursion.
+            spine = [node]
+            while isinstance(spine[-1].left, ast.BinOp) and id(spine[-1].left) not in self.done:
+                spine.append(spine[-1].left)
+            # A run of + and - (or of *) is built as one Add (Mul): adding n terms one at a
+            # time costs SymPy O(n**2), all at once O(n log n).
+            value = self.visit(spine[-1].left)
+            run: list[sp.Expr] = []
+            kind = None
+            for link in reversed(spine):
+                right = self.visit(link.right)
+                step = sp.Add if isinstance(link.op, (ast.Add, ast.Sub)) else sp.Mul if isinstance(link.op, ast.Mult) else None
+                if step is not kind and run:
+                    value = self.bounded(link, self.arith.apply, kind, *run)
+                    run = []
+                kind = step
+                if step is None:
+                    value = self.binop(link, value, right)
+                    continue
+                if not run:
+                    run = [value]
+                if isinstance(link.op, ast.Sub):
+                    right = self.bounded(link, self.arith.apply, operator.neg, right)
+                run.append(right)
+            if run:
+                value = self.bounded(node, self.arith.apply, kind, *run)
+            return value
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return -self.visit(node.operand)
+                operand = self.visit(node.operand)
+                return self.bounded(node, lambda: self.arith.apply(lambda e: -e, operand))
             if isinstance(node.op, ast.UAdd):
                 return self.visit(node.operand)
             raise self.fail(node, f"operator {type(node.op).__name__} is not allowed")
         if isinstance(node, ast.Call):
-            return self.call(node)
+            if isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+                # Arguments first, so that SymPy never builds exp(c*log(k)) = k**c for a huge c.
+                args = [self.visit(a) for a in node.args]
+                self.bounded(node, lambda: self.arith.check_arguments(args, node.func.id))
+            try:
+                result = self.call(node)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                if isinstance(exc, FormulaError):
+                    raise
+                raise self.fail(node, f"cannot compute this ({exc})", allowed=False) from None
+            return self.bounded(node, lambda: self.arith.check(result))
         raise self.fail(node, f"{type(node).__name__} is not allowed in a formula")
+
+    def binop(self, node: ast.BinOp, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            hint = "; use ** for powers" if isinstance(node.op, ast.BitXor) else ""
+            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed{hint}")
+        if isinstance(node.op, ast.Pow):  # estimated before it is computed
+            return self.bounded(node, lambda: self.arith.power(left, right))
+        try:
+            return self.bounded(node, lambda: self.arith.apply(op, left, right))
+        except (ZeroDivisionError, ValueError, TypeError) as exc:
+            if isinstance(exc, FormulaError):
+                raise
+            raise self.fail(node, f"cannot compute this ({exc})") from exc
 
     def call(self, node: ast.Call) -> sp.Expr:
         if not isinstance(node.func, ast.Name):
@@ -199,7 +266,7 @@ class _Translator:
 
 
 def parse_formula(
-    text: str, names: Mapping[str, sp.Basic], *, what: str = "formula"
+    text: str, names: Mapping[str, sp.Basic], *, what: str = "formula", limits: Limits | None = None
 ) -> sp.Expr:
     """Translate the formula ``text`` into a SymPy expression, safely.
 
@@ -211,6 +278,9 @@ def parse_formula(
         The names the formula may use and what each stands for.
     what : str
         How to call the text in error messages (e.g. ``"activation"``).
+    limits : Limits, optional
+        Bounds on the formula and on every number it computes (default
+        :data:`symbackprop.limits.LIMITS` as it is at the call); pass e.g. ``Limits(max_size=200_000)`` to raise one.
 
     Returns
     -------
@@ -220,7 +290,10 @@ def parse_formula(
     ------
     FormulaError
         On a syntax error, an unknown name or function, or any construct outside the
-        whitelist; the message names the offending token and lists what is allowed.
+        whitelist; the message names the offending token and lists what is allowed. Also
+        when the formula breaks a limit (digits of a number, size of a power, nodes of the
+        expression) or computes an undefined, infinite or complex value (``1/0``, ``log(0)``,
+        ``sqrt(-1)``).
 
     Examples
     --------
@@ -234,15 +307,26 @@ def parse_formula(
     Traceback (most recent call last):
     ...
     symbackprop.errors.FormulaError: Cannot read formula "__import__('os')": unknown function '__import__' at column 1 ('__import__'). Allowed: ...
+    >>> parse_formula("((9**999)**999)**999", {})
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.FormulaError: Cannot read formula '((9**999)**999)**999': 9**999 would be about 10^953, beyond float64's largest number (about 1.8e308) at column 3 ('9**999').
+    >>> parse_formula("log(0)", {})
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.FormulaError: Cannot read formula 'log(0)': division by zero (or log(0)) gives an undefined value at column 1 ('log(0)').
     """
+    limits = resolve(limits)
     if not isinstance(text, str):
         raise FormulaError(f"A {what} must be a string, got {type(text).__name__}.")
-    if len(text) > _MAX_LENGTH:
-        raise FormulaError(f"The {what} is {len(text)} characters long; the limit is {_MAX_LENGTH}.")
+    if len(text) > limits.max_length:
+        raise FormulaError(
+            f"The {what} is {len(text)} characters long; the limit is {limits.max_length} (max_length)."
+        )
     if not text.strip():
         raise FormulaError(f"The {what} is empty.")
     _registry()
-    translator = _Translator(text, names, what)
+    translator = _Translator(text, names, what, limits)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
@@ -252,9 +336,20 @@ def parse_formula(
             f"Allowed: {_allowed(names)}."
         ) from None
     except (RecursionError, MemoryError, ValueError) as exc:
-        raise FormulaError(f"Cannot read {what} {text!r}: {type(exc).__name__}.") from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise FormulaError(
+            f"Cannot read {what} {shown!r}: too deeply nested or too long a chain for Python's "
+            f"parser ({type(exc).__name__})."
+        ) from None
     translator.text = text.strip()
     try:
-        return translator.visit(tree)
+        with deadline(limits.max_seconds, what):
+            return translator.visit(tree)
+    except FormulaError as exc:
+        if str(exc).startswith("building the"):
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise FormulaError(f"Cannot read {what} {shown!r}: {exc}.") from None
+        raise
     except RecursionError:
-        raise FormulaError(f"Cannot read {what} {text!r}: nested too deeply.") from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise FormulaError(f"Cannot read {what} {shown!r}: nested too deeply.") from None

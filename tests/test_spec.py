@@ -98,3 +98,28 @@ def test_parser_reads_back_printed_forms():
         assert sbp.parse_formula(to_str(g), names) == g
     assert sbp.parse_formula("0.5*x1", names) == net.x(1) / 2
     assert sbp.parse_formula("σ(z1_1)", names) == 1 / (1 + sp.exp(-net.z(1, 1)))
+
+
+@pytest.mark.parametrize("name", sorted(sbp.ACTIVATIONS))
+def test_every_registered_activation_is_defined_somewhere(name):
+    # The "undefined everywhere" check must never refuse what the registry itself holds.
+    from symbackprop.limits import require_defined
+
+    act = sbp.ACTIVATIONS[name]
+    assert require_defined(act.expr, "activation") == act.expr
+    assert require_defined(act.derivative(), "derivative") == act.derivative()
+
+
+@pytest.mark.parametrize("name", sorted(sbp.LOSSES))
+def test_every_registered_loss_is_defined_somewhere(name):
+    from symbackprop.limits import require_defined
+
+    a, y = sp.symbols("a1 a2"), sp.symbols("y1 y2")
+    J = sbp.LOSSES[name](a, y)
+    assert require_defined(J, "loss") == J
+
+
+def test_registering_a_formula_that_is_undefined_everywhere_is_refused():
+    with pytest.raises(sbp.FormulaError, match="undefined everywhere"):
+        sbp.register_activation("nowhere_demo", "log(-1 - z**2)")
+    assert "nowhere_demo" not in sbp.ACTIVATIONS

@@ -18,7 +18,7 @@ from ..errors import FormulaError
 from ..notation import by_name, real_symbol
 from ..parse import parse_formula
 from .diagnose import close, constant_factor
-from .evaluate import evaluate
+from .evaluate import check_points, evaluate
 from .result import CheckResult, Counterexample, Diagnosis
 from .symbolic import describe, prove_equal
 from .verdict import MIN_POINTS
@@ -42,6 +42,7 @@ def _read(text: str | sp.Expr, names: dict[str, sp.Symbol], what: str) -> sp.Exp
 
 
 def _draw(names: dict[str, sp.Symbol], wrt: str, n: int, seed: int) -> dict[sp.Symbol, np.ndarray]:
+    n = check_points(n)
     rng = np.random.default_rng(seed)
     values = {}
     for name, s in names.items():

@@ -16,11 +16,16 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ..errors import SymbackpropError
+from ..errors import SpecError, SymbackpropError
 from ..parse import FUNCTIONS
 from ..spec import Spec
 
-__all__ = ["KINK", "evaluate", "forward_values", "sample_points"]
+__all__ = ["KINK", "MAX_POINTS", "check_points", "evaluate", "forward_values", "sample_points"]
+
+#: The most random points a check may draw: each point holds a float for every symbol of
+#: the network and for every intermediate value, so memory grows with it. Raise it from
+#: Python (``symbackprop.checking.evaluate.MAX_POINTS = 10**6``) when you have the memory.
+MAX_POINTS = 100_000
 
 #: Points where some z is closer than this to 0 are rejected (ReLU-type kinks live there).
 KINK = 1e-6
@@ -154,6 +159,28 @@ def forward_values(net, leaves: Mapping[sp.Symbol, np.ndarray]) -> dict[sp.Symbo
     return values
 
 
+def check_points(points: int) -> int:
+    """Return ``points`` if it is a whole number from 1 to :data:`MAX_POINTS`, else refuse.
+
+    Examples
+    --------
+    >>> check_points(64)
+    64
+    >>> check_points(200_000_000)
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: 200000000 random points is more than the limit of 100000 (memory grows with the points); use fewer (--points), or raise symbackprop.checking.evaluate.MAX_POINTS from Python.
+    """
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1:
+        raise SpecError(f"The number of random points must be a positive whole number; got {points!r}.")
+    if points > MAX_POINTS:
+        raise SpecError(
+            f"{points} random points is more than the limit of {MAX_POINTS} (memory grows with the "
+            "points); use fewer (--points), or raise symbackprop.checking.evaluate.MAX_POINTS from Python."
+        )
+    return int(points)
+
+
 def sample_points(
     net, n: int = 64, seed: int | np.random.Generator = 0
 ) -> dict[sp.Symbol, np.ndarray]:
@@ -185,6 +212,7 @@ def sample_points(
     >>> bool(np.allclose(v[net.a(1, 1)], 1 / (1 + np.exp(-v[net.z(1, 1)]))))
     True
     """
+    n = check_points(n)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     values = forward_values(net, _draw(net, n, rng))
     keep = np.ones(n, dtype=bool)

@@ -8,19 +8,99 @@ output is then rebuilt node by node from a whitelist — numbers, the network's 
 ``+ * ^``, exp, log, sqrt, tanh, arctan, |·|, max, σ, σ' — and anything else (integrals,
 sums, derivatives, factorials, unknown letters) is refused. Parsing never evaluates the
 text, and nothing the parser returns reaches the checker without that rebuild.
+
+Bounded work: SymPy's LaTeX parser (ANTLR) is slow — tens of milliseconds per nested
+function call and about 6 ms per token — so :class:`LatexLimits` (length, tokens, nesting
+depth, nesting of exponents) are checked on the text before it runs. The rebuild goes
+through the same :class:`~symbackprop.limits.Arithmetic` as typed formulas, so
+``2^{2^{2^{2^{10}}}}``, ``\\frac{1}{0}`` and ``\\sqrt{-1}`` are refused like their typed forms.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sympy as sp
 
 from .. import bounded
 from ..errors import FormulaError
+from ..limits import Arithmetic, Limits, deadline, resolve
 from ..parse import FUNCTIONS
 
-__all__ = ["latex_available", "parse_latex_formula"]
+__all__ = ["LatexLimits", "LATEX_LIMITS", "latex_available", "parse_latex_formula"]
+
+
+@dataclass(frozen=True)
+class LatexLimits:
+    """How large a LaTeX formula may be before SymPy's parser is run on it.
+
+    Pass one to :func:`parse_latex_formula` (``latex_limits=``) to raise a bound.
+
+    Attributes
+    ----------
+    max_length : int
+        Characters of the text.
+    max_tokens : int
+        Tokens: commands (``\\frac``), numbers, letters, operators and brackets; each
+        network symbol such as ``a^{(2)}_1`` counts as one.
+    max_depth : int
+        Nesting of brackets ``( [ {`` (with or without ``\\left``).
+    max_power_depth : int
+        Nesting of exponents: ``e^{-z^2}`` is 2, ``2^{2^{2^{2}}}`` is 3.
+
+    Examples
+    --------
+    >>> LatexLimits().max_tokens
+    200
+    """
+
+    max_length: int = 5000
+    max_tokens: int = 200
+    max_depth: int = 8
+    max_power_depth: int = 2
+
+
+#: The default LaTeX limits.
+LATEX_LIMITS = LatexLimits()
+
+_TOKEN = re.compile(r"\\[A-Za-z]+|\d+(?:\.\d*)?|\.\d+|[A-Za-z]|\S")
+_PLACEHOLDER = re.compile(r"\{\\Xi_\{\d+\}\}")
+
+
+def _precheck(text: str, prepared: str, limits: LatexLimits) -> None:
+    """Refuse text whose parse would be slow or whose value would be huge, before parsing."""
+    def refuse(problem: str) -> FormulaError:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        return FormulaError(f"Cannot read LaTeX {shown!r}: {problem}.")
+
+    tokens = _TOKEN.findall(_PLACEHOLDER.sub("X", prepared))
+    if len(tokens) > limits.max_tokens:
+        raise refuse(f"it has {len(tokens)} tokens; the limit is {limits.max_tokens} (max_tokens)")
+    depth = deepest = 0
+    powers: list[int] = []  # depth at which each open exponent group started
+    power_depth = 0
+    after_caret = False
+    for tok in tokens:
+        if tok in ("(", "[", "{"):  # \left( counts once: by its bracket
+            depth += 1
+            deepest = max(deepest, depth)
+            if tok == "{" and after_caret:
+                powers.append(depth)
+        elif tok in (")", "]", "}"):
+            if powers and powers[-1] == depth:
+                powers.pop()
+            depth = max(depth - 1, 0)
+        if tok == "^":
+            power_depth = max(power_depth, len(powers) + 1)
+        after_caret = tok == "^"
+    if deepest > limits.max_depth:
+        raise refuse(f"brackets are nested {deepest} deep; the limit is {limits.max_depth} (max_depth)")
+    if power_depth > limits.max_power_depth:
+        raise refuse(
+            f"exponents are nested {power_depth} deep; the limit is {limits.max_power_depth} "
+            "(max_power_depth)"
+        )
 
 _HEAD = r"(?P<head>w|b|z|a|\\delta)"
 _LAYERED = re.compile(_HEAD + r"\s*\^\s*\{\s*\(\s*(?P<layer>\d+)\s*\)\s*\}\s*_\s*(?:\{(?P<sub>[^{}]*)\}|(?P<one>\d))")
@@ -84,7 +164,9 @@ _UNDEFINED = {
 _KNOWN = {sp.exp: sp.exp, sp.tanh: sp.tanh, sp.atan: sp.atan, sp.Abs: sp.Abs}
 
 
-def _rebuild(e: sp.Basic, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
+def _rebuild(e: sp.Basic, table: dict[str, sp.Symbol], text: str, limits: Limits | None = None) -> sp.Expr:
+    arith = Arithmetic(limits)
+
     def fail(what: str) -> FormulaError:
         return FormulaError(
             f"Cannot read LaTeX {text!r}: {what} is not allowed. Allowed: the network's symbols "
@@ -100,26 +182,49 @@ def _rebuild(e: sp.Basic, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
                 return sp.E
             raise fail(f"the name {n.name!r}")
         if isinstance(n, (sp.Integer, sp.Rational, sp.Float)) or n in (sp.E, sp.pi):
-            return n
-        if isinstance(n, (sp.Add, sp.Mul, sp.Pow)):
-            return n.func(*[go(a) for a in n.args])
+            return arith.check(n)
+        # The parser builds its tree unevaluated; every operation is evaluated here, one at a
+        # time and within the limits of typed formulas (2^{2^{2^{2^{10}}}}, \frac{1}{0}).
+        if isinstance(n, sp.Pow):
+            return arith.power(go(n.args[0]), go(n.args[1]))
+        if isinstance(n, (sp.Add, sp.Mul)):
+            args = [go(a) for a in n.args]
+            out = args[0]
+            for a in args[1:]:
+                out = arith.apply(n.func, out, a)
+            return out
         if isinstance(n, sp.log):
             if len(n.args) == 2 and n.args[1] != sp.E:
-                return sp.log(go(n.args[0])) / sp.log(go(n.args[1]))
-            return sp.log(go(n.args[0]))
+                return arith.apply(lambda u, v: u / v, arith.call(sp.log, [go(n.args[0])], "log"),
+                                   arith.call(sp.log, [go(n.args[1])], "log"))
+            return arith.call(sp.log, [go(n.args[0])], "log")
         if n.func in _KNOWN and len(n.args) == 1:
-            return _KNOWN[n.func](go(n.args[0]))
+            return arith.call(_KNOWN[n.func], [go(n.args[0])], n.func.__name__)
         if isinstance(n, sp.core.function.AppliedUndef):
             f = _UNDEFINED.get(n.func.__name__)
             if f is None or (n.func.__name__ != "max" and len(n.args) != 1):
                 raise fail(f"the function {n.func.__name__!r}")
-            return f(*[go(a) for a in n.args])
+            return arith.call(f, [go(a) for a in n.args], n.func.__name__)
         raise fail(type(n).__name__)
 
-    return go(e)
+    try:
+        with deadline(resolve(limits).max_seconds, "formula"):
+            return go(e)
+    except FormulaError as exc:
+        if str(exc).startswith("Cannot read LaTeX"):
+            raise
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise FormulaError(f"Cannot read LaTeX {shown!r}: {exc}.") from None
 
 
-def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
+def parse_latex_formula(
+    text: str,
+    net,
+    *,
+    timeout: float = 5.0,
+    limits: Limits | None = None,
+    latex_limits: LatexLimits | None = None,
+) -> sp.Expr:
     r"""Read a formula written in LaTeX in the network's notation, safely.
 
     Parameters
@@ -131,6 +236,11 @@ def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
     timeout : float
         Seconds the parse may take (it runs in a child process, see
         :func:`symbackprop.bounded.run`, which also bounds its memory).
+    limits : Limits, optional
+        Bounds on what the formula computes, as for typed formulas
+        (default :data:`symbackprop.limits.LIMITS`).
+    latex_limits : LatexLimits, optional
+        Bounds on the text, checked before it is parsed (default :data:`LATEX_LIMITS`).
 
     Returns
     -------
@@ -140,8 +250,8 @@ def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
     ------
     FormulaError
         When the optional LaTeX parser is not installed, when it cannot read the text
-        within the time and memory bounds, or when the result holds anything outside the
-        whitelist.
+        within the time and memory bounds, when the text or its value breaks a limit, or
+        when the result holds anything outside the whitelist.
 
     Examples
     --------
@@ -154,10 +264,14 @@ def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
     >>> e == net.grad("w2_1_1")
     True
     """
+    latex_limits = latex_limits if latex_limits is not None else LATEX_LIMITS
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("The LaTeX formula is empty.")
-    if len(text) > 5000:
-        raise FormulaError(f"The LaTeX formula is {len(text)} characters long; the limit is 5000.")
+    if len(text) > latex_limits.max_length:
+        raise FormulaError(
+            f"The LaTeX formula is {len(text)} characters long; the limit is "
+            f"{latex_limits.max_length} (max_length)."
+        )
     if not latex_available():
         raise FormulaError(
             "LaTeX input needs SymPy's LaTeX parser and its antlr4 runtime: "
@@ -167,9 +281,11 @@ def parse_latex_formula(text: str, net, *, timeout: float = 5.0) -> sp.Expr:
     if _RESERVED.search(text):
         raise FormulaError(r"Cannot read LaTeX: the letters Q, R and \Xi are reserved; rename them.")
     prepared, table = _placeholders(text, net)
-    # SymPy's parser evaluates as it reads (2^{2^{2^{2^{10}}}}): under the checker's bounds.
+    # Cheap checks of the text first; SymPy's parser evaluates as it reads
+    # (2^{2^{2^{2^{10}}}}), so the parse itself runs under the checker's bounds.
+    _precheck(text, prepared, latex_limits or LATEX_LIMITS)
     try:
-        return bounded.run(_parse, prepared, table, text, timeout=timeout, warmup=_load_parser)
+        return bounded.run(_parse, prepared, table, text, limits, timeout=timeout, warmup=_load_parser)
     except bounded.TimeLimitError:
         raise FormulaError(
             f"Cannot read LaTeX {text!r}: reading it took longer than the time bound of "
@@ -186,7 +302,7 @@ def _load_parser() -> None:
     parse_latex("x")
 
 
-def _parse(prepared: str, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
+def _parse(prepared: str, table: dict[str, sp.Symbol], text: str, limits: Limits | None) -> sp.Expr:
     """SymPy's LaTeX parser, then the whitelist rebuild (runs in the bounded child)."""
     from sympy.parsing.latex import LaTeXParsingError, parse_latex
 
@@ -199,4 +315,4 @@ def _parse(prepared: str, table: dict[str, sp.Symbol], text: str) -> sp.Expr:
         raise FormulaError(f"Cannot read LaTeX {text!r}: {type(exc).__name__}.") from None
     if not isinstance(parsed, sp.Expr):
         raise FormulaError(f"Cannot read LaTeX {text!r}: it is not an expression (an equation or relation?).")
-    return _rebuild(parsed, table, text)
+    return _rebuild(parsed, table, text, limits)

@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--function", metavar="F",
                    help="check --formula as the derivative of this scalar function of --wrt instead")
     p.add_argument("--json", action="store_true", help="print the result(s) as JSON")
-    p.add_argument("--points", type=int, default=64, help="random points of the numeric test (default 64)")
+    p.add_argument("--points", type=int, default=64, help="random points of the numeric test (default 64, at most 100000: "
+                   "symbackprop.checking.evaluate.MAX_POINTS)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of those points (default 0)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds for the symbolic proof (default 5)")
     p.add_argument("--no-symbolic", action="store_true", help="numeric test only")
