@@ -20,7 +20,7 @@ from .graph import build_graph
 from .spec import ActivationSpec, LossSpec, Spec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compiler import CompiledModel
+    from .compiler import Backend, CompiledModel
 
 __all__ = ["Network", "mlp"]
 
@@ -128,7 +128,7 @@ class Network(Spec):
         """
         return Equations(self)
 
-    def compile(self, backend: str = "numpy") -> CompiledModel:
+    def compile(self, backend: str | Backend = "numpy") -> CompiledModel:
         """The network compiled for ``backend`` (see :mod:`symbackprop.compiler`), kept:
         compiled on the first call per backend, the same model after.
 
