@@ -151,7 +151,7 @@ def report(
         How many derivations are typeset as pictures (the first ones); the rest are shown
         as text, because mathtext typesetting costs about 0.1 s per line.
     note : str
-        A sentence shown under Training, such as how the parameters were trained.
+        A sentence shown under Training (with ``data``), such as how ``params`` were trained.
     epochs, lr, seed
         Kept for calls written before report stopped training: given with ``data`` and
         no ``params``, the network is trained here first with these settings (defaults
