@@ -47,8 +47,8 @@ _EXPORTS: dict[str, str] = {
     "init_params": "params",
     "to_arrays": "params",
     "to_mapping": "params",
-    "CompiledModel": "compile",
-    "compile_network": "compile",
+    "CompiledModel": "compiler",
+    "compile_network": "compiler",
     "History": "training",
     "train": "training",
     "check": "checking",
@@ -138,10 +138,10 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .checking import (
         gradcheck as gradcheck,
     )
-    from .compile import (
+    from .compiler import (
         CompiledModel as CompiledModel,
     )
-    from .compile import (
+    from .compiler import (
         compile_network as compile_network,
     )
     from .derivation import (

@@ -20,7 +20,7 @@ from .graph import build_graph
 from .spec import ActivationSpec, LossSpec, Spec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compile import CompiledModel
+    from .compiler import Backend, CompiledModel
 
 __all__ = ["Network", "mlp"]
 
@@ -128,18 +128,26 @@ class Network(Spec):
         """
         return Equations(self)
 
-    def compile(self, backend: str = "numpy") -> CompiledModel:
-        """Compile forward pass, loss and gradient to NumPy (see :mod:`symbackprop.compile`).
+    def compile(self, backend: str | Backend = "numpy") -> CompiledModel:
+        """The network compiled for ``backend`` (see :mod:`symbackprop.compiler`), kept:
+        compiled on the first call per backend, the same model after.
 
         Examples
         --------
         >>> net = mlp([1, 1], activation="identity")
         >>> net.compile().gradient({"w1_1_1": 2.0, "b1_1": 0.0}, [[1.0]], [[1.0]])
         {w1_1_1: 1.0, b1_1: 1.0}
+        >>> net.compile() is net.compile()
+        True
         """
-        from .compile import compile_network
+        from .compiler import compile_network
 
-        return compile_network(self, backend=backend)
+        models = self.__dict__.setdefault("_compiled", {})
+        if not isinstance(backend, str):  # a Backend object: compiled for the caller, not kept
+            return compile_network(self, backend=backend)
+        if backend not in models:  # an unknown name fails in compile_network, never kept
+            models[backend] = compile_network(self, backend=backend)
+        return models[backend]
 
     def init_params(self, seed: int | Any = 0) -> dict[sp.Symbol, float]:
         """Starting parameters, reproducible from ``seed`` (see :mod:`symbackprop.params`).

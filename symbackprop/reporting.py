@@ -1,5 +1,9 @@
 """One self-contained HTML page about a network: diagram, equations, derivations, training.
 
+The page shows a trained result; it does not train. Train first and pass what
+:func:`symbackprop.train` returned (``params=``, ``history=``) with the ``data`` it was
+trained on, as the ``symbackprop report --data`` command does.
+
 Every picture is embedded as a base64 PNG, formulas included (typeset by matplotlib
 mathtext: a page that fetched MathJax from a CDN would not work offline), so the file opens
 anywhere without network access. A small inline script marks the page
@@ -88,6 +92,23 @@ def _data(data: Any) -> tuple[Any, Any]:
     raise SpecError("data must be a pair (X, Y) of inputs and targets (or a Dataset).")
 
 
+def _train_first(net: Network, X: Any, Y: Any, history: History | None, epochs: int | None,
+                 lr: float | None, seed: int | None) -> tuple[Any, History | None, str]:
+    """What report() did before it took a trained result: train, when the caller gave
+    training settings; otherwise say in one line how to train first."""
+    if epochs is None and lr is None and seed is None:
+        raise SpecError(
+            "report() shows a trained network: train first (params, history = "
+            "sbp.train(net, X, Y)) and pass params=params, history=history with data=(X, Y)."
+        )
+    from .training import train
+
+    epochs, lr, seed = (200 if epochs is None else epochs, 0.5 if lr is None else lr,
+                        0 if seed is None else seed)
+    params, trained = train(net, X, Y, epochs=epochs, lr=lr, seed=seed, progress=False)
+    return params, history or trained, f"Trained here: {epochs} epochs of SGD, learning rate {lr}, seed {seed}."
+
+
 def report(
     net: Network,
     path: str | os.PathLike,
@@ -97,18 +118,21 @@ def report(
     *,
     max_params: int = MAX_PARAMS,
     rendered: int = RENDERED,
-    epochs: int = 200,
-    lr: float = 0.5,
-    seed: int = 0,
+    note: str = "",
+    epochs: int | None = None,
+    lr: float | None = None,
+    seed: int | None = None,
 ) -> Path:
     """Write one self-contained HTML page about ``net`` to ``path`` (atomically).
 
     The page holds the network diagram, the layer-level backprop equations, the gradient
     paths of one parameter, the chain-rule derivation of every parameter (of the first
     weight and bias of each layer when there are more than ``max_params``), and, when
-    ``data`` is given, training pictures: loss per epoch and, for 2 inputs, the decision
-    boundary. Given data but no ``params``, the network is trained first with
-    :func:`symbackprop.train` (``epochs``, ``lr``, ``seed``).
+    ``data`` is given, the trained result: the mean loss, the loss per epoch (from
+    ``history``) and, for 2 inputs, the decision boundary of ``params``. Train first::
+
+        params, history = sbp.train(net, X, Y)
+        sbp.report(net, "report.html", params=params, data=(X, Y), history=history)
 
     Parameters
     ----------
@@ -118,15 +142,21 @@ def report(
     params : mapping or per-layer arrays, optional
         Parameter values: shown on the diagram and used for the decision boundary.
     data : (X, Y) or Dataset, optional
+        The data ``params`` were trained on (it needs ``params``).
     history : History, optional
-        A training history to plot.
+        The training history to plot.
     max_params : int
         Derive every parameter up to this many; beyond, a chosen few, with a note.
     rendered : int
         How many derivations are typeset as pictures (the first ones); the rest are shown
         as text, because mathtext typesetting costs about 0.1 s per line.
+    note : str
+        A sentence shown under Training (with ``data``), such as how ``params`` were trained.
     epochs, lr, seed
-        Training settings when data is given without params.
+        Kept for calls written before report stopped training: given with ``data`` and
+        no ``params``, the network is trained here first with these settings (defaults
+        200, 0.5, 0). Without them, data without params is an error that says to train
+        first.
 
     Returns
     -------
@@ -160,12 +190,9 @@ def report(
     if data is not None:
         X, Y = _data(data)
         if params is None:
-            from .training import train
-
-            params, trained = train(net, X, Y, epochs=epochs, lr=lr, seed=seed, progress=False)
-            history = history or trained
-            training.append(f'<p class="note">Trained here: {epochs} epochs of SGD, '
-                            f"learning rate {lr}, seed {seed}.</p>")
+            params, history, note = _train_first(net, X, Y, history, epochs, lr, seed)
+        if note:
+            training.append(f'<p class="note">{html.escape(note)}</p>')
         model = net.compile()
         final = model.loss(params, X, Y)
         training.append(f"<p>Mean loss on the {len(X)} samples: <b>{final:.6g}</b></p>")

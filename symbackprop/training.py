@@ -19,7 +19,10 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
 - Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
 - The same seed gives bit-identical results.
 - ``backend="jax"`` runs the same loop with the JAX-compiled step (see
-  :func:`symbackprop.compile.compile_network`); results agree with NumPy to rounding.
+  :func:`symbackprop.compiler.compile_network`); results agree with NumPy to rounding.
+  The model comes from ``net.compile(backend)``, which the network keeps: repeated
+  calls do not compile again. Where the arrays live and how the last good parameters
+  are kept is the backend's business (:mod:`symbackprop.compiler.backends`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,13 +40,10 @@ import sympy as sp
 from .errors import SpecError, TrainingDivergedError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compile import Backend, CompiledModel
+    from .compiler import BackendName, CompiledModel
     from .network import Network
 
 __all__ = ["History", "TrainingDivergedError", "train"]
-
-# One compiled model per network and backend, so repeated train() calls do not compile again.
-_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -126,7 +125,7 @@ def train(
     momentum: float = 0.0,
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool | None = None,
-    backend: Backend = "numpy",
+    backend: BackendName = "numpy",
 ) -> tuple[dict[sp.Symbol, float], History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
 
@@ -191,10 +190,7 @@ def train(
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise SpecError(f"seed must be an integer or None; got {seed!r}.")
 
-    models = _MODELS.setdefault(net, {})
-    model = models.get(backend) if isinstance(backend, str) else None  # else compile says why
-    if model is None:
-        model = models[backend] = net.compile(backend=backend)
+    model = net.compile(backend=backend)  # kept by the network: compiled once per backend
     # Shapes, finite values and targets in the loss's domain (symbackprop.domain).
     X, Y = model.check_data(X, Y)
     n = X.shape[0]
@@ -202,8 +198,10 @@ def train(
         raise SpecError("X has no rows: training needs at least one sample.")
     batch_size = min(batch_size, n)
 
-    P = model.arrays(net.init_params(seed) if params is None else params)
-    V = [np.zeros_like(p) for p in P]
+    start = model.arrays(net.init_params(seed) if params is None else params)
+    target = model.backend
+    P = target.place(start)
+    V = target.place([np.zeros_like(p) for p in start])
     # Shuffling draws from its own stream, so it does not depend on how params were made.
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     accuracy = _classifier(model, Y)
@@ -213,8 +211,9 @@ def train(
     starts = range(0, n, batch_size)
     # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
     # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
-    good = [p.copy() for p in P]
-    before = [p.copy() for p in P]
+    good = target.place([p.copy() for p in start])
+    before = target.place([p.copy() for p in start])
+    save_into = target.save_into
     # Overflow on the way to a non-finite loss is reported once, as TrainingDivergedError.
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -224,11 +223,7 @@ def train(
                 total = 0.0
                 for i in starts:
                     xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
-                    if backend == "numpy":
-                        for b, p in zip(before, P):
-                            np.copyto(b, p)
-                    else:  # immutable arrays: keeping the references is a copy
-                        before[:] = P
+                    save_into(before, P)
                     if momentum:
                         loss = step_momentum(P, V, xb, yb, lr, momentum)
                     else:

@@ -263,3 +263,72 @@ def test_relu_derivative_is_zero_at_zero():
     params = {"w1_1_1": 1.0, "b1_1": 0.0, "w2_1_1": 1.0, "b2_1": 0.0}
     grad = net.compile().gradient(params, [[0.0]], [[1.0]])
     assert grad[net.w(1, 1, 1)] == 0.0 and grad[net.b(1, 1)] == 0.0
+
+
+def test_the_network_keeps_one_model_per_backend(monkeypatch):
+    import symbackprop.compiler as compiler
+
+    net = sbp.mlp([2, 3, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    model = net.compile()
+    assert net.compile() is model and net.compile(backend="numpy") is model
+    assert sbp.mlp([2, 3, 1], ["tanh", "sigmoid"], "binary_cross_entropy").compile() is not model
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    # train() takes the network's model: no second compilation.
+    monkeypatch.setattr(compiler, "compile_network", refuse)
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])
+    params, _ = sbp.train(net, X, [1.0, 0.0], epochs=2, batch_size=2, progress=False)
+    assert len(params) == len(net.params)
+    with pytest.raises(AssertionError, match="compiled again"):
+        sbp.mlp([2, 1]).compile()
+
+
+def test_a_new_backend_is_one_object():
+    from symbackprop.compiler.backends import NumPyBackend
+
+    class Counting(NumPyBackend):
+        """A target that differs only in how the functions are wrapped (counts the steps)."""
+
+        name = "counting"
+
+        def wrap(self, fns):
+            self.steps = 0
+
+            def step(*args):
+                self.steps += 1
+                return fns["step"](*args)
+
+            return {**fns, "step": step}
+
+    net = sbp.mlp([2, 3, 2], ["relu", "softmax"], "cross_entropy")
+    target = Counting()
+    model = sbp.compile_network(net, backend=target)
+    assert model.backend is target and "counting" in repr(model)
+    assert net.compile(backend=target) is not model  # objects are not kept by the network
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(4, 2)), np.eye(2)[[0, 1, 1, 0]]
+    params = net.init_params(0)
+    assert model.source() == net.compile().source()
+    P = model.arrays(params)
+    loss = model.step(P, X, Y, 0.1)
+    assert target.steps == 1
+    # Against the NumPy model (checked against sympy.diff above): one SGD step by hand.
+    ref = net.compile()
+    assert loss == pytest.approx(ref.loss(params, X, Y), rel=1e-12)
+    grad = ref.gradient(params, X, Y)
+    assert np.allclose(np.concatenate([a.ravel() for a in P]),
+                       [params[p] - 0.1 * grad[p] for p in net.params], rtol=1e-12, atol=1e-15)
+
+
+def test_old_module_paths_reexport_the_compiler():
+    import symbackprop.compile as old
+    import symbackprop.compiler as compiler
+    import symbackprop.compiler.stable as stable
+    import symbackprop.stable as old_stable
+
+    for name in ("CompiledModel", "compile_network", "output_forms", "numeric_derivative"):
+        assert getattr(old, name) is getattr(compiler, name)
+    assert sbp.CompiledModel is compiler.CompiledModel and sbp.compile_network is compiler.compile_network
+    assert all(getattr(old_stable, name) is getattr(stable, name) for name in stable.__all__)

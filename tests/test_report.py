@@ -161,3 +161,35 @@ def test_report_renders_in_headless_chromium(tmp_path):
     ink = (img[..., :3] < 0.85).any(axis=-1).mean()
     assert 0.02 < ink < 0.8, ink
     assert len(np.unique((img[..., :3] * 8).astype(int).reshape(-1, 3), axis=0)) > 10
+
+
+def test_report_shows_a_trained_result_and_does_not_train(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 2))
+    Y = (X[:, :1] > 0).astype(float)
+    net = sbp.mlp([2, 1], activation="sigmoid", loss="binary_cross_entropy")
+    # Data without params and without training settings: one line saying to train first.
+    with pytest.raises(SpecError, match=r"train first.*params=params, history=history"):
+        sbp.report(net, tmp_path / "x.html", data=(X, Y), max_params=1)
+    assert not (tmp_path / "x.html").exists()
+    params, history = sbp.train(net, X, Y, epochs=3, lr=0.5, seed=0, progress=False)
+    out = sbp.report(net, tmp_path / "t.html", params=params, data=(X, Y), history=history,
+                     note="Trained for the test.", max_params=1)
+    text = out.read_text()
+    assert "Trained for the test." in text and "Trained here" not in text
+    # The page's loss is the loss of the params given (oracle: the logits by hand, BCE).
+    z = X @ np.array([params[net.w(1, 1, 1)], params[net.w(1, 1, 2)]]) + params[net.b(1, 1)]
+    ref = np.mean(np.logaddexp(0.0, z) - Y[:, 0] * z)
+    loss = float(re.search(r"Mean loss on the 30 samples: <b>([^<]+)</b>", text).group(1))
+    assert abs(loss - ref) < 1e-5 * max(1.0, abs(ref))
+    assert len(_parse(out).srcs) == 6  # + loss curve and decision boundary
+
+
+def test_cli_report_trains_before_reporting(tmp_path):
+    out = tmp_path / "xor.html"
+    assert main(["report", "--layers", "2,2,1", "--activation", "tanh,sigmoid", "--loss",
+                 "binary_cross_entropy", "--data", "xor", "--epochs", "3", "--max-params", "1",
+                 "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Trained by symbackprop report: 3 epochs of SGD on xor" in text
+    assert _parse(out).h2[-1] == "Training"

@@ -89,12 +89,18 @@ def run_report(args: argparse.Namespace) -> int:
 
     check_writable("--out", args.out)
     net = network_from_args(args)
-    data = None
-    if args.data:
+    data = params = history = None
+    note = ""
+    if args.data:  # the report shows a trained result: train here, then draw it
         from ..datasets import for_network, load_data
+        from ..training import train
 
         data = for_network(load_data(args.data), net)
-    out = report(net, args.out, data=data, max_params=args.max_params or MAX_PARAMS,
-                 epochs=args.epochs, lr=args.lr, seed=args.seed)
+        params, history = train(net, data.X, data.Y, epochs=args.epochs, lr=args.lr,
+                                seed=args.seed, progress=False)
+        note = (f"Trained by symbackprop report: {args.epochs} epochs of SGD on {args.data}, "
+                f"learning rate {args.lr}, seed {args.seed}.")
+    out = report(net, args.out, params=params, data=data, history=history, note=note,
+                 max_params=args.max_params or MAX_PARAMS)
     say(str(out))
     return 0

@@ -1,0 +1,298 @@
+"""Backends: one object per target owns everything that differs between targets.
+
+A :class:`Backend` owns the SymPy printer that turns the plan's expressions into code,
+the namespace the generated module runs in, how a parameter update is written (in place
+for NumPy, as new arrays for JAX, whose arrays are immutable), what the steps return,
+how the generated functions are wrapped (``jax.jit``), and where arrays live (device
+placement). :mod:`.codegen` and :mod:`.model` only ask it; a new target (numba,
+SymEngine, sharded JAX) is one new subclass registered in :data:`BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import sympy as sp
+from sympy.printing.numpy import JaxPrinter, NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
+
+from ..activations import Activation, at_kinks
+from ..errors import SymbackpropError, unknown
+from .stable import jax_helpers, numpy_helpers
+
+__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "NumPyBackend", "get_backend"]
+
+BackendName = Literal["numpy", "jax"]
+
+#: What the generated module defines, in this order.
+FUNCTIONS = ("forward", "loss", "loss_and_grad", "step", "step_momentum")
+
+
+class _UfuncPrinting:
+    """Heaviside steps, Max and Min as ufunc calls, at the kink convention (mixed into
+    SymPy's NumPy and JAX printers).
+
+    Max/Min of any number of arguments become nested ``maximum``/``minimum`` calls (SymPy's
+    own NumPy printer emits ``functools.reduce``, a name the generated code does not have).
+    """
+
+    _module: str
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        x, m = self._print(expr.args[0]), self._module  # type: ignore[attr-defined]
+        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        # A comparison is three times faster than numpy.heaviside; "* 1.0" makes a step
+        # that stands alone (an activation heaviside(z)) a float array, not a bool one.
+        if at_zero == 0:
+            return f"({m}.greater({x}, 0) * 1.0)"
+        if at_zero == 1:
+            return f"({m}.greater_equal({x}, 0) * 1.0)"
+        return f"{m}.heaviside({x}, {float(at_zero)!r})"
+
+    def _fold(self, expr: sp.Expr, ufunc: str) -> str:
+        code = self._print(expr.args[0])  # type: ignore[attr-defined]
+        for arg in expr.args[1:]:
+            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"  # type: ignore[attr-defined]
+        return code
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return self._fold(expr, "maximum")
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return self._fold(expr, "minimum")
+
+    def doprint(self, expr: sp.Expr, *args: Any, **kwargs: Any) -> str:
+        # The kink convention (docs/notation.md): a step's derivative (DiracDelta) is 0.
+        return super().doprint(at_kinks(expr), *args, **kwargs)  # type: ignore[misc]
+
+
+class _NumPyPrinter(_UfuncPrinting, NumPyPrinter):
+    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
+
+
+class _JaxPrinter(_UfuncPrinting, JaxPrinter):
+    """SymPy's JAX printer."""
+
+
+class Backend(ABC):
+    """A compilation target: its printer, namespace, update style, wrapping and placement.
+
+    Subclasses set :attr:`name` and :attr:`update_style` and fill in the methods; the base
+    class holds what every target shares.
+
+    Examples
+    --------
+    >>> b = get_backend("numpy")
+    >>> factor = sp.Symbol("A1") * sp.Symbol("C1")
+    >>> b.name, b.xp, b.scale("D1", b.code(factor), factor)
+    ('numpy', 'numpy', '    D1 *= A1*C1')
+    >>> b.sgd_update("W1", "(D1.T @ X)")
+    ['    W1 -= s * (D1.T @ X)']
+    """
+
+    name: str = ""
+    #: Words for the generated steps' docstrings: "in place" or "as new arrays".
+    update_style: str = ""
+
+    def __init__(self, printer: NumPyPrinter, namespace: dict[str, Any]):
+        self.printer = printer
+        self.namespace = namespace
+
+    @property
+    def xp(self) -> str:
+        """The array module's name in the generated code (``numpy``, ``jax.numpy``)."""
+        return self.printer._module
+
+    def code(self, expr: sp.Expr) -> str:
+        """``expr`` printed for this target."""
+        return self.printer.doprint(expr)
+
+    def activation_callable(self, act: Activation) -> Callable[[Any], Any] | None:
+        """A ready array function for ``act`` to call by name, or None to print its formula."""
+        return None
+
+    # ------------------------------------------------------------ generated code
+    @abstractmethod
+    def scale(self, target: str, code: str, factor: sp.Expr) -> str:
+        """The line ``target ← target · factor`` (``code``: the factor printed)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def fresh(self, code: str) -> str:
+        """``code`` as an array the step may update without touching another name's array."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def sgd_update(self, p: str, g: str) -> list[str]:
+        """Lines for p ← p − s·g (s = η/n)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def momentum_update(self, p: str, g: str) -> list[str]:
+        """Lines for v ← μ v − s·g, p ← p + v (velocity ``V{p}``)."""
+        raise NotImplementedError
+
+    def step_guard(self) -> list[str]:
+        """Lines between the loss and the update (a divergence guard, where the target can)."""
+        return []
+
+    @abstractmethod
+    def step_return(self, lists: Sequence[str]) -> str:
+        """The step's return line; ``lists`` are the updated lists (parameters, velocities)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- runtime
+    def wrap(self, fns: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        """The generated functions as :class:`~.model.CompiledModel` calls them: every
+        step updates the lists it is given and returns the loss as a float."""
+        return fns
+
+    def place(self, arrays: list[np.ndarray]) -> list[Any]:
+        """Arrays where this target computes (a device); NumPy leaves them where they are."""
+        return arrays
+
+    @abstractmethod
+    def save_into(self, spare: list[Any], P: Sequence[Any]) -> None:
+        """Copy the current parameters ``P`` into ``spare`` (the training loop's last good)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class NumPyBackend(Backend):
+    """NumPy: the steps update the parameter arrays in place.
+
+    Elementwise activations call the registry's stable NumPy form by name; a non-finite
+    loss returns before the update, so that P keeps the last finite parameters.
+    """
+
+    name = "numpy"
+    update_style = "in place"
+
+    def __init__(self) -> None:
+        super().__init__(_NumPyPrinter({"fully_qualified_modules": True}),
+                         {"numpy": np, "isfinite": math.isfinite, **numpy_helpers()})
+
+    def activation_callable(self, act: Activation) -> Callable[[Any], Any] | None:
+        return act.numpy if act.elementwise else None
+
+    def scale(self, target: str, code: str, factor: sp.Expr) -> str:
+        return f"    {target} *= {code}"
+
+    def fresh(self, code: str) -> str:
+        return f"{code}.copy()"  # D is updated in place: never alias
+
+    def sgd_update(self, p: str, g: str) -> list[str]:
+        return [f"    {p} -= s * {g}"]
+
+    def momentum_update(self, p: str, g: str) -> list[str]:
+        return [f"    V{p} *= mu", f"    V{p} -= s * {g}", f"    {p} += V{p}"]
+
+    def step_guard(self) -> list[str]:
+        return ["    if not isfinite(loss):  # diverged: keep the last finite parameters",
+                "        return loss"]
+
+    def step_return(self, lists: Sequence[str]) -> str:
+        return "    return loss"
+
+    def save_into(self, spare: list[Any], P: Sequence[Any]) -> None:
+        for b, p in zip(spare, P):
+            np.copyto(b, p)
+
+
+class JaxBackend(Backend):
+    """JAX: SymPy's JAX printer, functional updates, each function ``jax.jit``-compiled.
+
+    Activations are printed from their stabilized SymPy definitions (``jax.nn``'s stable
+    functions); every update makes a new array and the steps return the new parameters,
+    which :meth:`wrap` puts back into the caller's lists. Constructing it switches float64
+    on for the process (``jax_enable_x64``): symbackprop computes in float64 everywhere.
+    """
+
+    name = "jax"
+    update_style = "as new arrays"
+
+    def __init__(self) -> None:
+        try:
+            import jax
+        except ImportError:
+            raise SymbackpropError(
+                'The jax backend needs JAX: pip install "symbackprop[jax]" (or use backend="numpy").'
+            ) from None
+        jax.config.update("jax_enable_x64", True)  # JAX defaults to float32
+        self._jax = jax
+        super().__init__(_JaxPrinter({"fully_qualified_modules": True}), {"jax": jax, **jax_helpers()})
+
+    def scale(self, target: str, code: str, factor: sp.Expr) -> str:
+        if precedence(factor) < PRECEDENCE["Mul"]:
+            code = f"({code})"
+        return f"    {target} = {target} * {code}"
+
+    def fresh(self, code: str) -> str:
+        return code  # immutable arrays cannot alias an update
+
+    def sgd_update(self, p: str, g: str) -> list[str]:
+        return [f"    {p} = {p} - s * {g}"]
+
+    def momentum_update(self, p: str, g: str) -> list[str]:
+        return [f"    V{p} = mu * V{p} - s * {g}", f"    {p} = {p} + V{p}"]
+
+    def step_return(self, lists: Sequence[str]) -> str:
+        # Traced by jax.jit: no Python branch on values; the caller checks the loss.
+        return "    return loss, " + ", ".join(f"[{names}]" for names in lists)
+
+    def wrap(self, fns: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        fns = {name: self._jax.jit(fn) for name, fn in fns.items()}
+        # Same contract as NumPy: the steps update the lists P (and V), not the arrays.
+        fns["step"] = _into_lists(fns["step"], 1)
+        fns["step_momentum"] = _into_lists(fns["step_momentum"], 2)
+        return fns
+
+    def place(self, arrays: list[np.ndarray]) -> list[Any]:
+        return [self._jax.device_put(a) for a in arrays]
+
+    def save_into(self, spare: list[Any], P: Sequence[Any]) -> None:
+        spare[:] = P  # immutable arrays: keeping the references is a copy
+
+
+def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
+    """A functional (JAX) step as an in-place one: its new arrays replace the lists'
+    contents when the loss is finite (as the NumPy step leaves P alone when it is not)."""
+
+    def in_place(*args: Any) -> float:
+        loss, *new = step(*args)
+        loss = float(loss)
+        if math.isfinite(loss):
+            for target, arrays in zip(args[:n_lists], new):
+                target[:] = arrays
+        return loss
+
+    return in_place
+
+
+#: The targets by name; a new one is one more entry.
+BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend}
+
+
+def get_backend(backend: str | Backend) -> Backend:
+    """A fresh backend object for a name in :data:`BACKENDS` (an object is returned as is).
+
+    Examples
+    --------
+    >>> get_backend("numpy")
+    NumPyBackend()
+    >>> get_backend("torch")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax.
+    """
+    if isinstance(backend, Backend):
+        return backend
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise unknown("backend", str(backend), tuple(BACKENDS))
+    return BACKENDS[backend]()

@@ -1,0 +1,204 @@
+"""The runtime: :class:`CompiledModel`, the generated functions behind a checked API.
+
+The generated module (:mod:`.codegen`) is run once; the backend (:mod:`.backends`) wraps
+its functions (``jax.jit`` for JAX). The model converts parameters and checks data at
+its edges (:meth:`CompiledModel.predict`, :meth:`~CompiledModel.loss`,
+:meth:`~CompiledModel.gradient`), and hands the raw array-level functions to the
+training loop, which does the conversion once.
+"""
+
+from __future__ import annotations
+
+import linecache
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..domain import check_values
+from ..errors import SpecError
+from ..params import to_arrays, to_mapping
+from ..spec import Spec
+from .backends import FUNCTIONS, Backend, get_backend
+
+__all__ = ["CompiledModel"]
+
+
+def _run_generated(source: str, filename: str, namespace: dict[str, Any]) -> None:
+    """Run the generated module's source in ``namespace`` (what ``lambdify`` does too).
+
+    The source is registered with :mod:`linecache` under ``filename``, so that tracebacks
+    and :mod:`inspect` show the generated lines.
+    """
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")  # the builtin: source text to a code object
+    exec(code, namespace)  # noqa: S102 (our own generated code, never user text)
+
+
+class CompiledModel:
+    """Forward pass, loss and gradient of a network, compiled for a backend (NumPy, JAX).
+
+    Parameters go in as a mapping ``{Symbol: float}`` (or names, or per-layer
+    ``[(W, b), ...]``); the array-level methods (:meth:`forward`, :meth:`loss_and_grad`,
+    :meth:`step`) take the flat list ``[W1, b1, W2, b2, ...]`` of :meth:`arrays` and do
+    no conversion or checking, for the training loop.
+
+    Examples
+    --------
+    >>> import numpy as np, symbackprop as sbp
+    >>> net = sbp.mlp([2, 2, 1], activation="sigmoid", loss="quadratic")
+    >>> model = net.compile()
+    >>> p = net.init_params(seed=0)
+    >>> X, Y = np.array([[0.0, 1.0]]), np.array([[1.0]])
+    >>> model.predict(p, X).shape
+    (1, 1)
+    >>> g = model.gradient(p, X, Y)
+    >>> bool(abs(g[net.b(2, 1)] - (model.predict(p, X)[0, 0] - 1)
+    ...      * model.predict(p, X)[0, 0] * (1 - model.predict(p, X)[0, 0])) < 1e-12)
+    True
+    """
+
+    def __init__(self, spec: Spec, source: str, namespace: dict[str, Any], backend: Backend | str = "numpy"):
+        self.spec = spec
+        self.backend = get_backend(backend)
+        self._source = source
+        filename = f"<symbackprop compiled {spec.describe()}>"
+        _run_generated(source, filename, namespace)
+        fns = self.backend.wrap({name: namespace[name] for name in FUNCTIONS})
+        self.forward = fns["forward"]
+        self._loss = fns["loss"]
+        self.loss_and_grad = fns["loss_and_grad"]
+        self.step = fns["step"]
+        self.step_momentum = fns["step_momentum"]
+
+    # -------------------------------------------------------------- conversion
+    def arrays(self, params: Mapping | Sequence) -> list[np.ndarray]:
+        """Fresh flat list ``[W1, b1, W2, b2, ...]`` (float64, C order) from any parameters.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([2, 1])
+        >>> [a.shape for a in net.compile().arrays(net.init_params(0))]
+        [(1, 2), (1,)]
+        """
+        return [np.array(v, dtype=np.float64, order="C") for pair in to_arrays(self.spec, params) for v in pair]
+
+    def mapping(self, arrays: Sequence[Any]) -> dict[sp.Symbol, float]:
+        """``{Symbol: float}`` from the flat list of :meth:`arrays` (NumPy or JAX arrays)."""
+        arrays = [np.asarray(a) for a in arrays]
+        pairs = [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
+        return to_mapping(self.spec, pairs)
+
+    def check_data(self, X: Any, Y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """X (and Y) as float64 arrays of shapes (n, n_0) and (n, n_L), or a clear error.
+
+        A 1-D Y is accepted for a network with one output.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> sbp.mlp([2, 1]).compile().check_data([[1.0, 2.0, 3.0]])
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.SpecError: X must have shape (n_samples, 2) for this 2-1 network; got (1, 3).
+        """
+        n0, nL = self.spec.sizes[0], self.spec.sizes[-1]
+        sizes = "-".join(map(str, self.spec.sizes))
+        Xa = _as_float(X, "X")
+        if Xa.ndim != 2 or Xa.shape[1] != n0:
+            raise SpecError(
+                f"X must have shape (n_samples, {n0}) for this {sizes} network; got {Xa.shape}."
+            )
+        if Y is None:
+            check_values(self.spec.loss, Xa)  # finite inputs (symbackprop.domain)
+            return Xa, None
+        Ya = _as_float(Y, "Y")
+        if Ya.ndim == 1 and nL == 1:
+            Ya = Ya.reshape(-1, 1)
+        if Ya.shape != (Xa.shape[0], nL):
+            raise SpecError(
+                f"Y must have shape ({Xa.shape[0]}, {nL}) (one row per row of X, one column "
+                f"per output) for this {sizes} network; got {Ya.shape}."
+            )
+        check_values(self.spec.loss, Xa, Ya)  # finite, targets in the loss's domain
+        return Xa, Ya
+
+    # ------------------------------------------------------------ the contract
+    def predict(self, params: Mapping | Sequence, X: Any) -> np.ndarray:
+        """Network outputs for the rows of X: shape (n_samples, n_outputs).
+
+        Examples
+        --------
+        >>> import numpy as np, symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity")
+        >>> net.compile().predict({"w1_1_1": 2.0, "b1_1": 1.0}, np.array([[3.0]]))
+        array([[7.]])
+        """
+        Xa, _ = self.check_data(X)
+        out = self.forward(self.arrays(params), Xa)
+        return out if isinstance(out, np.ndarray) else np.array(out)  # a JAX array: to NumPy
+
+    def loss(self, params: Mapping | Sequence, X: Any, Y: Any) -> float:
+        """Mean of the per-sample loss J over the batch.
+
+        Examples
+        --------
+        >>> import numpy as np, symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> net.compile().loss({"w1_1_1": 2.0, "b1_1": 1.0}, [[3.0], [0.0]], [[5.0], [1.0]])
+        1.0
+        """
+        Xa, Ya = self.check_data(X, Y)
+        return float(self._loss(self.arrays(params), Xa, Ya))
+
+    def gradient(self, params: Mapping | Sequence, X: Any, Y: Any) -> dict[sp.Symbol, float]:
+        """∂(mean J)/∂p for every parameter p, as ``{Symbol: float}`` in ``net.params`` order.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> net.compile().gradient({"w1_1_1": 2.0, "b1_1": 1.0}, [[3.0]], [[5.0]])
+        {w1_1_1: 6.0, b1_1: 2.0}
+        """
+        Xa, Ya = self.check_data(X, Y)
+        _, grads = self.loss_and_grad(self.arrays(params), Xa, Ya)
+        return self.mapping(grads)
+
+    def source(self) -> str:
+        """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> src = sbp.mlp([2, 1], activation="sigmoid", loss="quadratic").compile().source()
+        >>> print(src[src.index("def step"):].split("def step_momentum")[0].strip())
+        def step(P, X, Y, lr):
+            \"\"\"One SGD step on the batch (X, Y), in place; returns the loss before it.\"\"\"
+            n = X.shape[0]
+            s = lr / n
+            W1, b1, = P
+            Z1 = X @ W1.T + b1
+            A1, C1 = sigmoid_pair(Z1)  # σ(z), σ(−z)
+            loss = numpy.sum((1/2)*a_minus_y(A1, C1, Y)**2) / n
+            if not isfinite(loss):  # diverged: keep the last finite parameters
+                return loss
+            D1 = A1*C1*a_minus_y(A1, C1, Y)
+            W1 -= s * (D1.T @ X)
+            b1 -= s * D1.sum(axis=0)
+            return loss
+        """
+        return self._source
+
+    def __repr__(self) -> str:
+        return f"CompiledModel({self.spec.describe()}, backend={self.backend.name!r})"
+
+
+
+def _as_float(value: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{name} must be an array of numbers: {exc}.") from None
