@@ -16,7 +16,15 @@ import sympy as sp
 
 from .derive import Backprop
 from .errors import SpecError
-from .notation import equation_text, latex_name, latex_text, text_name, to_latex, to_str
+from .notation import (
+    equation_text,
+    latex_name,
+    latex_text,
+    parse_name,
+    text_name,
+    to_latex,
+    to_str,
+)
 
 __all__ = [
     "Derivation",
@@ -32,6 +40,8 @@ ValueOf = Callable[[sp.Expr], "float | None"]
 
 #: Paths are listed one by one only up to this many; beyond, the δ recursion says it all.
 MAX_PATHS = 16
+#: A layer of more δ than ``MAX_PATHS`` prints this many of them, "⋮ N more", and its last.
+SHOWN_DELTAS = 3
 #: The expanded form is printed inside a derivation only up to this many tree nodes.
 MAX_SHOWN_EXPANDED = 150
 
@@ -100,12 +110,16 @@ def sample_values(
         values[p] = sp.Float(float(given[p.name]))
     values.update({s: sp.Float(float(v)) for s, v in zip(spec.inputs, x)})
     values.update({s: sp.Float(float(v)) for s, v in zip(spec.targets, y)})
+    # The forward pass covers the whole network, layer by layer (a cone holds only the
+    # neurons its parameter reaches, and their definitions reach back over whole layers).
+    for layer in range(1, spec.n_layers + 1):
+        for head in ("z", "a"):
+            for j in range(1, spec.sizes[layer] + 1):
+                s = getattr(spec, head)(layer, j)
+                values[s] = backprop.definition(s).xreplace(values)
+    values[spec.J] = backprop.definition(spec.J).xreplace(values)
     g = backprop.graph
     order = list(nx.topological_sort(g))
-    for name in order:
-        node = g.nodes[name]
-        if node["expr"] is not None:
-            values[node["symbol"]] = node["expr"].xreplace(values)
     for name in reversed(order):
         node = g.nodes[name]
         if node["kind"] == "z":
@@ -241,11 +255,11 @@ class Derivation:
         grad = _d(J, p)
         out: list[Section] = []
         if self.paths is not None:
-            on_paths = {n for path in self.paths for n in path if g.nodes[n]["expr"] is not None}
-            shown = [n for n in nx.topological_sort(g) if n in on_paths]
+            defined = ("z", "a", "loss")
+            on_paths = {n for path in self.paths for n in path if g.nodes[n]["kind"] in defined}
+            shown = [g.nodes[n]["symbol"] for n in nx.topological_sort(g) if n in on_paths]
             out.append(Section("Forward definitions", tuple(
-                Line(text_name(g.nodes[n]["symbol"]), latex_name(g.nodes[n]["symbol"]), g.nodes[n]["expr"])
-                for n in shown
+                Line(text_name(s), latex_name(s), self.backprop.definition(s)) for s in shown
             )))
             out.append(Section(f"Paths from {text_name(p)} to J ({self.n_paths})", tuple(
                 Line(" → ".join(text_name(g.nodes[n]["symbol"]) for n in path),
@@ -273,8 +287,7 @@ class Derivation:
                 "with depth); the δ recursion below sums over all of them.",
             ))
         out.append(Section(
-            "δ recursion (δ = ∂J/∂z, from the output layer back)",
-            tuple(Line(text_name(d), latex_name(d), expr) for d, expr in self.deltas),
+            "δ recursion (δ = ∂J/∂z, from the output layer back)", tuple(self._delta_lines()),
         ))
         result = [Line(grad.text, grad.latex, self.delta_form)]
         if self.compact != self.delta_form:
@@ -291,6 +304,27 @@ class Derivation:
             )
         out.append(Section("Result", tuple(result), note=note))
         return out
+
+    def _delta_lines(self) -> list[Line]:
+        """One line per δ; a layer of more than ``MAX_PATHS`` shows its first few and last."""
+        layers: dict[int, list[tuple[sp.Symbol, sp.Expr]]] = {}
+        for d, expr in self.deltas:
+            layers.setdefault(parse_name(d.name).layer, []).append((d, expr))
+        lines = []
+        for layer, group in layers.items():
+            shown = group if len(group) <= MAX_PATHS else [*group[:SHOWN_DELTAS], group[-1]]
+            for d, expr in shown:
+                if len(group) > MAX_PATHS and d is group[-1][0]:
+                    first, last = group[SHOWN_DELTAS][0], group[-2][0]
+                    n = len(group) - SHOWN_DELTAS - 1
+                    lines.append(Line(
+                        f"⋮ {n:,} more of layer {layer}, {text_name(first)} … {text_name(last)} "
+                        "(Derivation.deltas lists them all)",
+                        rf"&\vdots\;\text{{{n:,} more of layer {layer}, }} {latex_name(first)} "
+                        rf"\ldots {latex_name(last)}",
+                    ))
+                lines.append(Line(text_name(d), latex_name(d), expr))
+        return lines
 
     # ---------------------------------------------------------------- printers
     def _fmt_value(self, expr: sp.Expr) -> float | None:

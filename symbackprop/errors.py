@@ -67,3 +67,32 @@ def unknown(what: str, name: str, choices: Iterable[str]) -> UnknownNameError:
     hint = f" Did you mean {guess!r}?" if guess else ""
     shown = ", ".join(choices) if len(choices) <= 30 else ", ".join(choices[:30]) + ", ..."
     return UnknownNameError(f"Unknown {what} {name!r}.{hint} Known: {shown}.")
+
+
+class GraphTooLargeError(ExpressionTooLargeError):
+    """A scalar graph (or one parameter's cone of it) larger than the caller allowed.
+
+    Raised before anything is built. ``str()`` speaks to Python users; :meth:`cli_message`
+    says the same with command-line flags.
+    """
+
+    def __init__(self, what: str, nodes: int, edges: int, limit: int):
+        self.what, self.nodes, self.edges, self.limit = what, nodes, edges, limit
+        super().__init__(self._message(
+            "net.equations() for the layer-level form, a smaller network, or pass "
+            "max_edges=None (net.max_graph_edges = None for net.graph) to build it anyway"
+        ))
+
+    def _message(self, way_out: str) -> str:
+        return (
+            f"{self.what} has {self.edges:,} edges and {self.nodes:,} nodes (limit "
+            f"{self.limit:,}); building it would take about {max(1, self.edges // 10_000):,} s "
+            f"and {max(1, self.edges // 1_000):,} MB. Use {way_out}."
+        )
+
+    def cli_message(self) -> str:
+        """The same sentence for command-line users: flags instead of arguments."""
+        return self._message(
+            "--equations for the layer-level form, a smaller network, or "
+            f"--max-graph-edges {self.edges} to build it anyway"
+        )
