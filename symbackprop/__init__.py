@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "register_loss": "losses",
     "Spec": "spec",
     "build_graph": "graph",
+    "graph_limit": "graph",
+    "GraphTooLargeError": "errors",
     "Backprop": "derive",
     "Derivation": "derivation",
     "Equations": "equations",
@@ -139,6 +141,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         FormulaError as FormulaError,
     )
     from .errors import (
+        GraphTooLargeError as GraphTooLargeError,
+    )
+    from .errors import (
         SpecError as SpecError,
     )
     from .errors import (
@@ -149,6 +154,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .graph import (
         build_graph as build_graph,
+    )
+    from .graph import (
+        graph_limit as graph_limit,
     )
     from .losses import (
         LOSSES as LOSSES,

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 import networkx as nx
 import sympy as sp
 
-from .derive import Backprop
+from .derive import Backprop, tree_size
 from .errors import SpecError
+from .graph import CURRENT_LIMIT, check_graph_size, graph_size
 from .notation import (
     equation_text,
     latex_name,
     latex_text,
     parse_name,
+    symbol_name,
     text_name,
     to_latex,
     to_str,
@@ -40,6 +42,8 @@ ValueOf = Callable[[sp.Expr], "float | None"]
 
 #: Paths are listed one by one only up to this many; beyond, the δ recursion says it all.
 MAX_PATHS = 16
+#: A weighted sum of more inputs than this is printed with Σ in the forward definitions.
+MAX_SUMMANDS = 16
 #: A layer of more δ than ``MAX_PATHS`` prints this many of them, "⋮ N more", and its last.
 SHOWN_DELTAS = 3
 #: The expanded form is printed inside a derivation only up to this many tree nodes.
@@ -211,6 +215,8 @@ class Derivation:
         params: Mapping[sp.Symbol | str, float],
         x: Sequence[float],
         y: Sequence[float],
+        *,
+        max_edges: int | None | object = CURRENT_LIMIT,
     ) -> Derivation:
         """The same derivation with the value of every step at one sample.
 
@@ -220,6 +226,9 @@ class Derivation:
             A value for every parameter of the network.
         x, y : sequence of float
             One input and its target.
+        max_edges : int or None
+            Refuse (:class:`GraphTooLargeError`) a network whose scalar graph has more edges:
+            the forward pass is evaluated symbolically, about one edge at a time.
 
         Examples
         --------
@@ -229,6 +238,10 @@ class Derivation:
         >>> d.value(d.compact)   # (2*3 + 0.5 - 1) * 3
         16.5
         """
+        spec = self.backprop.spec
+        # Every step's value needs the whole forward pass, symbolically: about one graph edge each.
+        check_graph_size(graph_size(spec), max_edges,
+                         f"Evaluating every step at one sample of the {'-'.join(map(str, spec.sizes))} network")
         values = sample_values(self.backprop, params, x, y)
         return Derivation(self.backprop, self.param, values=values)
 
@@ -258,9 +271,7 @@ class Derivation:
             defined = ("z", "a", "loss")
             on_paths = {n for path in self.paths for n in path if g.nodes[n]["kind"] in defined}
             shown = [g.nodes[n]["symbol"] for n in nx.topological_sort(g) if n in on_paths]
-            out.append(Section("Forward definitions", tuple(
-                Line(text_name(s), latex_name(s), self.backprop.definition(s)) for s in shown
-            )))
+            out.append(Section("Forward definitions", tuple(self._definition_line(s) for s in shown)))
             out.append(Section(f"Paths from {text_name(p)} to J ({self.n_paths})", tuple(
                 Line(" → ".join(text_name(g.nodes[n]["symbol"]) for n in path),
                      r" \to ".join(latex_name(g.nodes[n]["symbol"]) for n in path))
@@ -304,6 +315,25 @@ class Derivation:
             )
         out.append(Section("Result", tuple(result), note=note))
         return out
+
+    def _definition_line(self, s: sp.Symbol) -> Line:
+        """``s = its definition``; a weighted sum of more than ``MAX_SUMMANDS`` inputs is
+        written with Σ (and never built), any other definition too large to read is named."""
+        spec = self.backprop.spec
+        parsed = parse_name(s.name)
+        if parsed.head == "z" and spec.sizes[parsed.layer - 1] > MAX_SUMMANDS:
+            (j,), k = parsed.index, sp.Symbol("k")
+            head = "x" if parsed.layer == 1 else "a"
+            term = sp.Symbol(symbol_name("w", parsed.layer, j, "k")) * sp.Symbol(
+                symbol_name(head, None if head == "x" else parsed.layer - 1, "k"))
+            n = spec.sizes[parsed.layer - 1]
+            return Line(text_name(s), latex_name(s), sp.Sum(term, (k, 1, n)) + spec.b(parsed.layer, j))
+        expr = self.backprop.definition(s)
+        if tree_size(expr) <= MAX_SHOWN_EXPANDED * 4:
+            return Line(text_name(s), latex_name(s), expr)
+        what = f"the {spec.loss.name} loss over the {spec.sizes[-1]:,} outputs" if s == spec.J else "its definition"
+        note = f"{what}, {tree_size(expr):,} operations, not printed"
+        return Line(f"{text_name(s)} = ({note})", rf"{latex_name(s)} &= \text{{({latex_text(note)})}}")
 
     def _delta_lines(self) -> list[Line]:
         """One line per δ; a layer of more than ``MAX_PATHS`` shows its first few and last."""

@@ -25,6 +25,9 @@ the full graph, so the reverse pass over the cone gives the same adjoints and δ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
 import networkx as nx
@@ -42,13 +45,73 @@ __all__ = [
     "graph_size",
     "cone_size",
     "check_graph_size",
+    "graph_limit",
+    "current_graph_limit",
     "GraphSize",
     "DEFAULT_MAX_GRAPH_EDGES",
+    "CURRENT_LIMIT",
 ]
 
 #: Scalar graphs (or cones) of more edges than this are refused unless the caller accepts
 #: the cost. Building and differentiating costs about 0.1 ms per edge (about 10 s here).
 DEFAULT_MAX_GRAPH_EDGES = 100_000
+
+
+_LIMIT: ContextVar[int | None] = ContextVar("symbackprop_graph_limit", default=DEFAULT_MAX_GRAPH_EDGES)
+
+
+class _CurrentLimit:
+    """Default of every ``max_edges`` argument: the limit :func:`graph_limit` set."""
+
+    def __repr__(self) -> str:
+        return "current_graph_limit()"
+
+
+#: Stands for :func:`current_graph_limit` as the default of ``max_edges`` arguments.
+CURRENT_LIMIT: object = _CurrentLimit()
+
+
+def current_graph_limit() -> int | None:
+    """The largest scalar graph built without being asked, in edges (None: no limit).
+
+    Examples
+    --------
+    >>> current_graph_limit() == DEFAULT_MAX_GRAPH_EDGES
+    True
+    """
+    return _LIMIT.get()
+
+
+@contextmanager
+def graph_limit(max_edges: int | None) -> Iterator[None]:
+    """Within the block, build scalar graphs (and cones) of up to ``max_edges`` edges.
+
+    Parameters
+    ----------
+    max_edges : int or None
+        The new limit; None accepts any size.
+
+    Examples
+    --------
+    >>> with graph_limit(None):
+    ...     current_graph_limit() is None
+    True
+    >>> current_graph_limit() == DEFAULT_MAX_GRAPH_EDGES
+    True
+    """
+    if max_edges is not None and (isinstance(max_edges, bool) or not isinstance(max_edges, int) or max_edges < 1):
+        from .errors import SpecError
+
+        raise SpecError(f"max_edges must be a positive integer or None; got {max_edges!r}.")
+    token = _LIMIT.set(max_edges)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def _resolve(max_edges: int | None | object) -> int | None:
+    return _LIMIT.get() if max_edges is CURRENT_LIMIT else max_edges  # type: ignore[return-value]
 
 
 class GraphSize(NamedTuple):
@@ -143,8 +206,9 @@ def cone_size(spec: Spec, p: sp.Symbol) -> GraphSize:
     return GraphSize(nodes, edges)
 
 
-def check_graph_size(size: GraphSize, max_edges: int | None, what: str) -> None:
-    """Refuse (:class:`~symbackprop.errors.GraphTooLargeError`) a graph past ``max_edges``.
+def check_graph_size(size: GraphSize, max_edges: int | None | object, what: str) -> None:
+    """Refuse (:class:`~symbackprop.errors.GraphTooLargeError`) a graph past ``max_edges``
+    (:data:`CURRENT_LIMIT`: the limit :func:`graph_limit` set).
 
     Examples
     --------
@@ -154,8 +218,9 @@ def check_graph_size(size: GraphSize, max_edges: int | None, what: str) -> None:
     ...
     symbackprop.errors.GraphTooLargeError: the graph has 200 edges and 10 nodes ...
     """
-    if max_edges is not None and size.edges > max_edges:
-        raise GraphTooLargeError(what, size.nodes, size.edges, max_edges)
+    limit = _resolve(max_edges)
+    if limit is not None and size.edges > limit:
+        raise GraphTooLargeError(what, size.nodes, size.edges, limit)
 
 
 def definition(spec: Spec, symbol: sp.Symbol, *, totals: dict | None = None) -> sp.Expr | None:

@@ -25,11 +25,13 @@ from .derivation import Derivation
 from .derive import DEFAULT_MAX_SIZE, Backprop
 from .equations import Equations
 from .graph import (
-    DEFAULT_MAX_GRAPH_EDGES,
+    CURRENT_LIMIT,
+    GraphSize,
     build_cone,
     build_graph,
     check_graph_size,
     cone_size,
+    current_graph_limit,
     graph_size,
 )
 from .spec import ActivationSpec, LossSpec, Spec
@@ -53,16 +55,13 @@ class Network(Spec):
     (``net.w(l, j, k)``, ``net.b(l, j)``, ``net.x(k)``, ...).
     """
 
-    #: The largest scalar graph the :attr:`graph` property builds (edges); None for no
-    #: limit. Methods take a ``max_edges`` argument instead.
-    max_graph_edges: int | None = DEFAULT_MAX_GRAPH_EDGES
-
     @cached_property
     def graph(self) -> nx.DiGraph:
         """The scalar computation graph (see :mod:`symbackprop.graph`), built on first use.
 
         Refused (:class:`~symbackprop.errors.GraphTooLargeError`), before anything is built,
-        when it would have more than :attr:`max_graph_edges` edges.
+        past :func:`~symbackprop.graph.current_graph_limit` edges (100,000 unless changed
+        with ``with sbp.graph_limit(n):``); :meth:`prepare_graph` takes the limit as an argument.
 
         Examples
         --------
@@ -70,7 +69,7 @@ class Network(Spec):
         >>> net.graph.number_of_nodes(), net.graph.nodes["a1_1"]["kind"]
         (19, 'a')
         """
-        check_graph_size(graph_size(self), self.max_graph_edges, self._graph_what())
+        check_graph_size(graph_size(self), CURRENT_LIMIT, self._graph_what())
         return build_graph(self)
 
     @cached_property
@@ -81,13 +80,14 @@ class Network(Spec):
     def _graph_what(self) -> str:
         return f"The scalar graph of the {'-'.join(map(str, self.sizes))} network"
 
-    def prepare_graph(self, max_edges: int | None = DEFAULT_MAX_GRAPH_EDGES) -> nx.DiGraph:
+    def prepare_graph(self, max_edges: int | None | object = CURRENT_LIMIT) -> nx.DiGraph:
         """Build the full scalar graph and its reverse pass now, refusing past ``max_edges``.
 
         Parameters
         ----------
         max_edges : int or None
-            The largest graph to build, in edges; None accepts any size.
+            The largest graph to build, in edges (default: the limit
+            :func:`~symbackprop.graph.graph_limit` set, 100,000); None accepts any size.
 
         Examples
         --------
@@ -109,7 +109,7 @@ class Network(Spec):
         else the one over ``p``'s cone; refused when even the cone is past ``max_edges``."""
         if "backprop" in self.__dict__:
             return self.backprop
-        limit = max_edges
+        limit = current_graph_limit() if max_edges is CURRENT_LIMIT else max_edges
         full = graph_size(self)
         if full.edges <= FULL_GRAPH_BELOW and (limit is None or full.edges <= limit):
             self.prepare_graph(None)
@@ -117,8 +117,11 @@ class Network(Spec):
         cones: dict[str, Backprop] = self.__dict__.setdefault("_cones", {})
         done = cones.get(p.name)
         if done is None:
-            check_graph_size(cone_size(self, p), limit, f"The part of the {'-'.join(map(str, self.sizes))} "
-                             f"network's scalar graph that {p} reaches")
+            # The loss is built over every output, whichever of them the cone reaches.
+            cone, n = cone_size(self, p), self.sizes[-1]
+            what = (f"The part of the {'-'.join(map(str, self.sizes))} network's scalar graph that "
+                    f"{p} reaches, with the loss over its {n:,} output(s),")
+            check_graph_size(GraphSize(cone.nodes + n, cone.edges + 2 * n), limit, what)
             done = Backprop(self, build_cone(self, p))
             while len(cones) >= CONES_KEPT:
                 cones.pop(next(iter(cones)))
@@ -131,7 +134,7 @@ class Network(Spec):
         expand: bool = False,
         *,
         max_size: int | None = DEFAULT_MAX_SIZE,
-        max_edges: int | None = DEFAULT_MAX_GRAPH_EDGES,
+        max_edges: int | None | object = CURRENT_LIMIT,
     ) -> sp.Expr:
         """∂J/∂p for one sample.
 
@@ -148,7 +151,8 @@ class Network(Spec):
             expression of more tree nodes than this; None for no limit.
         max_edges : int or None
             Refuse (:class:`GraphTooLargeError`) when the part of the scalar graph this needs
-            (p's cone, for a large network) has more edges; None for no limit.
+            (p's cone, for a large network) has more edges (default: the limit
+            :func:`~symbackprop.graph.graph_limit` set); None for no limit.
 
         Examples
         --------
@@ -167,7 +171,7 @@ class Network(Spec):
             return compact
         return backprop.expanded(compact, max_size=max_size, what=f"dJ/d{param}")
 
-    def gradients(self, expand: bool = False, *, max_edges: int | None = DEFAULT_MAX_GRAPH_EDGES) -> dict[sp.Symbol, sp.Expr]:
+    def gradients(self, expand: bool = False, *, max_edges: int | None | object = CURRENT_LIMIT) -> dict[sp.Symbol, sp.Expr]:
         """``{p: net.grad(p, expand)}`` for every parameter, in :attr:`params` order.
 
         Builds the whole scalar graph: refused past ``max_edges`` (see :meth:`prepare_graph`).
@@ -191,7 +195,7 @@ class Network(Spec):
         """
         return dict(sorted(self.backprop.delta.items(), key=lambda kv: kv[0].name))
 
-    def derivation(self, p: sp.Symbol | str, *, max_edges: int | None = DEFAULT_MAX_GRAPH_EDGES) -> Derivation:
+    def derivation(self, p: sp.Symbol | str, *, max_edges: int | None | object = CURRENT_LIMIT) -> Derivation:
         """The chain-rule derivation of ∂J/∂p, step by step.
 
         For a large network it is derived on p's cone (the neurons on p's paths to J);

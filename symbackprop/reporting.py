@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from .errors import SpecError
+from .graph import CURRENT_LIMIT, check_graph_size, graph_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
@@ -100,6 +101,7 @@ def report(
     epochs: int = 200,
     lr: float = 0.5,
     seed: int = 0,
+    max_edges: int | None | object = CURRENT_LIMIT,
 ) -> Path:
     """Write one self-contained HTML page about ``net`` to ``path`` (atomically).
 
@@ -127,6 +129,10 @@ def report(
         as text, because mathtext typesetting costs about 0.1 s per line.
     epochs, lr, seed
         Training settings when data is given without params.
+    max_edges : int or None
+        Refuse (:class:`~symbackprop.errors.GraphTooLargeError`), before any work, a network
+        whose scalar graph has more edges (default: the limit
+        :func:`~symbackprop.graph.graph_limit` set, 100,000); None for no limit.
 
     Returns
     -------
@@ -153,6 +159,9 @@ def report(
 
     if not (isinstance(max_params, int) and max_params >= 1):
         raise SpecError(f"max_params must be a positive integer; got {max_params!r}.")
+    # The diagram and the gradient paths draw the whole scalar graph: measure it first.
+    check_graph_size(graph_size(net), max_edges,
+                     f"A report draws the scalar graph of the {'-'.join(map(str, net.sizes))} network; it")
     started = time.perf_counter()
     parts: list[str] = []
     training: list[str] = []

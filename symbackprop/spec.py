@@ -15,7 +15,7 @@ import sympy as sp
 
 from .activations import Activation, get_activation
 from .errors import SpecError, unknown
-from .losses import Loss, get_loss
+from .losses import LOSSES, Loss, get_loss
 from .notation import parse_name, symbol_name
 
 __all__ = ["Spec", "ActivationSpec", "LossSpec"]
@@ -96,7 +96,9 @@ class Spec:
                     f"layer {layer} has 1 neuron. Use sigmoid for a single output."
                 )
         self.activations: tuple[Activation, ...] = tuple(acts)
-        self.loss: Loss = get_loss(loss, self.outputs, self.targets)
+        # A registered loss needs no symbols yet: a 100000-wide output layer costs nothing.
+        named = isinstance(loss, Loss) or (isinstance(loss, str) and loss.strip() in LOSSES)
+        self.loss: Loss = get_loss(loss) if named else get_loss(loss, self.outputs, self.targets)
         self._activation_spec = activation
         self._loss_spec = loss
 
