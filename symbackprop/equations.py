@@ -68,7 +68,12 @@ class Equations:
         outputs, targets = spec.outputs, spec.targets
         loss = spec.loss(outputs, targets)
         lines = [Line("J", "J", loss)]
-        grads = [sp.diff(loss, a) for a in outputs]
+        # ∂J/∂a_j from the summands that hold a_j: linear, not quadratic, in the outputs.
+        holding: dict[sp.Symbol, list[sp.Expr]] = {}
+        for part in loss.args if isinstance(loss, sp.Add) else (loss,):
+            for a in part.free_symbols:
+                holding.setdefault(a, []).append(part)
+        grads = [sp.diff(sp.Add(*holding.get(a, ())), a) for a in outputs]
         generic = self._generic(grads, L)
         aj = _sym("a", L, "j")
         if generic is not None:
