@@ -337,3 +337,16 @@ def test_cli_derives_one_weight_of_a_1000_wide_network():
     assert "There are 1,000 paths" in out.stdout and "⋮ 996 more of layer 2" in out.stdout
     small = _cli("derive", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--max-graph-edges", "1000")
     assert small.returncode == 2 and "5,002 edges" in small.stderr and "that w1_1_1 reaches" in small.stderr
+
+
+def test_a_typo_in_a_large_network_is_answered_without_listing_every_name():
+    net = sbp.mlp([1000, 1000, 1000])
+    tracemalloc.start()
+    with pytest.raises(sbp.UnknownNameError, match="Did you mean 'w1_1_1000'"):
+        net.derivation("w1_1_1001")
+    with pytest.raises(sbp.UnknownNameError, match="Did you mean 'delta2_1000'"):
+        net.symbol("delta2_1001")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20_000_000  # the two million parameter names are never made
+    assert "params" not in net.__dict__
