@@ -37,6 +37,9 @@ __all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE"]
 _U = sp.Symbol("_u")
 _PLACEHOLDERS: list[sp.Symbol] = []
 
+#: Output δ larger than this many tree nodes are not tidied (see ``Backprop._tidy``).
+TIDY_MAX_SIZE = 60
+
 #: Expanded expressions larger than this many tree nodes are refused unless asked for.
 DEFAULT_MAX_SIZE = 100_000
 
@@ -126,6 +129,7 @@ class Backprop:
         self._shapes: dict[sp.Expr, sp.Expr] = {}
         self._totals: dict[int, sp.Expr] = {}
         self._tidied: dict[sp.Expr, sp.Expr] = {}
+        self._layer_outputs: dict[int, list[sp.Symbol]] = {}
         self._run()
 
     def _local_partial(self, u: str, v: str) -> sp.Expr:
@@ -136,7 +140,10 @@ class Backprop:
             if act.elementwise:
                 return act.local_partial(g.nodes[u]["symbol"], node["symbol"])
             layer = node["layer"]
-            outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
+            outputs = self._layer_outputs.get(layer)
+            if outputs is None:  # once per layer, not once per edge (n² edges)
+                outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
+                self._layer_outputs[layer] = outputs
             return softmax_partial(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
         return self._diff(g.edges[u, v]["term"], g.nodes[u]["symbol"])
 
@@ -181,8 +188,13 @@ class Backprop:
 
         The symbols are renamed to placeholders in the same name order and with the same
         assumptions, so that factoring, which orders its generators by name, finds the
-        same form for every neuron.
+        same form for every neuron. Past ``TIDY_MAX_SIZE`` tree nodes (a softmax δ of more
+        than about ten outputs, which sums over all of them) the expression is kept as it
+        is: factoring costs grow steeply with the number of symbols (38 s for one δ of a
+        30-output softmax with the quadratic loss), and no textbook form is that long.
         """
+        if tree_size(expr) > TIDY_MAX_SIZE:
+            return expr
         symbols = sorted(expr.free_symbols, key=lambda s: s.name)
         forward = {s: sp.Symbol(f"_t{i:06d}", **s.assumptions0) for i, s in enumerate(symbols)}
         shape = expr.xreplace(forward)

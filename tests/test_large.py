@@ -350,3 +350,15 @@ def test_a_typo_in_a_large_network_is_answered_without_listing_every_name():
     tracemalloc.stop()
     assert peak < 20_000_000  # the two million parameter names are never made
     assert "params" not in net.__dict__
+
+
+def test_wide_softmax_output_keeps_its_long_delta_and_stays_right():
+    # 20 outputs: each output δ sums over all of them, too long to tidy (see TIDY_MAX_SIZE).
+    net = sbp.mlp([2, 3, 20], activation=["tanh", "softmax"], loss="cross_entropy")
+    for p in (net.w(1, 1, 1), net.w(2, 3, 2)):
+        assert_same_derivation(net, p)
+    twin = NumpyNet([2, 3, 20], np.tanh, softmax=True, seed=11)
+    for layer, at in [(1, (0, 0)), (2, (2, 1)), (2, (4,))]:
+        p = net.w(layer, at[0] + 1, at[1] + 1) if len(at) == 2 else net.b(layer, at[0] + 1)
+        d = Derivation(Backprop(net, build_cone(net, p)), p)
+        assert close(twin.value_of(d), twin.finite_difference(layer, at), rtol=1e-5, atol=1e-9)
