@@ -20,7 +20,7 @@ import sympy as sp
 
 from .activations import softmax_partial
 from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
-from .derive import tidy
+from .derive import TIDY_MAX_SIZE, tidy, tree_size
 from .notation import latex_name, text_name
 from .notation import symbol_name as _name
 
@@ -113,7 +113,9 @@ class Equations:
                     d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
                 else:
                     d = sp.Add(*[g * softmax_partial(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
-                deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), tidy(d)))
+                # Too long to factor in reasonable time (see derive.TIDY_MAX_SIZE): as it is.
+                d = tidy(d) if tree_size(d) <= TIDY_MAX_SIZE else d
+                deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), d))
         k = sp.Symbol("k")
         for layer in range(L - 1, 0, -1):
             act = spec.activations[layer - 1]
