@@ -241,7 +241,8 @@ class Derivation:
         spec = self.backprop.spec
         # Every step's value needs the whole forward pass, symbolically: about one graph edge each.
         check_graph_size(graph_size(spec), max_edges,
-                         f"Evaluating every step at one sample of the {'-'.join(map(str, spec.sizes))} network")
+                         f"Every step's value at one sample needs the whole forward pass of the "
+                         f"{'-'.join(map(str, spec.sizes))} network, whose scalar graph")
         values = sample_values(self.backprop, params, x, y)
         return Derivation(self.backprop, self.param, values=values)
 
