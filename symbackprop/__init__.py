@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "register_loss": "losses",
     "Spec": "spec",
     "build_graph": "graph",
+    "graph_limit": "graph",
+    "GraphTooLargeError": "errors",
     "Backprop": "derive",
     "Derivation": "derivation",
     "Equations": "equations",
@@ -163,6 +165,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         FormulaError as FormulaError,
     )
     from .errors import (
+        GraphTooLargeError as GraphTooLargeError,
+    )
+    from .errors import (
         ModelFileError as ModelFileError,
     )
     from .errors import (
@@ -197,6 +202,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .graph import (
         build_graph as build_graph,
+    )
+    from .graph import (
+        graph_limit as graph_limit,
     )
     from .losses import (
         LOSSES as LOSSES,

@@ -14,9 +14,20 @@ from dataclasses import dataclass
 import networkx as nx
 import sympy as sp
 
-from .derive import SUM_TO_ONE, Backprop
+from .derive import SUM_TO_ONE, Backprop, tree_size
 from .errors import SpecError
-from .notation import by_name, equation_text, latex_name, latex_text, text_name, to_latex, to_str
+from .graph import CURRENT_LIMIT, check_graph_size, graph_size
+from .notation import (
+    by_name,
+    equation_text,
+    latex_name,
+    latex_text,
+    parse_name,
+    symbol_name,
+    text_name,
+    to_latex,
+    to_str,
+)
 
 __all__ = [
     "Derivation",
@@ -32,6 +43,10 @@ ValueOf = Callable[[sp.Expr], "float | None"]
 
 #: Paths are listed one by one only up to this many; beyond, the δ recursion says it all.
 MAX_PATHS = 16
+#: A weighted sum of more inputs than this is printed with Σ in the forward definitions.
+MAX_SUMMANDS = 16
+#: A layer of more δ than ``MAX_PATHS`` prints this many of them, "⋮ N more", and its last.
+SHOWN_DELTAS = 3
 #: The expanded form is printed inside a derivation only up to this many tree nodes.
 MAX_SHOWN_EXPANDED = 150
 
@@ -100,12 +115,16 @@ def sample_values(
         values[p] = sp.Float(float(given[p.name]))
     values.update({s: sp.Float(float(v)) for s, v in zip(spec.inputs, x)})
     values.update({s: sp.Float(float(v)) for s, v in zip(spec.targets, y)})
+    # The forward pass covers the whole network, layer by layer (a cone holds only the
+    # neurons its parameter reaches, and their definitions reach back over whole layers).
+    for layer in range(1, spec.n_layers + 1):
+        for head in ("z", "a"):
+            for j in range(1, spec.sizes[layer] + 1):
+                s = getattr(spec, head)(layer, j)
+                values[s] = backprop.definition(s).xreplace(values)
+    values[spec.J] = backprop.definition(spec.J).xreplace(values)
     g = backprop.graph
     order = list(nx.topological_sort(g))
-    for name in order:
-        node = g.nodes[name]
-        if node["expr"] is not None:
-            values[node["symbol"]] = node["expr"].xreplace(values)
     for name in reversed(order):
         node = g.nodes[name]
         if node["kind"] == "z":
@@ -210,6 +229,8 @@ class Derivation:
         params: Mapping[sp.Symbol | str, float],
         x: Sequence[float],
         y: Sequence[float],
+        *,
+        max_edges: int | None | object = CURRENT_LIMIT,
     ) -> Derivation:
         """The same derivation with the value of every step at one sample.
 
@@ -219,6 +240,9 @@ class Derivation:
             A value for every parameter of the network.
         x, y : sequence of float
             One input and its target.
+        max_edges : int or None
+            Refuse (:class:`GraphTooLargeError`) a network whose scalar graph has more edges:
+            the forward pass is evaluated symbolically, about one edge at a time.
 
         Examples
         --------
@@ -228,6 +252,11 @@ class Derivation:
         >>> d.value(d.compact)   # (2*3 + 0.5 - 1) * 3
         16.5
         """
+        spec = self.backprop.spec
+        # Every step's value needs the whole forward pass, symbolically: about one graph edge each.
+        check_graph_size(graph_size(spec), max_edges,
+                         f"Every step's value at one sample needs the whole forward pass of the "
+                         f"{'-'.join(map(str, spec.sizes))} network, whose scalar graph")
         values = sample_values(self.backprop, params, x, y)
         return Derivation(self.backprop, self.param, values=values)
 
@@ -254,12 +283,10 @@ class Derivation:
         grad = _d(J, p)
         out: list[Section] = []
         if self.paths is not None:
-            on_paths = {n for path in self.paths for n in path if g.nodes[n]["expr"] is not None}
-            shown = [n for n in nx.topological_sort(g) if n in on_paths]
-            out.append(Section("Forward definitions", tuple(
-                Line(text_name(g.nodes[n]["symbol"]), latex_name(g.nodes[n]["symbol"]), g.nodes[n]["expr"])
-                for n in shown
-            )))
+            defined = ("z", "a", "loss")
+            on_paths = {n for path in self.paths for n in path if g.nodes[n]["kind"] in defined}
+            shown = [g.nodes[n]["symbol"] for n in nx.topological_sort(g) if n in on_paths]
+            out.append(Section("Forward definitions", tuple(self._definition_line(s) for s in shown)))
             out.append(Section(f"Paths from {text_name(p)} to J ({self.n_paths})", tuple(
                 Line(" → ".join(text_name(g.nodes[n]["symbol"]) for n in path),
                      r" \to ".join(latex_name(g.nodes[n]["symbol"]) for n in path))
@@ -288,7 +315,7 @@ class Derivation:
         assumed = [(d, self.backprop.assumed[d]) for d, _ in self.deltas if d in self.backprop.assumed]
         out.append(Section(
             "δ recursion (δ = ∂J/∂z, from the output layer back)",
-            tuple(Line(text_name(d), latex_name(d), expr) for d, expr in [*self.deltas, *assumed]),
+            tuple([*self._delta_lines(), *(Line(text_name(d), latex_name(d), expr) for d, expr in assumed)]),
             note=f"The last line, δ = a - y, holds {SUM_TO_ONE}; the line above holds for any targets."
             if assumed else "",
         ))
@@ -307,6 +334,46 @@ class Derivation:
             )
         out.append(Section("Result", tuple(result), note=note))
         return out
+
+    def _definition_line(self, s: sp.Symbol) -> Line:
+        """``s = its definition``; a weighted sum of more than ``MAX_SUMMANDS`` inputs is
+        written with Σ (and never built), any other definition too large to read is named."""
+        spec = self.backprop.spec
+        parsed = parse_name(s.name)
+        if parsed.head == "z" and spec.sizes[parsed.layer - 1] > MAX_SUMMANDS:
+            (j,), k = parsed.index, sp.Symbol("k")
+            head = "x" if parsed.layer == 1 else "a"
+            term = sp.Symbol(symbol_name("w", parsed.layer, j, "k")) * sp.Symbol(
+                symbol_name(head, None if head == "x" else parsed.layer - 1, "k"))
+            n = spec.sizes[parsed.layer - 1]
+            return Line(text_name(s), latex_name(s), sp.Sum(term, (k, 1, n)) + spec.b(parsed.layer, j))
+        expr = self.backprop.definition(s)
+        if tree_size(expr) <= MAX_SHOWN_EXPANDED * 4:
+            return Line(text_name(s), latex_name(s), expr)
+        what = f"the {spec.loss.name} loss over the {spec.sizes[-1]:,} outputs" if s == spec.J else "its definition"
+        note = f"{what}, {tree_size(expr):,} operations, not printed"
+        return Line(f"{text_name(s)} = ({note})", rf"{latex_name(s)} &= \text{{({latex_text(note)})}}")
+
+    def _delta_lines(self) -> list[Line]:
+        """One line per δ; a layer of more than ``MAX_PATHS`` shows its first few and last."""
+        layers: dict[int, list[tuple[sp.Symbol, sp.Expr]]] = {}
+        for d, expr in self.deltas:
+            layers.setdefault(parse_name(d.name).layer, []).append((d, expr))
+        lines = []
+        for layer, group in layers.items():
+            shown = group if len(group) <= MAX_PATHS else [*group[:SHOWN_DELTAS], group[-1]]
+            for d, expr in shown:
+                if len(group) > MAX_PATHS and d is group[-1][0]:
+                    first, last = group[SHOWN_DELTAS][0], group[-2][0]
+                    n = len(group) - SHOWN_DELTAS - 1
+                    lines.append(Line(
+                        f"⋮ {n:,} more of layer {layer}, {text_name(first)} … {text_name(last)} "
+                        "(Derivation.deltas lists them all)",
+                        rf"&\vdots\;\text{{{n:,} more of layer {layer}, }} {latex_name(first)} "
+                        rf"\ldots {latex_name(last)}",
+                    ))
+                lines.append(Line(text_name(d), latex_name(d), expr))
+        return lines
 
     # ---------------------------------------------------------------- printers
     def _fmt_value(self, expr: sp.Expr) -> float | None:

@@ -27,7 +27,8 @@ import sympy as sp
 
 from .activations import at_kinks
 from .errors import ExpressionTooLargeError
-from .notation import real_symbol
+from .graph import definition
+from .notation import parse_name, real_symbol
 from .spec import Spec
 
 __all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE", "sum_to_one"]
@@ -35,6 +36,9 @@ __all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE", "sum_to_on
 # Placeholder symbols for differentiating a term's shape once (see Backprop._diff).
 _U = real_symbol("_u")
 _PLACEHOLDERS: list[sp.Symbol] = []
+
+#: Output δ larger than this many tree nodes are not tidied (see ``Backprop._tidy``).
+TIDY_MAX_SIZE = 60
 
 #: Expanded expressions larger than this many tree nodes are refused unless asked for.
 DEFAULT_MAX_SIZE = 100_000
@@ -139,6 +143,8 @@ class Backprop:
     def __init__(self, spec: Spec, graph: nx.DiGraph):
         self.spec = spec
         self.graph = graph
+        #: The parameter whose cone ``graph`` is (:func:`~symbackprop.graph.build_cone`), or None.
+        self.cone: str | None = graph.graph.get("cone")
         self.adjoint: dict[str, sp.Expr] = {}
         self.delta: dict[sp.Symbol, sp.Expr] = {}
         self.assumed: dict[sp.Symbol, sp.Expr] = {}
@@ -146,6 +152,9 @@ class Backprop:
         self._expansion: dict[sp.Symbol, sp.Expr] = {}
         self._sizes: dict[sp.Symbol, int] = {}
         self._shapes: dict[sp.Expr, sp.Expr] = {}
+        self._totals: dict[int, sp.Expr] = {}
+        self._tidied: dict[sp.Expr, sp.Expr] = {}
+        self._layer_outputs: dict[int, list[sp.Symbol]] = {}
         self._run()
 
     def _local_partial(self, u: str, v: str) -> sp.Expr:
@@ -156,7 +165,10 @@ class Backprop:
             if act.elementwise:
                 return act.local_partial(g.nodes[u]["symbol"], node["symbol"])
             layer = node["layer"]
-            outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
+            outputs = self._layer_outputs.get(layer)
+            if outputs is None:  # once per layer, not once per edge (n² edges)
+                outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
+                self._layer_outputs[layer] = outputs
             return act.jacobian(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
         return self._diff(g.edges[u, v]["term"], g.nodes[u]["symbol"])
 
@@ -193,7 +205,7 @@ class Backprop:
             if node["kind"] == "z":
                 layer, (j,) = node["layer"], node["index"]
                 if layer == self.spec.n_layers:
-                    self.adjoint[v] = tidy(self.adjoint[v])
+                    self.adjoint[v] = self._tidy(self.adjoint[v])
                     self._textbook(layer, j, self.adjoint[v])
                 self.delta[self.spec.delta(layer, j)] = self.adjoint[v]
 
@@ -204,6 +216,26 @@ class Backprop:
         if subs is not None and delta != candidate:
             if sp.expand((delta - candidate).xreplace(subs)) == 0:
                 self.assumed[self.spec.delta(layer, j)] = candidate
+
+    def _tidy(self, expr: sp.Expr) -> sp.Expr:
+        """:func:`tidy`, taken once per shape: the output δ of a wide layer share one.
+
+        The symbols are renamed to placeholders in the same name order and with the same
+        assumptions, so that factoring, which orders its generators by name, finds the
+        same form for every neuron. Past ``TIDY_MAX_SIZE`` tree nodes (a softmax δ of more
+        than about ten outputs, which sums over all of them) the expression is kept as it
+        is: factoring costs grow steeply with the number of symbols (38 s for one δ of a
+        30-output softmax with the quadratic loss), and no textbook form is that long.
+        """
+        if tree_size(expr) > TIDY_MAX_SIZE:
+            return expr
+        symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+        forward = {s: sp.Symbol(f"_t{i:06d}", **s.assumptions0) for i, s in enumerate(symbols)}
+        shape = expr.xreplace(forward)
+        done = self._tidied.get(shape)
+        if done is None:
+            done = self._tidied[shape] = tidy(shape)
+        return done.xreplace({v: k for k, v in forward.items()})
 
     def _named_adjoint(self, name: str) -> sp.Expr:
         node = self.graph.nodes[name]
@@ -229,9 +261,14 @@ class Backprop:
         d = self.spec.delta(layer, j)
         return self.adjoint[p.name].xreplace({d: self.delta[d]})
 
-    def _definitions(self) -> dict[sp.Symbol, sp.Expr]:
+    def _definitions(self) -> dict[sp.Symbol, sp.Expr] | _LazyDefinitions:
         """Each z, a and δ symbol's one-level definition (forward exprs, δ recursion)."""
         if self._defs is None:
+            if self.cone:
+                # A cone holds only the δ it reaches; the forward definitions it needs
+                # reach back over whole layers, so they are built on demand.
+                self._defs = _LazyDefinitions(self.spec, self.delta)
+                return self._defs
             g = self.graph
             defs = {
                 d["symbol"]: d["expr"] for _, d in g.nodes(data=True) if d["kind"] in ("z", "a")
@@ -239,6 +276,23 @@ class Backprop:
             defs.update(self.delta)
             self._defs = defs
         return self._defs
+
+    def definition(self, symbol: sp.Symbol) -> sp.Expr | None:
+        """The forward definition of a z, a or J symbol (None for leaves), as in the graph.
+
+        Examples
+        --------
+        >>> from symbackprop.graph import build_cone
+        >>> spec = Spec([1, 1], "identity")
+        >>> Backprop(spec, build_cone(spec, spec.b(1, 1))).definition(spec.z(1, 1))
+        b1_1 + w1_1_1*x1
+        """
+        node = self.graph.nodes.get(symbol.name)
+        if node is not None and node["expr"] is not None:
+            return node["expr"]
+        if not self.cone:
+            return None
+        return definition(self.spec, symbol, totals=self._totals)  # not kept: may be wide
 
     def _expand(self, symbol: sp.Symbol) -> sp.Expr:
         """``symbol`` (z, a or δ) in x, y, w and b; memoised, built only when asked for."""
@@ -261,6 +315,8 @@ class Backprop:
         5
         """
         defs = self._definitions()
+        if self.cone:
+            return defs.expanded_size(expr, self._sizes)
 
         def size(e: sp.Basic) -> int:
             if e in defs:
@@ -299,3 +355,87 @@ class Backprop:
                 )
         defs = self._definitions()
         return expr.xreplace({s: self._expand(s) for s in expr.free_symbols if s in defs})
+
+
+class _LazyDefinitions:
+    """The z, a and δ definitions a cone's expansions need, built when first asked for.
+
+    Membership and lookup work like the full graph's ``{symbol: definition}`` dict; the
+    weighted sums z = Σ w·a + b, which are what a wide network is made of, are built only
+    by :meth:`Backprop.expanded`, never to measure sizes.
+    """
+
+    def __init__(self, spec: Spec, delta: dict[sp.Symbol, sp.Expr]):
+        self.spec = spec
+        self.delta = delta
+        self._built: dict[sp.Symbol, sp.Expr] = {}
+        self._kind: dict[sp.Symbol, tuple | None] = {}
+        self._totals: dict[int, sp.Expr] = {}
+        self._layer_sums: dict[int, int] = {}
+
+    def _position(self, s: sp.Basic) -> tuple | None:
+        """(head, layer, j) of a z or a symbol of a layer ≥ 1 of the network, else None."""
+        if not isinstance(s, sp.Symbol):
+            return None
+        if s not in self._kind:
+            parsed = parse_name(s.name)
+            ok = (
+                parsed is not None and parsed.head in ("z", "a") and isinstance(parsed.layer, int)
+                and 1 <= parsed.layer <= self.spec.n_layers
+                and isinstance(parsed.index[0], int) and 1 <= parsed.index[0] <= self.spec.sizes[parsed.layer]
+            )
+            self._kind[s] = (parsed.head, parsed.layer, parsed.index[0]) if ok else None
+        return self._kind[s]
+
+    def __contains__(self, s: object) -> bool:
+        return s in self.delta or self._position(s) is not None
+
+    def __getitem__(self, s: sp.Symbol) -> sp.Expr:
+        if s in self.delta:
+            return self.delta[s]
+        done = self._built.get(s)
+        if done is None:
+            if self._position(s) is None:
+                raise KeyError(s)
+            done = self._built[s] = definition(self.spec, s, totals=self._totals)
+        return done
+
+    def expanded_size(self, expr: sp.Expr, sizes: dict[sp.Basic, int]) -> int:
+        """:meth:`Backprop.expanded_size`, with each weighted sum's size from the layer sizes.
+
+        A z^(l)_j = b + Σ_k w·a^(l−1)_k counts 1 (the sum) + 1 (b) + Σ_k (2 + size of
+        a^(l−1)_k) tree nodes, the same for every j of the layer; every a^(l)_k of a layer
+        has the same shape (f(z^(l)_k), or e^(z_k) over the layer's sum for softmax) and its
+        z^(l)_k the same size, so one of them is measured per layer. Inputs are leaves.
+        """
+        memo: dict[sp.Basic, int] = {}
+
+        def layer_sum(layer: int) -> int:  # Σ_k size(a^(layer)_k)
+            n = self._layer_sums.get(layer)
+            if n is None:
+                n = self.spec.sizes[layer] * (size(self.spec.a(layer, 1)) if layer else 1)
+                self._layer_sums[layer] = n
+            return n
+
+        def size(e: sp.Basic) -> int:
+            if e in self:
+                n = sizes.get(e)
+                if n is None:
+                    pos = self._position(e) if e not in self.delta else None
+                    if pos is not None and pos[0] == "z":
+                        m = self.spec.sizes[pos[1] - 1]
+                        n = 2 + 2 * m + layer_sum(pos[1] - 1)
+                    elif pos is not None and pos[2] != 1:
+                        n = size(self.spec.a(pos[1], 1))  # same shape as the layer's first
+                    else:
+                        n = size(self[e])
+                    sizes[e] = n
+                return n
+            if not e.args:
+                return 1
+            n = memo.get(e)
+            if n is None:
+                n = memo[e] = 1 + sum(size(a) for a in e.args)
+            return n
+
+        return size(expr)

@@ -20,7 +20,7 @@ import sympy as sp
 
 from .activations import at_kinks
 from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
-from .derive import tidy
+from .derive import TIDY_MAX_SIZE, tidy, tree_size
 from .notation import latex_name, real_symbol, text_name
 from .notation import symbol_name as _name
 
@@ -68,7 +68,12 @@ class Equations:
         outputs, targets = spec.outputs, spec.targets
         loss = spec.loss(outputs, targets)
         lines = [Line("J", "J", loss)]
-        grads = [at_kinks(sp.diff(loss, a)) for a in outputs]
+        # ∂J/∂a_j from the summands that hold a_j: linear, not quadratic, in the outputs.
+        holding: dict[sp.Symbol, list[sp.Expr]] = {}
+        for part in loss.args if isinstance(loss, sp.Add) else (loss,):
+            for a in part.free_symbols:
+                holding.setdefault(a, []).append(part)
+        grads = [at_kinks(sp.diff(sp.Add(*holding.get(a, ())), a)) for a in outputs]
         generic = self._generic(grads, L)
         aj = _sym("a", L, "j")
         if generic is not None:
@@ -108,7 +113,9 @@ class Equations:
                     d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
                 else:
                     d = sp.Add(*[g * out_act.jacobian(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
-                deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), tidy(d)))
+                # Too long to factor in reasonable time (see derive.TIDY_MAX_SIZE): as it is.
+                d = tidy(d) if tree_size(d) <= TIDY_MAX_SIZE else d
+                deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), d))
         k = sp.Symbol("k")
         for layer in range(L - 1, 0, -1):
             act = spec.activations[layer - 1]

@@ -125,3 +125,31 @@ def unknown(what: str, name: str, choices: Iterable[str]) -> UnknownNameError:
     hint = f" Did you mean {guess!r}?" if guess else ""
     shown = ", ".join(choices) if len(choices) <= 30 else ", ".join(choices[:30]) + ", ..."
     return UnknownNameError(f"Unknown {what} {name!r}.{hint} Known: {shown}.")
+
+
+class GraphTooLargeError(SymbackpropError, ValueError):
+    """A scalar graph (or one parameter's cone of it) larger than the caller allowed.
+
+    Raised before anything is built. ``str()`` speaks to Python users; :meth:`in_flags`
+    gives the same error worded for command-line users.
+    """
+
+    def __init__(self, what: str, nodes: int, edges: int, limit: int, *, flags: str = ""):
+        self.what, self.nodes, self.edges, self.limit = what, nodes, edges, limit
+        way_out = (
+            f"{flags} for the layer-level form, a smaller network, or "
+            f"--max-graph-edges {edges} to build it anyway"
+            if flags else
+            "net.equations() for the layer-level form, a smaller network, or pass "
+            "max_edges=None (or work inside `with sbp.graph_limit(None):`) to build it anyway"
+        )
+        super().__init__(
+            f"{what} has {edges:,} edges and {nodes:,} nodes (limit {limit:,}); building it "
+            f"would take about {max(1, edges // 10_000):,} s and {max(1, edges // 1_000):,} MB. "
+            f"Use {way_out}."
+        )
+
+    def in_flags(self, equations: str = "--equations") -> GraphTooLargeError:
+        """The same error, with the way out in command-line flags (``equations``: how this
+        command gets the layer-level equations)."""
+        return GraphTooLargeError(self.what, self.nodes, self.edges, self.limit, flags=equations)

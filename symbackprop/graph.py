@@ -12,16 +12,112 @@ Nodes are keyed by symbol name (``"x1"``, ``"w1_2_1"``, ``"b1_2"``, ``"z1_2"``, 
 An edge u → v means v's definition uses u. Its ``term`` attribute is the part of v's
 definition that holds u (the summand w·a of a weighted sum, say), so the local partial
 ∂v/∂u can be taken on that term alone; :mod:`symbackprop.derive` adds ``partial``.
+
+Size. The graph has Σ_l n_l n_(l−1) weight nodes and about twice as many edges, so a
+1000-1000-1000 network has four million edges: minutes and gigabytes to build.
+:func:`graph_size` counts them from the layer sizes before anything is built, and
+:func:`check_graph_size` refuses past a limit (:data:`DEFAULT_MAX_GRAPH_EDGES`).
+One parameter's gradient needs much less: :func:`build_cone` builds only the *cone* of
+p, the nodes p reaches on its way to J (its neuron, then every neuron of the later
+layers) and the edges among them. Every node of the cone has the same successors as in
+the full graph, so the reverse pass over the cone gives the same adjoints and δ.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import NamedTuple
+
 import networkx as nx
 import sympy as sp
 
+from .errors import GraphTooLargeError
+from .notation import parse_name
 from .spec import Spec
 
-__all__ = ["build_graph"]
+__all__ = [
+    "build_graph",
+    "build_cone",
+    "definition",
+    "graph_size",
+    "cone_size",
+    "check_graph_size",
+    "graph_limit",
+    "current_graph_limit",
+    "GraphSize",
+    "DEFAULT_MAX_GRAPH_EDGES",
+    "CURRENT_LIMIT",
+]
+
+#: Scalar graphs (or cones) of more edges than this are refused unless the caller accepts
+#: the cost. Building and differentiating costs about 0.1 ms per edge (about 10 s here).
+DEFAULT_MAX_GRAPH_EDGES = 100_000
+
+
+_LIMIT: ContextVar[int | None] = ContextVar("symbackprop_graph_limit", default=DEFAULT_MAX_GRAPH_EDGES)
+
+
+class _CurrentLimit:
+    """Default of every ``max_edges`` argument: the limit :func:`graph_limit` set."""
+
+    def __repr__(self) -> str:
+        return "current_graph_limit()"
+
+
+#: Stands for :func:`current_graph_limit` as the default of ``max_edges`` arguments.
+CURRENT_LIMIT: object = _CurrentLimit()
+
+
+def current_graph_limit() -> int | None:
+    """The largest scalar graph built without being asked, in edges (None: no limit).
+
+    Examples
+    --------
+    >>> current_graph_limit() == DEFAULT_MAX_GRAPH_EDGES
+    True
+    """
+    return _LIMIT.get()
+
+
+@contextmanager
+def graph_limit(max_edges: int | None) -> Iterator[None]:
+    """Within the block, build scalar graphs (and cones) of up to ``max_edges`` edges.
+
+    Parameters
+    ----------
+    max_edges : int or None
+        The new limit; None accepts any size.
+
+    Examples
+    --------
+    >>> with graph_limit(None):
+    ...     current_graph_limit() is None
+    True
+    >>> current_graph_limit() == DEFAULT_MAX_GRAPH_EDGES
+    True
+    """
+    if max_edges is not None and (isinstance(max_edges, bool) or not isinstance(max_edges, int) or max_edges < 1):
+        from .errors import SpecError
+
+        raise SpecError(f"max_edges must be a positive integer or None; got {max_edges!r}.")
+    token = _LIMIT.set(max_edges)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def _resolve(max_edges: int | None | object) -> int | None:
+    return _LIMIT.get() if max_edges is CURRENT_LIMIT else max_edges  # type: ignore[return-value]
+
+
+class GraphSize(NamedTuple):
+    """Number of nodes and edges of a scalar graph (or of one parameter's cone)."""
+
+    nodes: int
+    edges: int
 
 
 def _add(graph: nx.DiGraph, symbol: sp.Symbol, kind: str, layer, index, expr=None) -> None:
@@ -41,6 +137,121 @@ def _terms_of(expr: sp.Expr) -> dict[sp.Symbol, list[sp.Expr]]:
         for s in part.free_symbols:
             terms.setdefault(s, []).append(part)
     return terms
+
+
+def _weighted_sum(spec: Spec, layer: int, j: int) -> tuple[list, list, list, sp.Symbol]:
+    """Weights, previous activations, their products w·a, and the bias of z^(l)_j."""
+    prev = [spec.a(layer - 1, k) for k in range(1, spec.sizes[layer - 1] + 1)]
+    weights = [spec.w(layer, j, k) for k in range(1, len(prev) + 1)]
+    products = [w * a for w, a in zip(weights, prev)]
+    return weights, prev, products, spec.b(layer, j)
+
+
+def graph_size(spec: Spec) -> GraphSize:
+    """Nodes and edges of the network's scalar graph, counted from the layer sizes.
+
+    Exact for the registered losses (each output and target feeds J once); a custom loss
+    may use fewer of them.
+
+    Examples
+    --------
+    >>> graph_size(Spec([2, 2, 1]))
+    GraphSize(nodes=19, edges=20)
+    >>> graph_size(Spec([1000, 1000, 1000])).edges
+    4006000
+    """
+    s = spec.sizes
+    nodes, edges = s[0] + s[-1] + 1, 2 * s[-1]
+    for layer, act in enumerate(spec.activations, start=1):
+        n, m = s[layer], s[layer - 1]
+        nodes += n * m + 3 * n  # weights, biases, z, a
+        edges += n * (2 * m + 1) + (n if act.elementwise else n * n)
+    return GraphSize(nodes, edges)
+
+
+def _param_position(spec: Spec, p: sp.Symbol) -> tuple[str, int, tuple[int, ...]]:
+    parsed = parse_name(p.name)
+    if parsed is None or parsed.head not in ("w", "b"):
+        raise ValueError(f"{p} is not a parameter")  # callers resolve names first
+    return ("weight" if parsed.head == "w" else "bias"), parsed.layer, parsed.index
+
+
+def cone_size(spec: Spec, p: sp.Symbol) -> GraphSize:
+    """Nodes and edges of :func:`build_cone` for parameter ``p``, counted, not built.
+
+    Examples
+    --------
+    >>> spec = Spec([1000, 1000, 1000])
+    >>> cone_size(spec, spec.w(1, 1, 1))
+    GraphSize(nodes=2004, edges=3002)
+    """
+    _, layer, _ = _param_position(spec, p)
+    s, L = spec.sizes, spec.n_layers
+    nodes, edges = 3, 1  # p, its z, J; the edge p -> z
+    width = 1  # z nodes of the current layer in the cone
+    for m in range(layer, L + 1):
+        act = spec.activations[m - 1]
+        if act.elementwise:
+            nodes += width
+            edges += width
+        else:  # softmax: every a of the layer depends on every z
+            nodes += s[m]
+            edges += width * s[m]
+        if m < L:
+            nodes += s[m + 1]
+            edges += s[m + 1] * (width if act.elementwise else s[m])
+        width = s[m + 1] if m < L else width
+    edges += s[L] if (L > layer or not spec.activations[L - 1].elementwise) else 1
+    return GraphSize(nodes, edges)
+
+
+def check_graph_size(size: GraphSize, max_edges: int | None | object, what: str) -> None:
+    """Refuse (:class:`~symbackprop.errors.GraphTooLargeError`) a graph past ``max_edges``
+    (:data:`CURRENT_LIMIT`: the limit :func:`graph_limit` set).
+
+    Examples
+    --------
+    >>> check_graph_size(GraphSize(10, 20), 100, "the graph")
+    >>> check_graph_size(GraphSize(10, 200), 100, "the graph")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.GraphTooLargeError: the graph has 200 edges and 10 nodes ...
+    """
+    limit = _resolve(max_edges)
+    if limit is not None and size.edges > limit:
+        raise GraphTooLargeError(what, size.nodes, size.edges, limit)
+
+
+def definition(spec: Spec, symbol: sp.Symbol, *, totals: dict | None = None) -> sp.Expr | None:
+    """The definition of one z, a or J symbol, exactly as :func:`build_graph` writes it.
+
+    ``totals`` caches each softmax layer's denominator between calls. None for leaves.
+
+    Examples
+    --------
+    >>> spec = Spec([2, 2, 1])
+    >>> definition(spec, spec.z(2, 1))
+    a1_1*w2_1_1 + a1_2*w2_1_2 + b2_1
+    >>> definition(spec, spec.a(1, 1))
+    1/(1 + exp(-z1_1))
+    """
+    if symbol.name == "J":
+        return spec.loss(spec.outputs, spec.targets)
+    parsed = parse_name(symbol.name)
+    if parsed is None or parsed.head not in ("z", "a") or not parsed.layer:
+        return None
+    layer, (j,) = parsed.layer, parsed.index
+    if parsed.head == "z":
+        _, _, products, bias = _weighted_sum(spec, layer, j)
+        return sp.Add(*products, bias)
+    act = spec.activations[layer - 1]
+    if act.elementwise:
+        return act(spec.z(layer, j))
+    totals = {} if totals is None else totals
+    total = totals.get(layer)
+    if total is None:
+        total = totals[layer] = sp.Add(*[sp.exp(spec.z(layer, k)) for k in range(1, spec.sizes[layer] + 1)])
+    return sp.exp(spec.z(layer, j)) / total
 
 
 def build_graph(spec: Spec) -> nx.DiGraph:
@@ -68,19 +279,16 @@ def build_graph(spec: Spec) -> nx.DiGraph:
     1
     """
     g = nx.DiGraph(name=spec.describe())
-    prev = list(spec.inputs)
-    for k, x in enumerate(prev, start=1):
+    for k, x in enumerate(spec.inputs, start=1):
         _add(g, x, "x", 0, (k,))
     for layer, act in enumerate(spec.activations, start=1):
         n = spec.sizes[layer]
         zs = [spec.z(layer, j) for j in range(1, n + 1)]
         for j, z in enumerate(zs, start=1):
-            weights = [spec.w(layer, j, k) for k in range(1, len(prev) + 1)]
-            bias = spec.b(layer, j)
+            weights, prev, products, bias = _weighted_sum(spec, layer, j)
             for k, w in enumerate(weights, start=1):
                 _add(g, w, "weight", layer, (j, k))
             _add(g, bias, "bias", layer, (j,))
-            products = [w * a for w, a in zip(weights, prev)]
             _add(g, z, "z", layer, (j,), sp.Add(*products, bias))
             # The weighted sum's summands are known: no need to search the expression.
             terms = {bias: [bias]}
@@ -93,10 +301,65 @@ def build_graph(spec: Spec) -> nx.DiGraph:
         for j, (a, expr) in enumerate(zip(acts, exprs), start=1):
             _add(g, a, "a", layer, (j,), expr)
             _connect(g, a, {z: [expr] for z in zs} if not act.elementwise else {zs[j - 1]: [expr]})
-        prev = acts
     for j, y in enumerate(spec.targets, start=1):
         _add(g, y, "y", None, (j,))
     loss = spec.loss(spec.outputs, spec.targets)
     _add(g, spec.J, "loss", None, (), loss)
     _connect(g, spec.J, _terms_of(loss))
+    return g
+
+
+def build_cone(spec: Spec, p: sp.Symbol) -> nx.DiGraph:
+    """The sub-graph of the scalar graph that parameter ``p`` reaches: p and its descendants.
+
+    Nodes and edges carry the attributes of :func:`build_graph`, except that z and a nodes
+    have ``expr`` None and the edges z → a no ``term``: a weighted sum over the whole
+    previous layer is what the cone avoids building, and a wide layer's activations cost
+    milliseconds each (:func:`definition` builds one on demand). The graph attribute ``cone`` is
+    ``p``'s name. Cost: :func:`cone_size`, a few thousand edges for a first-layer weight
+    of a 1000-1000-1000 network whose full graph has four million.
+
+    Examples
+    --------
+    >>> spec = Spec([2, 2, 1])
+    >>> g = build_cone(spec, spec.w(1, 1, 2))
+    >>> list(g.nodes)
+    ['w1_1_2', 'z1_1', 'a1_1', 'z2_1', 'a2_1', 'J']
+    >>> g.edges["a1_1", "z2_1"]["term"]
+    a1_1*w2_1_1
+    """
+    kind, layer, index = _param_position(spec, p)
+    g = nx.DiGraph(name=spec.describe(), cone=p.name)
+    L = spec.n_layers
+    _add(g, p, kind, layer, index)
+    j = index[0]
+    z = spec.z(layer, j)
+    _add(g, z, "z", layer, (j,))
+    g.add_edge(p.name, z.name, term=p * spec.a(layer - 1, index[1]) if kind == "weight" else p)
+    front = [j]  # indices of this layer's z nodes in the cone
+    for m in range(layer, L + 1):
+        act = spec.activations[m - 1]
+        n = spec.sizes[m]
+        zs = [spec.z(m, i) for i in range(1, n + 1)]
+        # Activation edges carry no term: their partials come from the registry.
+        reached = front if act.elementwise else list(range(1, n + 1))
+        for i in reached:
+            _add(g, spec.a(m, i), "a", m, (i,))
+            for jj in (i,) if act.elementwise else front:
+                g.add_edge(zs[jj - 1].name, spec.a(m, i).name)
+        if m == L:
+            break
+        nxt = spec.sizes[m + 1]
+        for i in range(1, nxt + 1):
+            z_next = spec.z(m + 1, i)
+            _add(g, z_next, "z", m + 1, (i,))
+            for k in reached:
+                a = spec.a(m, k)
+                g.add_edge(a.name, z_next.name, term=spec.w(m + 1, i, k) * a)
+        front = list(range(1, nxt + 1))
+    loss = spec.loss(spec.outputs, spec.targets)
+    _add(g, spec.J, "loss", None, (), loss)
+    for source, parts in _terms_of(loss).items():
+        if source.name in g:
+            g.add_edge(source.name, spec.J.name, term=sp.Add(*parts))
     return g

@@ -2,6 +2,14 @@
 
 A Network is a :class:`~symbackprop.spec.Spec` (sizes, activations, loss, symbols) with
 its scalar graph and symbolic gradients, both built on first use.
+
+Size first. Before the scalar graph is built, its size is counted from the layer sizes
+(:func:`~symbackprop.graph.graph_size`); past ``max_edges`` (default
+:data:`~symbackprop.graph.DEFAULT_MAX_GRAPH_EDGES`) it is refused with
+:class:`~symbackprop.errors.GraphTooLargeError` rather than built for minutes. One
+parameter's gradient or derivation of a large network does not need the whole graph: it is
+derived on the parameter's cone (:func:`~symbackprop.graph.build_cone`), the neurons on
+its paths to J, with the same result.
 """
 
 from __future__ import annotations
@@ -16,13 +24,28 @@ import sympy as sp
 from .derivation import Derivation
 from .derive import DEFAULT_MAX_SIZE, Backprop
 from .equations import Equations
-from .graph import build_graph
+from .graph import (
+    CURRENT_LIMIT,
+    GraphSize,
+    build_cone,
+    build_graph,
+    check_graph_size,
+    cone_size,
+    current_graph_limit,
+    graph_size,
+)
 from .spec import ActivationSpec, LossSpec, Spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compiler import Backend, CompiledModel
 
 __all__ = ["Network", "mlp"]
+
+#: Networks whose full graph has at most this many edges build it even for one parameter
+#: (about a second; later calls share it). Larger ones derive one parameter on its cone.
+FULL_GRAPH_BELOW = 10_000
+#: How many parameters' cones are kept for later calls.
+CONES_KEPT = 8
 
 
 class Network(Spec):
@@ -36,12 +59,17 @@ class Network(Spec):
     def graph(self) -> nx.DiGraph:
         """The scalar computation graph (see :mod:`symbackprop.graph`), built on first use.
 
+        Refused (:class:`~symbackprop.errors.GraphTooLargeError`), before anything is built,
+        past :func:`~symbackprop.graph.current_graph_limit` edges (100,000 unless changed
+        with ``with sbp.graph_limit(n):``); :meth:`prepare_graph` takes the limit as an argument.
+
         Examples
         --------
         >>> net = mlp([2, 2, 1])
         >>> net.graph.number_of_nodes(), net.graph.nodes["a1_1"]["kind"]
         (19, 'a')
         """
+        check_graph_size(graph_size(self), CURRENT_LIMIT, self._graph_what())
         return build_graph(self)
 
     @cached_property
@@ -49,8 +77,64 @@ class Network(Spec):
         """Reverse mode over :attr:`graph`: every node's adjoint and every δ (built once)."""
         return Backprop(self, self.graph)
 
+    def _graph_what(self) -> str:
+        return f"The scalar graph of the {'-'.join(map(str, self.sizes))} network"
+
+    def prepare_graph(self, max_edges: int | None | object = CURRENT_LIMIT) -> nx.DiGraph:
+        """Build the full scalar graph and its reverse pass now, refusing past ``max_edges``.
+
+        Parameters
+        ----------
+        max_edges : int or None
+            The largest graph to build, in edges (default: the limit
+            :func:`~symbackprop.graph.graph_limit` set, 100,000); None accepts any size.
+
+        Examples
+        --------
+        >>> net = mlp([1000, 1000, 1000])
+        >>> net.prepare_graph()
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.GraphTooLargeError: The scalar graph of the 1000-1000-1000 network has 4,006,000 edges ...
+        """
+        if "backprop" not in self.__dict__:
+            if "graph" not in self.__dict__:
+                check_graph_size(graph_size(self), max_edges, self._graph_what())
+                self.__dict__["graph"] = build_graph(self)
+            self.__dict__["backprop"] = Backprop(self, self.__dict__["graph"])
+        return self.graph
+
+    def _backprop_for(self, p: sp.Symbol, max_edges: int | None) -> Backprop:
+        """The reverse pass that answers for ``p``: the full one when it exists or is small,
+        else the one over ``p``'s cone; refused when even the cone is past ``max_edges``."""
+        if "backprop" in self.__dict__:
+            return self.backprop
+        limit = current_graph_limit() if max_edges is CURRENT_LIMIT else max_edges
+        full = graph_size(self)
+        if full.edges <= FULL_GRAPH_BELOW and (limit is None or full.edges <= limit):
+            self.prepare_graph(None)
+            return self.backprop
+        cones: dict[str, Backprop] = self.__dict__.setdefault("_cones", {})
+        done = cones.get(p.name)
+        if done is None:
+            # The loss is built over every output, whichever of them the cone reaches.
+            cone, n = cone_size(self, p), self.sizes[-1]
+            what = (f"The part of the {'-'.join(map(str, self.sizes))} network's scalar graph that "
+                    f"{p} reaches, with the loss over its {n:,} output(s),")
+            check_graph_size(GraphSize(cone.nodes + n, cone.edges + 2 * n), limit, what)
+            done = Backprop(self, build_cone(self, p))
+            while len(cones) >= CONES_KEPT:
+                cones.pop(next(iter(cones)))
+            cones[p.name] = done
+        return done
+
     def grad(
-        self, p: sp.Symbol | str, expand: bool = False, *, max_size: int | None = DEFAULT_MAX_SIZE
+        self,
+        p: sp.Symbol | str,
+        expand: bool = False,
+        *,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+        max_edges: int | None | object = CURRENT_LIMIT,
     ) -> sp.Expr:
         """∂J/∂p for one sample.
 
@@ -65,6 +149,10 @@ class Network(Spec):
         max_size : int or None
             With ``expand=True``, refuse (:class:`ExpressionTooLargeError`) an expanded
             expression of more tree nodes than this; None for no limit.
+        max_edges : int or None
+            Refuse (:class:`GraphTooLargeError`) when the part of the scalar graph this needs
+            (p's cone, for a large network) has more edges (default: the limit
+            :func:`~symbackprop.graph.graph_limit` set); None for no limit.
 
         Examples
         --------
@@ -77,19 +165,23 @@ class Network(Spec):
         True
         """
         param = self.parameter(p)
-        compact = self.backprop.grad(param)
+        backprop = self._backprop_for(param, max_edges)
+        compact = backprop.grad(param)
         if not expand:
             return compact
-        return self.backprop.expanded(compact, max_size=max_size, what=f"dJ/d{param}")
+        return backprop.expanded(compact, max_size=max_size, what=f"dJ/d{param}")
 
-    def gradients(self, expand: bool = False) -> dict[sp.Symbol, sp.Expr]:
+    def gradients(self, expand: bool = False, *, max_edges: int | None | object = CURRENT_LIMIT) -> dict[sp.Symbol, sp.Expr]:
         """``{p: net.grad(p, expand)}`` for every parameter, in :attr:`params` order.
+
+        Builds the whole scalar graph: refused past ``max_edges`` (see :meth:`prepare_graph`).
 
         Examples
         --------
         >>> len(mlp([2, 3, 1]).gradients())
         13
         """
+        self.prepare_graph(max_edges)
         return {p: self.grad(p, expand) for p in self.params}
 
     @property
@@ -103,8 +195,11 @@ class Network(Spec):
         """
         return dict(sorted(self.backprop.delta.items(), key=lambda kv: kv[0].name))
 
-    def derivation(self, p: sp.Symbol | str) -> Derivation:
+    def derivation(self, p: sp.Symbol | str, *, max_edges: int | None | object = CURRENT_LIMIT) -> Derivation:
         """The chain-rule derivation of ∂J/∂p, step by step.
+
+        For a large network it is derived on p's cone (the neurons on p's paths to J);
+        ``max_edges`` bounds that as in :meth:`grad`.
 
         Examples
         --------
@@ -115,7 +210,8 @@ class Network(Spec):
         >>> print(d.text().splitlines()[0])
         ∂J/∂w⁽¹⁾₁₁ in the 2-2-2 network (sigmoid, sigmoid; loss quadratic)
         """
-        return Derivation(self.backprop, self.parameter(p))
+        param = self.parameter(p)
+        return Derivation(self._backprop_for(param, max_edges), param)
 
     def equations(self) -> Equations:
         """The layer-level backpropagation equations, filled in for this network.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from .errors import SpecError
+from .graph import CURRENT_LIMIT, check_graph_size, graph_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
@@ -122,6 +123,7 @@ def report(
     epochs: int | None = None,
     lr: float | None = None,
     seed: int | None = None,
+    max_edges: int | None | object = CURRENT_LIMIT,
 ) -> Path:
     """Write one self-contained HTML page about ``net`` to ``path`` (atomically).
 
@@ -157,6 +159,10 @@ def report(
         no ``params``, the network is trained here first with these settings (defaults
         200, 0.5, 0). Without them, data without params is an error that says to train
         first.
+    max_edges : int or None
+        Refuse (:class:`~symbackprop.errors.GraphTooLargeError`), before any work, a network
+        whose scalar graph has more edges (default: the limit
+        :func:`~symbackprop.graph.graph_limit` set, 100,000); None for no limit.
 
     Returns
     -------
@@ -183,6 +189,9 @@ def report(
 
     if not (isinstance(max_params, int) and max_params >= 1):
         raise SpecError(f"max_params must be a positive integer; got {max_params!r}.")
+    # The diagram and the gradient paths draw the whole scalar graph: measure it first.
+    check_graph_size(graph_size(net), max_edges,
+                     f"A report draws the scalar graph of the {'-'.join(map(str, net.sizes))} network; it")
     check_writable(path, what="report")  # before the work, not after it
     started = time.perf_counter()
     parts: list[str] = []

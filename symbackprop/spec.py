@@ -15,7 +15,7 @@ import sympy as sp
 
 from .activations import Activation, get_activation
 from .errors import SpecError, unknown
-from .losses import Loss, get_loss
+from .losses import LOSSES, Loss, get_loss
 from .notation import parse_name, real_symbol, symbol_name
 
 __all__ = ["Spec", "ActivationSpec", "LossSpec"]
@@ -96,7 +96,9 @@ class Spec:
                     f"layer {layer} has 1 neuron. Use sigmoid for a single output."
                 )
         self.activations: tuple[Activation, ...] = tuple(acts)
-        self.loss: Loss = get_loss(loss, self.outputs, self.targets)
+        # A registered loss needs no symbols yet: a 100000-wide output layer costs nothing.
+        named = isinstance(loss, Loss) or (isinstance(loss, str) and loss.strip() in LOSSES)
+        self.loss: Loss = get_loss(loss) if named else get_loss(loss, self.outputs, self.targets)
         self._activation_spec = activation
         self._loss_spec = loss
 
@@ -246,7 +248,7 @@ class Spec:
                 return getattr(self, parsed.head)(parsed.layer, *parsed.index)
             except SpecError:
                 pass
-        raise unknown("symbol", key, self.symbol_names()) from None
+        raise unknown("symbol", key, self._names_near(key) or self.symbol_names()) from None
 
     def symbol_names(self) -> list[str]:
         """Every symbol name of this network, inputs first, loss last."""
@@ -273,7 +275,26 @@ class Spec:
                 return self.symbol(key)
             except SpecError:
                 pass
-        raise unknown("parameter", key, [q.name for q in self.params]) from None
+        raise unknown("parameter", key, self._names_near(key) or [q.name for q in self.params]) from None
+
+    def _names_near(self, key: str) -> list[str]:
+        """For a network of over 10,000 parameters, a few valid names near ``key`` (its indices
+        brought into range) instead of every name: listing millions takes minutes."""
+        s = self.sizes
+        if sum(n * (m + 1) for m, n in zip(s, s[1:])) <= 10_000:
+            return []
+        L, near = self.n_layers, []
+        parsed = parse_name(key)
+        if parsed is not None and all(isinstance(i, int) for i in parsed.index):
+            head = parsed.head if parsed.head in ("w", "b", "z", "a", "delta") else "w"
+            layer = min(max(parsed.layer or 1, 1), L)
+            index = [*parsed.index, 1, 1][: 2 if head == "w" else 1]
+            limits = (s[layer], s[layer - 1])
+            index = [min(max(i, 1), n) for i, n in zip(index, limits)]
+            near.append(symbol_name(head, layer, *index))
+        return near + [symbol_name("w", 1, 1, k) for k in range(1, min(s[0], 5) + 1)] + [
+            symbol_name("b", layer, 1) for layer in range(1, L + 1)
+        ]
 
     def __repr__(self) -> str:
         acts = [a.name for a in self.activations]

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 
+import bounded
 import numpy as np
 import pytest
 import sympy as sp
@@ -39,19 +38,10 @@ Z = sp.Symbol("z", real=True)  # as the network's own z (symbackprop.activations
 needs_latex = pytest.mark.skipif(not latex_available(), reason="LaTeX parser (antlr4) not installed")
 
 
-def _cap_memory() -> None:  # runs in the child, before exec
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
-
-
 def run_cli(*argv: str) -> subprocess.CompletedProcess:
-    """Run ``symbackprop *argv`` in a child with capped memory and time."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "symbackprop", *argv],
-        capture_output=True, text=True, timeout=TIMEOUT, env=env, preexec_fn=_cap_memory,
-    )
+    """Run ``symbackprop *argv`` in a child with capped memory and time (the limit is set by
+    the child itself: a fork of this process, which may have loaded JAX, is never made)."""
+    return bounded.run_cli(*argv, memory=MEMORY, timeout=TIMEOUT)
 
 
 HOSTILE = [

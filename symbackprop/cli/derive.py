@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss quadratic --wrt w1_1_1",
     )
     add_network_args(p)
+    add_graph_limit(p)
     p.add_argument(
         "--wrt", default="all", metavar="PARAM[,PARAM...]|all",
         help="parameter name(s) such as w1_2_1,b2_1, or all (default)",
@@ -123,3 +124,63 @@ def run(args: argparse.Namespace) -> int:
     render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
     say(for_cli("\n\n".join(render(d) for d in derivations)))
     return 0
+
+
+# --- size first (kept together so the rest of this file stays as it was) -----------------
+
+
+#: symbackprop.graph.DEFAULT_MAX_GRAPH_EDGES, not imported: --help must not load SymPy.
+DEFAULT_MAX_GRAPH_EDGES = 100_000
+
+
+def add_graph_limit(parser: argparse.ArgumentParser) -> None:
+    """Add --max-graph-edges: the largest scalar graph (or cone) the command may build."""
+
+    def limit(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+        return int(text)
+
+    parser.add_argument(
+        "--max-graph-edges", type=limit, default=DEFAULT_MAX_GRAPH_EDGES, metavar="N",
+        help=f"refuse, before building it, a scalar graph of more than N edges (default "
+        f"{DEFAULT_MAX_GRAPH_EDGES:,}); one parameter of a large network needs only its part",
+    )
+
+
+def _derives_all(args: argparse.Namespace) -> str:
+    if args.wrt.strip() == "all" and not args.equations:
+        return "Deriving every parameter (--wrt all) needs"
+    return ""
+
+
+def size_first(run, equations: str = "--equations", needs_graph=_derives_all):  # noqa: ANN001, ANN201
+    """Run ``run(args)`` under the --max-graph-edges limit; a refusal speaks in flags.
+
+    ``equations`` says how this command's user gets the layer-level equations instead.
+    When ``needs_graph(args)`` says the command needs the whole scalar graph (``--wrt all``),
+    its size is checked before any work starts.
+    """
+    import functools
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        from ..errors import GraphTooLargeError
+        from ..graph import check_graph_size, graph_limit, graph_size
+
+        try:
+            with graph_limit(args.max_graph_edges):
+                why = needs_graph(args)
+                if why:
+                    net = network_from_args(args)
+                    check_graph_size(graph_size(net), args.max_graph_edges,
+                                     f"{why} the scalar graph of the "
+                                     f"{'-'.join(map(str, net.sizes))} network; it")
+                return run(args)
+        except GraphTooLargeError as exc:
+            raise exc.in_flags(equations) from None
+
+    return wrapped
+
+
+run = size_first(run)

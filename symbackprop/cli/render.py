@@ -19,6 +19,8 @@ WHAT = ("network", "graph", "paths", "formula", "equations", "expression")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .derive import add_graph_limit
+
     p = sub.add_parser(
         "render",
         help="draw the network, the computation graph, gradient paths or formulas",
@@ -28,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss cross_entropy --what paths --wrt w1_2_1 --out paths.svg",
     )
     add_network_args(p)
+    add_graph_limit(p)
     p.add_argument("--what", choices=WHAT, default="network",
                    help="network diagram, computation graph, gradient paths of --wrt, "
                    "derivation of --wrt (formula), layer-level equations, or the expression "
@@ -49,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss quadratic --out report.html",
     )
     add_network_args(r)
+    add_graph_limit(r)
     r.add_argument("--out", required=True, metavar="FILE.html", help="output file")
     r.add_argument("--max-params", type=positive_int, default=None, metavar="N",
                    help="derive every parameter up to N (default 24), else a chosen few")
@@ -104,3 +108,14 @@ def run_report(args: argparse.Namespace) -> int:
                  max_params=args.max_params or MAX_PARAMS)
     say(str(out))
     return 0
+
+
+from .derive import size_first  # noqa: E402 - the wrappers, kept at the end of the file
+
+
+def _draws_graph(args: argparse.Namespace) -> str:
+    return f"--what {args.what} draws" if args.what in ("network", "graph", "paths") else ""
+
+
+run_render = size_first(run_render, "--what equations", _draws_graph)
+run_report = size_first(run_report, "symbackprop derive --equations", lambda args: "")
