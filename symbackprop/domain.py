@@ -17,12 +17,13 @@ Checked at the edges, where data enters: :meth:`CompiledModel.check_data` (so
 
 Every value must be finite (no NaN or ±inf) whatever the loss. The table is keyed by loss
 name and applies only to the registered loss of that name (a custom loss that reuses a name
-is not checked); it could move into the loss registry as a field of :class:`Loss`.
+is not checked). Each domain is declared where its loss is, in the registry
+(``register_loss(..., targets=...)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,15 +32,27 @@ from .errors import DataError
 
 __all__ = ["TARGET_DOMAINS", "check_finite", "check_targets", "check_values"]
 
+class _Domains(Mapping):
+    """Registered loss name -> (lowest, highest, what the targets are): a live view of the
+    ``targets`` field of the loss registry (:func:`symbackprop.register_loss`)."""
+
+    def _table(self) -> dict[str, tuple[float, float, str]]:
+        from .losses import LOSSES  # imported when data is checked, not with the CLI
+
+        return {name: loss.targets for name, loss in LOSSES.items() if loss.targets is not None}
+
+    def __getitem__(self, name: str) -> tuple[float, float, str]:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
 #: Registered loss name -> (lowest, highest, what the targets are), both ends included.
-TARGET_DOMAINS: dict[str, tuple[float, float, str]] = {
-    "binary_cross_entropy": (0.0, 1.0, "probabilities in [0, 1] (0/1 labels)"),
-    "cross_entropy": (
-        0.0, 1.0,
-        "class probabilities in [0, 1] (one-hot rows: a column of class numbers needs one "
-        "output per class)",
-    ),
-}
+TARGET_DOMAINS: Mapping[str, tuple[float, float, str]] = _Domains()
 
 #: ``locate(row, column)`` -> where that cell is, for the message (default: array indices).
 Locate = Callable[[int, int], str]

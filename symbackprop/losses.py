@@ -41,11 +41,16 @@ class Loss:
         ``build(a, y)`` returns J for the output symbols ``a`` and targets ``y``.
     latex : str
         The formula in LaTeX with generic a_j, y_j (for the layer-level equations).
+    targets : (float, float, str) or None
+        The domain of its targets: lowest and highest value (both included) and what they
+        are, in words; data outside it is refused where it enters
+        (:mod:`symbackprop.domain`). None: any finite target.
     """
 
     name: str
     build: Builder
     latex: str
+    targets: tuple[float, float, str] | None = None
 
     def __call__(self, a: Sequence[sp.Symbol], y: Sequence[sp.Symbol]) -> sp.Expr:
         """J for output symbols ``a`` and target symbols ``y``.
@@ -67,7 +72,13 @@ class Loss:
 LOSSES: dict[str, Loss] = {}
 
 
-def register_loss(name: str, build: Builder, *, latex: str | None = None) -> Loss:
+def register_loss(
+    name: str,
+    build: Builder,
+    *,
+    latex: str | None = None,
+    targets: tuple[float, float, str] | None = None,
+) -> Loss:
     """Add a loss to the registry.
 
     Parameters
@@ -79,6 +90,10 @@ def register_loss(name: str, build: Builder, *, latex: str | None = None) -> Los
         symbols of equal length.
     latex : str, optional
         Its formula in LaTeX.
+    targets : (float, float, str), optional
+        The domain of its targets, ``(lowest, highest, "what they are")``; data outside it
+        is refused with a message naming the value and where it is. Default: any finite
+        target.
 
     Examples
     --------
@@ -87,7 +102,7 @@ def register_loss(name: str, build: Builder, *, latex: str | None = None) -> Los
     Abs(a1 - y1) + Abs(a2 - y2)
     >>> del LOSSES["l1_demo"]
     """
-    loss = Loss(name, build, latex or rf"\operatorname{{{name}}}(a, y)")
+    loss = Loss(name, build, latex or rf"\operatorname{{{name}}}(a, y)", targets)
     LOSSES[name] = loss
     return loss
 
@@ -106,11 +121,22 @@ register_loss(
     "binary_cross_entropy",
     lambda a, y: -sp.Add(*[yi * sp.log(ai) + (1 - yi) * sp.log(1 - ai) for ai, yi in zip(a, y)]),
     latex=r"-\sum_j \left[y_j \log a_j + (1 - y_j) \log(1 - a_j)\right]",
+    # A probability's log-likelihood: outside [0, 1] it has no minimum (y = 2 drives a to 1
+    # and J to −∞).
+    targets=(0.0, 1.0, "probabilities in [0, 1] (0/1 labels)"),
 )
 register_loss(
     "cross_entropy",
     lambda a, y: -sp.Add(*[yi * sp.log(ai) for ai, yi in zip(a, y)]),
     latex=r"-\sum_j y_j \log a_j",
+    # y_j is the probability of class j; y < 0 makes J unbounded below. Rows need not sum to
+    # 1 (the softmax δ = a·Σy − y is exact for any row), but 2 or 5 is a class number given
+    # where one output per class was meant.
+    targets=(
+        0.0, 1.0,
+        "class probabilities in [0, 1] (one-hot rows: a column of class numbers needs one "
+        "output per class)",
+    ),
 )
 
 

@@ -28,6 +28,24 @@ def test_every_domain_names_a_registered_loss():
     assert set(TARGET_DOMAINS) <= set(sbp.LOSSES)
 
 
+def test_a_registered_loss_declares_its_domain_in_the_registry():
+    loss = sbp.register_loss(
+        "poisson_demo", lambda a, y: sp.Add(*[ai - yi * sp.log(ai) for ai, yi in zip(a, y)]),
+        targets=(0.0, np.inf, "counts (y >= 0)"),
+    )
+    try:
+        assert TARGET_DOMAINS["poisson_demo"] == (0.0, np.inf, "counts (y >= 0)")
+        net = sbp.mlp([2, 1], "softplus", "poisson_demo")
+        model = net.compile()
+        params = net.init_params(0)
+        assert np.isfinite(model.loss(params, X4, [[0.0], [3.0], [7.0], [1.0]]))
+        with pytest.raises(sbp.DataError, match=r"row 1, column 0 .* holds -2.0, outside the domain of the loss 'poisson_demo': its targets are counts"):
+            model.loss(params, X4, [[0.0], [-2.0], [7.0], [1.0]])
+    finally:
+        del sbp.LOSSES[loss.name]
+    assert "poisson_demo" not in TARGET_DOMAINS
+
+
 def test_the_refused_targets_make_the_loss_unbounded_below():
     """The oracle for the table: outside [0, 1], BCE (and CE for y < 0) has no minimum."""
     a, y = sp.symbols("a y")
