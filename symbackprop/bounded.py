@@ -378,22 +378,14 @@ def run(
             f"must be importable by name (a module-level function): {exc}"
         ) from None
     with _lock:
-        child = _running()
         try:
             try:
-                child.send(payload)
-            except OSError:  # it died since the last call (e.g. killed from outside): once more
+                child, kind, value = _hand_over(payload)
+            except (OSError, WorkerError):
+                # It died since the last call (killed from outside; a dying process with
+                # threads is not yet reaped, so it may still look alive): once more, fresh.
                 _discard()
-                child = _running()
-                child.send(payload)
-            # The clock starts once the child has read the task, imported its function and
-            # done the warm-up.
-            try:
-                kind, value = child.receive(STARTUP_LIMIT)
-            except queue.Empty:
-                raise WorkerError(
-                    f"The child process did not read its task within {STARTUP_LIMIT:g} s."
-                ) from None
+                child, kind, value = _hand_over(payload)
             if kind == "started":
                 try:
                     kind, value = child.receive(timeout)
@@ -416,6 +408,19 @@ def run(
             "and was stopped."
         )
     raise value
+
+
+def _hand_over(payload: bytes) -> tuple[_Child, str, Any]:
+    """Send the task to the warm child and wait until it has read it: the clock of the time
+    bound starts once the child has read the task, imported its function and done the
+    warm-up. Returns the child and its first reply."""
+    child = _running()
+    child.send(payload)
+    try:
+        kind, value = child.receive(STARTUP_LIMIT)
+    except queue.Empty:
+        raise WorkerError(f"The child process did not read its task within {STARTUP_LIMIT:g} s.") from None
+    return child, kind, value
 
 
 def _bytes(n: int) -> str:
