@@ -41,7 +41,7 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "graph",
     "graph_limit": "graph",
     "GraphTooLargeError": "errors",
-    "Backprop": "derive",
+    "Backprop": "backprop",
     "Derivation": "derivation",
     "Equations": "equations",
     "Network": "network",
@@ -149,7 +149,7 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .derivation import (
         Derivation as Derivation,
     )
-    from .derive import (
+    from .backprop import (
         Backprop as Backprop,
     )
     from .equations import (

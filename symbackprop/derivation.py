@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import networkx as nx
 import sympy as sp
 
-from .derive import SUM_TO_ONE, Backprop, tree_size
+from .backprop import SUM_TO_ONE, Backprop, tree_size
 from .errors import SpecError
 from .graph import CURRENT_LIMIT, check_graph_size, graph_size
 from .notation import (

@@ -20,7 +20,7 @@ import sympy as sp
 
 from .activations import at_kinks
 from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
-from .derive import TIDY_MAX_SIZE, tidy, tree_size
+from .backprop import TIDY_MAX_SIZE, tidy, tree_size
 from .notation import latex_name, real_symbol, text_name
 from .notation import symbol_name as _name
 
@@ -113,7 +113,7 @@ class Equations:
                     d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
                 else:
                     d = sp.Add(*[g * out_act.jacobian(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
-                # Too long to factor in reasonable time (see derive.TIDY_MAX_SIZE): as it is.
+                # Too long to factor in reasonable time (see backprop.TIDY_MAX_SIZE): as it is.
                 d = tidy(d) if tree_size(d) <= TIDY_MAX_SIZE else d
                 deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), d))
         k = sp.Symbol("k")

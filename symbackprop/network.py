@@ -22,7 +22,7 @@ import networkx as nx
 import sympy as sp
 
 from .derivation import Derivation
-from .derive import DEFAULT_MAX_SIZE, Backprop
+from .backprop import DEFAULT_MAX_SIZE, Backprop
 from .equations import Equations
 from .graph import (
     CURRENT_LIMIT,
