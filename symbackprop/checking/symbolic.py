@@ -19,8 +19,8 @@ from typing import Literal
 
 import sympy as sp
 
-from ..bounded import MemoryLimitError, TimeLimitError, WorkerError, is_zero
 from ..backprop import tree_size
+from ..bounded import MemoryLimitError, TimeLimitError, WorkerError, is_zero
 
 __all__ = ["SYMBOLIC_MAX_SIZE", "Outcome", "describe", "prove_equal"]
 
