@@ -41,7 +41,7 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "graph",
     "graph_limit": "graph",
     "GraphTooLargeError": "errors",
-    "Backprop": "derive",
+    "Backprop": "backprop",
     "Derivation": "derivation",
     "Equations": "equations",
     "Network": "network",
@@ -116,6 +116,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .activations import (
         unregister_activation as unregister_activation,
     )
+    from .backprop import (
+        Backprop as Backprop,
+    )
     from .checking import (
         CheckResult as CheckResult,
     )
@@ -148,9 +151,6 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .derivation import (
         Derivation as Derivation,
-    )
-    from .derive import (
-        Backprop as Backprop,
     )
     from .equations import (
         Equations as Equations,

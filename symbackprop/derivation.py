@@ -8,18 +8,16 @@ step with its value at one sample, for following a worked example digit by digit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 import sympy as sp
 
-from .derive import SUM_TO_ONE, Backprop, tree_size
+from .backprop import SUM_TO_ONE, Backprop, tree_size
 from .errors import SpecError
 from .graph import CURRENT_LIMIT, check_graph_size, graph_size
 from .notation import (
     by_name,
-    equation_text,
     latex_name,
     latex_text,
     parse_name,
@@ -27,6 +25,18 @@ from .notation import (
     text_name,
     to_latex,
     to_str,
+)
+from .printing import (
+    Document,
+    Line,
+    Section,
+    print_latex,
+    print_markdown,
+    print_text,
+    sections_latex,
+    sections_markdown,
+    sections_text,
+    with_values,
 )
 
 __all__ = [
@@ -38,9 +48,6 @@ __all__ = [
     "MAX_PATHS",
 ]
 
-#: Gives the number to show beside a step's expression, or None.
-ValueOf = Callable[[sp.Expr], "float | None"]
-
 #: Paths are listed one by one only up to this many; beyond, the δ recursion says it all.
 MAX_PATHS = 16
 #: A weighted sum of more inputs than this is printed with Σ in the forward definitions.
@@ -49,23 +56,6 @@ MAX_SUMMANDS = 16
 SHOWN_DELTAS = 3
 #: The expanded form is printed inside a derivation only up to this many tree nodes.
 MAX_SHOWN_EXPANDED = 150
-
-
-@dataclass(frozen=True)
-class Line:
-    """One step: ``text``/``latex`` is the left side, ``expr`` (if any) the right side."""
-
-    text: str
-    latex: str
-    expr: sp.Expr | None = None
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    lines: tuple[Line, ...]
-    note: str = ""
-    latex_title: str = ""
 
 
 def _d(num: sp.Symbol, den: sp.Symbol) -> Line:
@@ -386,6 +376,31 @@ class Derivation:
             return None
         return v if math.isfinite(v) else None
 
+    def document(self) -> Document:
+        """The derivation as a :class:`~symbackprop.printing.Document`, with the value of
+        every step when :meth:`at` gave a sample (what every printer prints).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> doc = sbp.mlp([1, 1], activation="identity").derivation("b1_1").document()
+        >>> doc.title, [s.title for s in doc.sections][-1]
+        ('∂J/∂b⁽¹⁾₁ in the 1-1 network (identity; loss quadratic)', 'Result')
+        """
+        spec = self.backprop.spec
+        subtitle = ""
+        if self.values is not None:
+            sample = ", ".join(
+                f"{text_name(s)} = {self.values[s]:.6g}" for s in (*spec.inputs, *spec.targets)
+            )
+            subtitle = f"with the value (≈) of every step at the sample {sample}"
+        return Document(
+            f"∂J/∂{text_name(self.param)} in the {spec.describe()}",
+            with_values(self.sections(), self._fmt_value),
+            math_title=rf"$\frac{{\partial J}}{{\partial {latex_name(self.param)}}}$ in the {spec.describe()}",
+            subtitle=subtitle,
+        )
+
     def text(self) -> str:
         """The derivation in Unicode text (SymPy's pretty printer), for a terminal.
 
@@ -400,14 +415,7 @@ class Derivation:
           δ⁽¹⁾₁ = a⁽¹⁾₁ - y₁
         ...
         """
-        head = f"∂J/∂{text_name(self.param)} in the {self.backprop.spec.describe()}"
-        if self.values is not None:
-            spec = self.backprop.spec
-            sample = ", ".join(
-                f"{text_name(s)} = {self.values[s]:.6g}" for s in (*spec.inputs, *spec.targets)
-            )
-            head += f"\nwith the value (≈) of every step at the sample {sample}"
-        return sections_text(head, self.sections(), self._fmt_value)
+        return print_text(self.document())
 
     def latex(self) -> str:
         """The derivation as one LaTeX ``aligned`` block (math mode, no surrounding ``$``).
@@ -423,7 +431,7 @@ class Derivation:
         ...
         \\end{aligned}
         """
-        return sections_latex(self.sections(), self._fmt_value)
+        return print_latex(self.document())
 
     def markdown(self) -> str:
         """The derivation as Markdown with ``$$`` math (GitHub, Jupyter, MkDocs).
@@ -435,8 +443,7 @@ class Derivation:
         >>> print(net.derivation("b1_1").markdown().splitlines()[0])
         ### $\\frac{\\partial J}{\\partial b^{(1)}_{1}}$ in the 1-1 network (identity; loss quadratic)
         """
-        head = rf"$\frac{{\partial J}}{{\partial {latex_name(self.param)}}}$ in the {self.backprop.spec.describe()}"
-        return sections_markdown(head, self.sections(), self._fmt_value)
+        return print_markdown(self.document())
 
     def to_dict(self) -> dict:
         """The derivation as plain data (strings in Python syntax and LaTeX), for JSON.
@@ -471,62 +478,3 @@ class Derivation:
 
     def __repr__(self) -> str:
         return f"<Derivation of dJ/d{self.param} in the {self.backprop.spec.describe()}: {self.n_paths} path(s)>"
-
-
-def _no_value(expr: sp.Expr) -> float | None:
-    return None
-
-
-def sections_text(head: str, sections: list[Section], value: ValueOf = _no_value) -> str:
-    """``head``, then each section's title and its lines as Unicode equations, indented.
-
-    ``value(expr)`` gives the number to show beside a step (``≈ v``), or None.
-    """
-    parts = [head]
-    for sec in sections:
-        parts += ["", sec.title]
-        for line in sec.lines:
-            if line.expr is None:
-                body = line.text
-            else:
-                v = value(line.expr)
-                body = equation_text(line.text, line.expr, f"  ≈ {v:.6g}" if v is not None else "")
-            parts.append("\n".join("  " + row.rstrip() for row in body.split("\n")))
-        if sec.note:
-            parts.append("  " + sec.note)
-    return "\n".join(parts)
-
-
-def sections_latex(sections: list[Section], value: ValueOf = _no_value) -> str:
-    """The sections as one LaTeX ``aligned`` block: titles bold, equations aligned at ``=``."""
-    rows = []
-    for sec in sections:
-        rows.append("&" + (sec.latex_title or rf"\textbf{{{latex_text(sec.title)}}}"))
-        for line in sec.lines:
-            if line.expr is None:
-                # A line without a right side aligns where it says (``&=``), else at its start.
-                rows.append(line.latex if "&" in line.latex else "&" + line.latex)
-                continue
-            v = value(line.expr)
-            tail = rf" \approx {v:.6g}" if v is not None else ""
-            rows.append(f"{line.latex} &= {to_latex(line.expr)}{tail}")
-        if sec.note:
-            rows.append(rf"&\text{{{latex_text(sec.note)}}}")
-    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
-
-
-def sections_markdown(head: str, sections: list[Section], value: ValueOf = _no_value) -> str:
-    """The sections as Markdown: a ``###`` heading, bold titles, one ``$`` equation per item."""
-    out = [f"### {head}"]
-    for sec in sections:
-        out += ["", f"**{sec.title}**", ""]
-        for line in sec.lines:
-            if line.expr is None:
-                out.append(f"- ${line.latex.replace('&', '')}$")
-                continue
-            v = value(line.expr)
-            tail = rf" \approx {v:.6g}" if v is not None else ""
-            out.append(f"- ${line.latex} = {to_latex(line.expr)}{tail}$")
-        if sec.note:
-            out += ["", sec.note]
-    return "\n".join(out)

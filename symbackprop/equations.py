@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from .activations import at_kinks
-from .derivation import Line, Section, sections_latex, sections_markdown, sections_text
-from .derive import TIDY_MAX_SIZE, tidy, tree_size
+from .backprop import TIDY_MAX_SIZE, tidy, tree_size
 from .notation import latex_name, real_symbol, text_name
 from .notation import symbol_name as _name
+from .printing import Document, Line, Section, print_latex, print_markdown, print_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import Spec
@@ -113,7 +113,7 @@ class Equations:
                     d = grads[j - 1] * out_act.local_partial(spec.z(L, j), outputs[j - 1])
                 else:
                     d = sp.Add(*[g * out_act.jacobian(i, j - 1, list(outputs)) for i, g in enumerate(grads)])
-                # Too long to factor in reasonable time (see derive.TIDY_MAX_SIZE): as it is.
+                # Too long to factor in reasonable time (see backprop.TIDY_MAX_SIZE): as it is.
                 d = tidy(d) if tree_size(d) <= TIDY_MAX_SIZE else d
                 deltas.append(Line(text_name(spec.delta(L, j)), latex_name(spec.delta(L, j)), d))
         k = sp.Symbol("k")
@@ -145,7 +145,7 @@ class Equations:
 
     def text(self) -> str:
         """The equations as Unicode text."""
-        return sections_text(self._title(), self.sections())
+        return print_text(self.document())
 
     def latex(self) -> str:
         r"""The equations as one LaTeX ``aligned`` block.
@@ -157,7 +157,7 @@ class Equations:
         >>> tex.splitlines()[0], r"\delta^{(1)}_{j} &= a^{(1)}_{j} - y_{j}" in tex
         ('\\begin{aligned}', True)
         """
-        return sections_latex(self.sections())
+        return print_latex(self.document())
 
     def markdown(self) -> str:
         """The equations as Markdown with ``$`` math.
@@ -168,10 +168,19 @@ class Equations:
         >>> print(sbp.mlp([1, 1], activation="identity").equations().markdown().splitlines()[0])
         ### Layer-level backpropagation for the 1-1 network (identity; loss quadratic)
         """
-        return sections_markdown(self._title(), self.sections())
+        return print_markdown(self.document())
 
-    def _title(self) -> str:
-        return f"Layer-level backpropagation for the {self.spec.describe()}"
+    def document(self) -> Document:
+        """The equations as a :class:`~symbackprop.printing.Document` (what every printer prints).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> doc = sbp.mlp([1, 1], activation="identity").equations().document()
+        >>> doc.title, len(doc.sections)
+        ('Layer-level backpropagation for the 1-1 network (identity; loss quadratic)', 3)
+        """
+        return Document(f"Layer-level backpropagation for the {self.spec.describe()}", tuple(self.sections()))
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"

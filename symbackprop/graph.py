@@ -11,7 +11,7 @@ Nodes are keyed by symbol name (``"x1"``, ``"w1_2_1"``, ``"b1_2"``, ``"z1_2"``, 
 
 An edge u → v means v's definition uses u. Its ``term`` attribute is the part of v's
 definition that holds u (the summand w·a of a weighted sum, say), so the local partial
-∂v/∂u can be taken on that term alone; :mod:`symbackprop.derive` adds ``partial``.
+∂v/∂u can be taken on that term alone; :mod:`symbackprop.backprop` adds ``partial``.
 
 Size. The graph has Σ_l n_l n_(l−1) weight nodes and about twice as many edges, so a
 1000-1000-1000 network has four million edges: minutes and gigabytes to build.

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import sympy as sp
 
+from .backprop import DEFAULT_MAX_SIZE, Backprop
 from .derivation import Derivation
-from .derive import DEFAULT_MAX_SIZE, Backprop
 from .equations import Equations
 from .graph import (
     CURRENT_LIMIT,

@@ -24,6 +24,8 @@ import sympy as sp
 
 from .errors import SpecError
 from .graph import CURRENT_LIMIT, check_graph_size, graph_size
+from .printing import print_html
+from .printing.html import CSS as _DOC_CSS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
@@ -237,10 +239,10 @@ def report(
                      f"<small>(<code>{p.name}</code>, {d.n_paths} path(s))</small></h3>")
         if i < rendered:
             parts.append(_img(draw_formula(d), f"derivation of dJ/d{p.name}", formula=True))
-            parts.append(f"<details><summary>as text</summary><pre>{html.escape(d.text())}</pre>"
-                         "</details>")
+            parts.append("<details><summary>as text</summary>"
+                         f"{print_html(d.document(), heading=False)}</details>")
         else:
-            parts.append(f"<pre>{html.escape(d.text())}</pre>")
+            parts.append(print_html(d.document(), heading=False))
     if training:
         parts.append("<h2>Training</h2>")
         parts += training
@@ -248,7 +250,7 @@ def report(
     parts.append(f'<p class="note">Made by symbackprop in {elapsed:.1f} s.</p>')
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}{_DOC_CSS}</style>"
         f"<script>{_SCRIPT}</script></head>\n<body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
     path = Path(path)

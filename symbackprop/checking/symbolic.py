@@ -19,8 +19,8 @@ from typing import Literal
 
 import sympy as sp
 
+from ..backprop import tree_size
 from ..bounded import MemoryLimitError, TimeLimitError, WorkerError, is_zero
-from ..derive import tree_size
 
 __all__ = ["SYMBOLIC_MAX_SIZE", "Outcome", "describe", "prove_equal"]
 

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 
 from ..activations import step_at_zero
-from ..derive import SUM_TO_ONE, sum_to_one
+from ..backprop import SUM_TO_ONE, sum_to_one
 from ..errors import ExpressionTooLargeError, FormulaError, SymbackpropError
 from ..notation import text_name
 from ..parse import parse_formula

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
 from ..files import write_bytes
+from ..printing.mathtext import mathtext  # re-exported: drawings of graphs label with it too
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -161,25 +161,3 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
 
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
-
-
-# ``\textbf{...}`` is LaTeX text mode, which mathtext lacks; ``&`` aligns in ``aligned``.
-_TEXTBF = re.compile(r"\\textbf\{([^{}]*)\}")
-
-
-def mathtext(latex: str) -> str:
-    r"""LaTeX from :func:`~symbackprop.notation.to_latex` made parseable by matplotlib mathtext.
-
-    Mathtext knows a subset of LaTeX: ``\left(``, ``\frac``, ``\operatorname`` and ``\text``
-    work, ``\textbf`` and the ``&`` of aligned blocks do not.
-
-    Examples
-    --------
-    >>> mathtext(r"\textbf{Paths from } w^{(1)}_{1 1} \textbf{ to } J")
-    '\\mathbf{Paths\\ from\\ } w^{(1)}_{1 1} \\mathbf{\\ to\\ } J'
-    >>> mathtext(r"\delta^{(L)} &= \nabla_a J")
-    '\\delta^{(L)} = \\nabla_a J'
-    """
-    out = _TEXTBF.sub(lambda m: r"\mathbf{" + m.group(1).replace(" ", r"\ ") + "}", latex)
-    out = out.replace("&", "")
-    return out.replace("\n", " ")

@@ -1,7 +1,8 @@
 """Formulas as pictures, typeset by matplotlib mathtext (no TeX installation needed).
 
-A derivation, the layer-level equations, an expression or LaTeX lines become lines of
-mathtext stacked top to bottom. A long equation is wrapped at its top-level ``+`` (or at
+A derivation, the layer-level equations (any :class:`~symbackprop.printing.Document`, as
+rows from :func:`~symbackprop.printing.mathtext_rows`), an expression or LaTeX lines become
+lines of mathtext stacked top to bottom. A long equation is wrapped at its top-level ``+`` (or at
 its factors) to fit the width, the continuation lines indented.
 """
 
@@ -16,7 +17,9 @@ import sympy as sp
 
 from ..errors import SpecError
 from ..notation import to_latex
-from .drawing import Drawing, mathtext
+from ..printing import Document, mathtext_rows
+from ..printing.mathtext import Row, mathtext
+from .drawing import Drawing
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -59,40 +62,23 @@ def _pieces(expr: sp.Expr) -> list[str]:
     return [to_latex(expr)]
 
 
-def _source_rows(obj: Any) -> list[tuple[str, str, sp.Expr | None, str]]:
+def _source_rows(obj: Any) -> list[Row]:
     """``(kind, lhs_latex_or_text, rhs_expr, suffix)`` rows for what draw_formula accepts."""
     from ..derivation import Derivation
     from ..equations import Equations
 
-    rows: list[tuple[str, str, sp.Expr | None, str]] = []
     if hasattr(obj, "equations") and hasattr(obj, "graph") and callable(obj.equations):
         obj = obj.equations()
     if isinstance(obj, (Derivation, Equations)):
-        if isinstance(obj, Derivation):
-            head = rf"$\partial J/\partial {_name(obj.param)}$ in the {obj.backprop.spec.describe()}"
-            rows.append(("title", head, None, ""))
-        else:
-            rows.append(("title", f"Layer-level backpropagation for the {obj.spec.describe()}",
-                         None, ""))
-        for sec in obj.sections():
-            title = "$" + mathtext(sec.latex_title) + "$" if sec.latex_title else _plain(sec.title)
-            rows.append(("section", title, None, ""))
-            for line in sec.lines:
-                suffix = ""
-                if isinstance(obj, Derivation) and obj.values is not None and line.expr is not None:
-                    try:
-                        suffix = rf" \approx {obj.value(line.expr):.6g}"
-                    except (TypeError, ValueError):
-                        suffix = ""
-                rows.append(("math", mathtext(line.latex), line.expr, suffix))
-            if sec.note:
-                rows.append(("note", _plain(sec.note), None, ""))
-        return rows
+        obj = obj.document()
+    if isinstance(obj, Document):
+        return mathtext_rows(obj)
     if isinstance(obj, sp.Basic):
         return [("math", "", obj, "")]
     if isinstance(obj, str):
         return [("math", mathtext(obj), None, "")]
     if isinstance(obj, Sequence):
+        rows: list[Row] = []
         for item in obj:
             if isinstance(item, tuple) and len(item) == 2:
                 lhs, rhs = item
@@ -104,19 +90,8 @@ def _source_rows(obj: Any) -> list[tuple[str, str, sp.Expr | None, str]]:
         return rows
     raise SpecError(
         f"draw_formula cannot draw a {type(obj).__name__}; give a Derivation, Equations, "
-        "Network, SymPy expression, LaTeX string, or a list of these or of (lhs, rhs) pairs."
+        "Network, Document, SymPy expression, LaTeX string, or a list of these or of (lhs, rhs) pairs."
     )
-
-
-def _name(symbol: sp.Symbol) -> str:
-    from ..notation import latex_name
-
-    return latex_name(symbol)
-
-
-def _plain(text: str) -> str:
-    # A lone $ would start mathtext.
-    return text.replace("$", r"\$")
 
 
 _COMMAND = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\\[a-zA-Z]+|\\.|[{}$ ]|[_^]")
@@ -219,7 +194,7 @@ def draw_formula(
 
     Parameters
     ----------
-    obj : Derivation, Equations, Network, SymPy expression, str, or a list
+    obj : Derivation, Equations, Network, Document, SymPy expression, str, or a list
         What to draw. A Network draws its layer-level equations; a str is LaTeX (math);
         a list may hold any of these, or ``(lhs, rhs)`` pairs.
     ax : matplotlib Axes, optional
@@ -241,7 +216,7 @@ def draw_formula(
     >>> net = sbp.mlp([2, 2, 1], activation="sigmoid")
     >>> d = draw_formula(net.derivation("w1_1_1"))
     >>> d.lines[0]
-    '$\\\\partial J/\\\\partial w^{(1)}_{1 1}$ in the 2-2-1 network (sigmoid, sigmoid; loss quadratic)'
+    '$\\\\frac{\\\\partial J}{\\\\partial w^{(1)}_{1 1}}$ in the 2-2-1 network (sigmoid, sigmoid; loss quadratic)'
     >>> d.save  # doctest: +ELLIPSIS
     <bound method Drawing.save ...>
     """
