@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-
-import os
 
 import pytest
 from bounded import run_cli
