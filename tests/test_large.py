@@ -353,3 +353,28 @@ def test_wide_softmax_output_keeps_its_long_delta_and_stays_right():
         p = net.w(layer, at[0] + 1, at[1] + 1) if len(at) == 2 else net.b(layer, at[0] + 1)
         d = Derivation(Backprop(net, build_cone(net, p)), p)
         assert close(twin.value_of(d), twin.finite_difference(layer, at), rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("what", ["formula", "expression"])
+def test_cli_render_without_wrt_draws_w111_without_naming_every_parameter(what, tmp_path, monkeypatch, capsys):
+    import symbackprop.cli.render as cli_render
+    from symbackprop.cli import main
+
+    made = []
+
+    def network(args):
+        made.append(sbp.mlp([3, 2, 1]))
+        return made[-1]
+
+    monkeypatch.setattr(cli_render, "network_from_args", network)
+    monkeypatch.setattr(sbp.Network, "grad", lambda self, p, **kw: asked.append(p) or grad(self, p, **kw))
+    monkeypatch.setattr(sbp.Network, "derivation", lambda self, p: asked.append(p) or derivation(self, p))
+    asked: list = []
+    out = tmp_path / "f.svg"
+    assert main(["render", "--layers", "3,2,1", "--what", what, "--out", str(out)]) == 0
+    assert out.exists() and asked[:1] == [made[0].w(1, 1, 1)]
+    # net.params would name all parameters first (2 million of them take 20 s).
+    assert "params" not in made[0].__dict__
+
+
+grad, derivation = sbp.Network.grad, sbp.Network.derivation
