@@ -378,3 +378,53 @@ def test_cli_render_without_wrt_draws_w111_without_naming_every_parameter(what, 
 
 
 grad, derivation = sbp.Network.grad, sbp.Network.derivation
+
+
+# ---------------------------------------------------------------------------- check, size first
+def test_check_refuses_a_large_network_before_any_work(tmp_path):
+    net = sbp.mlp([1000, 1000, 1000])
+    with pytest.raises(sbp.GraphTooLargeError) as info:
+        sbp.check(net, "w1_1_1", "delta1_1*x1")
+    msg = _one_line(str(info.value))
+    assert msg.startswith("Checking a formula needs the scalar graph of the 1000-1000-1000 network")
+    assert "4,006,000 edges" in msg and "max_edges=None" in msg
+    # Refused from the sizes alone: no graph, no parameter list, no sampled point.
+    assert "graph" not in net.__dict__ and "params" not in net.__dict__
+    with pytest.raises(sbp.GraphTooLargeError):  # before the file is even opened
+        sbp.check_file(net, tmp_path / "never-read.txt")
+
+
+def test_check_max_edges_is_the_way_out_it_names():
+    net = sbp.mlp([2, 2, 1])
+    edges = graph_size(net).edges
+    with pytest.raises(sbp.GraphTooLargeError, match=f"{edges} edges"):
+        sbp.check(net, "w2_1_1", "delta2_1*a1_1", max_edges=edges - 1)
+    with sbp.graph_limit(edges - 1):
+        assert sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1*a1_1", max_edges=None, symbolic=False).ok
+        assert sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1*a1_1", max_edges=edges, symbolic=False).ok
+    with sbp.graph_limit(None):
+        assert not sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1", symbolic=False).ok
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--formula", "delta1_1*x1"],
+    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--latex", r"\delta^{(1)}_1 x_1"],
+    ["check", "--layers", "1000,1000,1000", "--file", "/no/such/file.txt"],
+    ["check-layer", "--layers", "1000,1000,1000", "--wrt", "dW1", "--formula", "delta1 @ x.T"],
+])
+def test_cli_check_refuses_a_large_network_in_one_line_within_bounds(args):
+    out = run_cli(*args)  # 768 MB of address space (the old check took 2.1 GB and 84 s)
+    assert out.returncode == 2, out.stderr
+    msg = _one_line(out.stderr)
+    assert "4,006,000 edges" in msg and "--max-graph-edges 4006000" in msg
+    assert "symbackprop derive --equations" in msg and "max_edges" not in msg
+
+
+def test_cli_check_max_graph_edges_bounds_and_raises(capsys):
+    from symbackprop.cli import main
+
+    small = ["check", "--layers", "2,2,1", "--wrt", "w2_1_1", "--formula", "delta2_1*a1_1", "--no-symbolic"]
+    assert main([*small, "--max-graph-edges", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "20 edges" in err and "--max-graph-edges 20" in err
+    assert main([*small, "--max-graph-edges", "20"]) == 0
