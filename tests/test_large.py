@@ -29,6 +29,7 @@ from symbackprop.graph import (
     cone_size,
     graph_size,
 )
+from symbackprop.notation import real_symbol, symbol_name
 
 HIDDEN = ["sigmoid", "tanh", "relu", "softplus", "identity", "arctan", "leaky_relu"]
 # (output activation, loss): the elementwise pairs and softmax, which couples all outputs.
@@ -428,3 +429,54 @@ def test_cli_check_max_graph_edges_bounds_and_raises(capsys):
     err = capsys.readouterr().err
     assert "20 edges" in err and "--max-graph-edges 20" in err
     assert main([*small, "--max-graph-edges", "20"]) == 0
+
+
+# ---------------------------------------------------------------------------- wide equations
+def _line(eq, label: str):
+    return next(line.expr for s in eq.sections() for line in s.lines if line.text == label)
+
+
+@pytest.mark.parametrize("loss", ["quadratic", "mse", "binary_cross_entropy", "cross_entropy"])
+def test_wide_output_equations_match_the_full_loss(loss):
+    # 20 outputs (past equations.WIDE): J and ∇_a J come from the loss's term per output;
+    # the oracle differentiates the loss built over all 20 outputs.
+    net = sbp.mlp([2, 20], activation="sigmoid", loss=loss)
+    eq = net.equations()
+    J, full = _line(eq, "J"), net.loss(net.outputs, net.targets)
+    generic = _line(eq, "∂J/∂a⁽¹⁾ⱼ")
+    aj, yj = real_symbol(symbol_name("a", 1, "j")), real_symbol(symbol_name("y", None, "j"))
+    assert isinstance(J, sp.Sum) and J.limits[0][2] == 20
+    for j in (1, 7, 20):
+        at = {aj: net.a(1, j), yj: net.y(j)}
+        assert sp.simplify(generic.xreplace(at) - sp.diff(full, net.a(1, j))) == 0
+    # J is the sum of its term over the outputs, term by term.
+    term = J.function
+    assert sp.expand(sum(term.xreplace({aj: a, yj: y}) for a, y in zip(net.outputs, net.targets)) - full) == 0
+
+
+def test_wide_softmax_equations_delta_against_the_chain_rule():
+    n, j = 20, 3
+    net = sbp.mlp([2, n], activation="softmax", loss="cross_entropy")
+    d = _line(net.equations(), "δ⁽¹⁾ⱼ")
+    rng = np.random.default_rng(7)
+    z, y = rng.normal(size=n), rng.dirichlet(np.ones(n))
+    a = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    (i, lo, hi), = d.limits
+    assert (lo, hi) == (1, n)
+    ai, yi = real_symbol(symbol_name("a", 1, "i")), real_symbol(symbol_name("y", None, "i"))
+    aj = real_symbol(symbol_name("a", 1, "j"))
+    mine = sum(float(d.function.subs({ai: a[k], yi: y[k], aj: a[j - 1], i: k + 1, sp.Symbol("j"): j}))
+               for k in range(n))
+    zs, ys = sp.symbols(f"z1:{n + 1}"), sp.symbols(f"y1:{n + 1}")
+    soft = [sp.exp(zk) / sum(sp.exp(zi) for zi in zs) for zk in zs]
+    oracle = sp.diff(-sum(yk * sp.log(sk) for yk, sk in zip(ys, soft)), zs[j - 1])
+    at = {**dict(zip(zs, z.tolist())), **dict(zip(ys, y.tolist()))}
+    assert close(mine, float(oracle.subs(at)), rtol=1e-10, atol=1e-12)
+
+
+def test_equations_the_way_out_of_a_refusal_answers_for_100000_outputs():
+    refused = run_cli("derive", "--layers", "100000,100000", "--wrt", "w1_1_1")
+    assert refused.returncode == 2 and "--equations" in refused.stderr
+    out = run_cli("derive", "--layers", "100000,100000", "--equations")  # 768 MB, bounded time
+    assert out.returncode == 0, out.stderr
+    assert "100000" in out.stdout and "δ⁽¹⁾ⱼ = a⁽¹⁾ⱼ⋅(1 - a⁽¹⁾ⱼ)⋅(a⁽¹⁾ⱼ - yⱼ)" in out.stdout
