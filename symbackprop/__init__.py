@@ -28,6 +28,9 @@ _EXPORTS: dict[str, str] = {
     "ModelFileError": "errors",
     "OutputError": "errors",
     "TrainingDivergedError": "errors",
+    # limits on what a formula (or a LaTeX formula) may cost
+    "Limits": "limits",
+    "LatexLimits": "checking.latex",
     # formulas, activations, losses, the network
     "parse_formula": "parse",
     "Activation": "activations",
@@ -143,6 +146,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .checking import (
         gradcheck as gradcheck,
     )
+    from .checking.latex import (
+        LatexLimits as LatexLimits,
+    )
     from .compiler import (
         CompiledModel as CompiledModel,
     )
@@ -205,6 +211,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .graph import (
         graph_limit as graph_limit,
+    )
+    from .limits import (
+        Limits as Limits,
     )
     from .losses import (
         LOSSES as LOSSES,

@@ -20,6 +20,7 @@ import sympy as sp
 
 from .activations import at_kinks
 from .backprop import TIDY_MAX_SIZE, tidy, tree_size
+from .losses import per_output_term
 from .notation import latex_name, real_symbol, text_name
 from .notation import symbol_name as _name
 from .printing import Document, Line, Section, print_latex, print_markdown, print_text
@@ -28,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import Spec
 
 __all__ = ["Equations"]
+
+#: Past this many outputs, J and ∇_a J are written from the loss's term per output.
+WIDE = 16
 
 
 def _sym(head: str, layer, *index) -> sp.Symbol:
@@ -65,17 +69,24 @@ class Equations:
                 Line("∂J/∂b⁽ˡ⁾ = δ⁽ˡ⁾", r"\frac{\partial J}{\partial b^{(l)}} &= \delta^{(l)}"),
             ),
         )
-        outputs, targets = spec.outputs, spec.targets
-        loss = spec.loss(outputs, targets)
+        aj, yj, n = _sym("a", L, "j"), _sym("y", None, "j"), spec.sizes[-1]
+        # A wide output layer: J and ∇_a J from the loss's one term per output (building and
+        # differentiating n terms takes minutes for 100,000 outputs).
+        term = per_output_term(spec.loss, n, aj, yj) if n > WIDE else None
+        if term is not None:
+            loss, grads = sp.Sum(term, (sp.Symbol("j"), 1, n)), None
+            generic = at_kinks(sp.diff(term, aj))
+        else:
+            outputs, targets = spec.outputs, spec.targets
+            loss = spec.loss(outputs, targets)
+            # ∂J/∂a_j from the summands that hold a_j: linear, not quadratic, in the outputs.
+            holding: dict[sp.Symbol, list[sp.Expr]] = {}
+            for part in loss.args if isinstance(loss, sp.Add) else (loss,):
+                for a in part.free_symbols:
+                    holding.setdefault(a, []).append(part)
+            grads = [at_kinks(sp.diff(sp.Add(*holding.get(a, ())), a)) for a in outputs]
+            generic = self._generic(grads, L)
         lines = [Line("J", "J", loss)]
-        # ∂J/∂a_j from the summands that hold a_j: linear, not quadratic, in the outputs.
-        holding: dict[sp.Symbol, list[sp.Expr]] = {}
-        for part in loss.args if isinstance(loss, sp.Add) else (loss,):
-            for a in part.free_symbols:
-                holding.setdefault(a, []).append(part)
-        grads = [at_kinks(sp.diff(sp.Add(*holding.get(a, ())), a)) for a in outputs]
-        generic = self._generic(grads, L)
-        aj = _sym("a", L, "j")
         if generic is not None:
             lines.append(Line(f"∂J/∂{text_name(aj)}", rf"\frac{{\partial J}}{{\partial {latex_name(aj)}}}", generic))
         else:
@@ -105,6 +116,11 @@ class Equations:
         out_act, zL, dL = spec.activations[-1], _sym("z", L, "j"), _sym("delta", L, "j")
         if out_act.elementwise and generic is not None:
             deltas.append(Line(text_name(dL), latex_name(dL), tidy(generic * out_act.local_partial(zL, aj))))
+        elif grads is None:  # wide softmax output: δ_j = Σ_i ∂J/∂a_i · a_i (δ_ij − a_j)
+            i, ai = sp.Symbol("i"), _sym("a", L, "i")
+            gi = generic.xreplace({aj: ai, yj: _sym("y", None, "i")})
+            d = sp.Sum(gi * ai * (sp.KroneckerDelta(i, sp.Symbol("j")) - aj), (i, 1, n))
+            deltas.append(Line(text_name(dL), latex_name(dL), d))
         else:
             # Not one form for every j (softmax, or a loss that treats outputs differently):
             # write each output neuron's δ out.

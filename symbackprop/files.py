@@ -302,14 +302,16 @@ def _special(path: str) -> str | None:
     return _kind(mode)
 
 
-def _directory_problem(directory: str) -> str | None:
-    """Why a file cannot be created in ``directory``, or None when it can."""
+def _directory_problem(directory: str, shown: str | None = None) -> str | None:
+    """Why a file cannot be created in ``directory`` (named ``shown`` in the message, the
+    way the user wrote it), or None when it can."""
+    shown = shown or directory
     if not os.path.exists(directory):
-        return f"the directory {directory!r} does not exist"
+        return f"the directory {shown!r} does not exist"
     if not os.path.isdir(directory):
-        return f"{directory!r} is not a directory"
+        return f"{shown!r} is not a directory"
     if not os.access(directory, os.W_OK | os.X_OK):
-        return f"the directory {directory!r} is not writable"
+        return f"the directory {shown!r} is not writable"
     return None
 
 
@@ -353,7 +355,10 @@ def _why_not_writable(where: str) -> str | None:
     target = _target(where)
     if os.path.isdir(target):
         return "it is a directory"
-    return _directory_problem(os.path.dirname(target) or ".")
+    directory = os.path.dirname(target) or "."
+    given = os.path.dirname(where) or "."
+    # Name the directory as the user wrote it unless a symbolic link led elsewhere.
+    return _directory_problem(directory, given if os.path.realpath(given) == directory else None)
 
 
 def _alive(pid: int) -> bool:

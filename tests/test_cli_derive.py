@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+from bounded import run_cli
 
 from symbackprop.cli import main
 
@@ -42,6 +44,24 @@ def test_derive_at_a_sample(tmp_path, capsys):
     assert main(["derive", "--layers", "1,1", "--activation", "identity", "--wrt", "w1_1_1",
                  "--at", str(params), "--x", "3", "--y", "1"]) == 0
     assert "≈ 16.5" in capsys.readouterr().out
+
+
+def test_at_reads_a_bounded_regular_file_only(tmp_path, monkeypatch, capsys):
+    # /dev/zero would be read for ever: refused unread, in a child whose memory is bounded.
+    r = run_cli("derive", "--layers", "1,1", "--wrt", "w1_1_1", "--at", "/dev/zero", "--x", "1", "--y", "1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "/dev/zero is a character device, not a regular file: give a --at file" in r.stderr
+    if hasattr(os, "mkfifo"):  # a FIFO nobody writes to does not hang either
+        fifo = tmp_path / "p.json"
+        os.mkfifo(fifo)
+        assert main(["derive", "--layers", "1,1", "--wrt", "w1_1_1", "--at", str(fifo), "--x", "1", "--y", "1"]) == 2
+        assert "is a FIFO (named pipe), not a regular file" in capsys.readouterr().err
+    big = tmp_path / "big.json"
+    big.write_text('{"w1_1_1": 1.0, "b1_1": 0.0}' + " " * 100)
+    monkeypatch.setenv("SYMBACKPROP_MAX_TEXT_BYTES", "64")
+    assert main(["derive", "--layers", "1,1", "--wrt", "w1_1_1", "--at", str(big), "--x", "1", "--y", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "over the limit of 64 bytes" in err and "SYMBACKPROP_MAX_TEXT_BYTES" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

@@ -198,9 +198,9 @@ def test_help_examples_are_honest(capsys, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "flag, path, wanted",
     [
-        ("--save", "missing/dir/m.npz", "the folder 'missing/dir' does not exist"),
-        ("--save", ".", "it is a folder"),
-        ("--plot", "missing/dir/loss.png", "the folder 'missing/dir' does not exist"),
+        ("--save", "missing/dir/m.npz", "the directory 'missing/dir' does not exist"),
+        ("--save", ".", "it is a directory"),
+        ("--plot", "missing/dir/loss.png", "the directory 'missing/dir' does not exist"),
         ("--plot", "loss.gif", "--plot must end in .png, .svg or .pdf"),
         ("--plot", "loss", "--plot must end in .png, .svg or .pdf"),
     ],
@@ -261,6 +261,21 @@ def test_out_fifo_is_written_through_not_replaced(capsys, xor_model, tmp_path):
     reader.join(timeout=60)
     assert code == 0 and got and got[0].startswith("y,predicted\n") and got[0].count("\n") == 5
     assert fifo.is_fifo() and sorted(os.listdir(tmp_path)) == ["p.csv", "xor.npz"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+def test_out_uses_the_one_writer_link_followed_stale_temps_removed(capsys, xor_model, tmp_path):
+    # The CLI writes through symbackprop.files: a link is followed (the file it names is
+    # replaced, the link stays) and a dead process's temp file beside the target is removed.
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "p.csv"
+    link.symlink_to(real)
+    stale = tmp_path / ".real.csv.symbackprop-tmp-999999999-abcd"
+    stale.write_text("left by a killed save")
+    code, _out, _err = run(capsys, "predict", str(xor_model), "--data", "xor", "--out", str(link))
+    assert code == 0 and link.is_symlink() and real.read_text().startswith("y,predicted\n")
+    assert not stale.exists()
 
 
 HOSTILE = {"=HYPERLINK(\"http://evil\",\"x\")": 0, "@SUM(A1:A9)": 1}

@@ -29,6 +29,7 @@ from symbackprop.graph import (
     cone_size,
     graph_size,
 )
+from symbackprop.notation import real_symbol, symbol_name
 
 HIDDEN = ["sigmoid", "tanh", "relu", "softplus", "identity", "arctan", "leaky_relu"]
 # (output activation, loss): the elementwise pairs and softmax, which couples all outputs.
@@ -353,3 +354,129 @@ def test_wide_softmax_output_keeps_its_long_delta_and_stays_right():
         p = net.w(layer, at[0] + 1, at[1] + 1) if len(at) == 2 else net.b(layer, at[0] + 1)
         d = Derivation(Backprop(net, build_cone(net, p)), p)
         assert close(twin.value_of(d), twin.finite_difference(layer, at), rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("what", ["formula", "expression"])
+def test_cli_render_without_wrt_draws_w111_without_naming_every_parameter(what, tmp_path, monkeypatch, capsys):
+    import symbackprop.cli.render as cli_render
+    from symbackprop.cli import main
+
+    made = []
+
+    def network(args):
+        made.append(sbp.mlp([3, 2, 1]))
+        return made[-1]
+
+    monkeypatch.setattr(cli_render, "network_from_args", network)
+    monkeypatch.setattr(sbp.Network, "grad", lambda self, p, **kw: asked.append(p) or grad(self, p, **kw))
+    monkeypatch.setattr(sbp.Network, "derivation", lambda self, p: asked.append(p) or derivation(self, p))
+    asked: list = []
+    out = tmp_path / "f.svg"
+    assert main(["render", "--layers", "3,2,1", "--what", what, "--out", str(out)]) == 0
+    assert out.exists() and asked[:1] == [made[0].w(1, 1, 1)]
+    # net.params would name all parameters first (2 million of them take 20 s).
+    assert "params" not in made[0].__dict__
+
+
+grad, derivation = sbp.Network.grad, sbp.Network.derivation
+
+
+# ---------------------------------------------------------------------------- check, size first
+def test_check_refuses_a_large_network_before_any_work(tmp_path):
+    net = sbp.mlp([1000, 1000, 1000])
+    with pytest.raises(sbp.GraphTooLargeError) as info:
+        sbp.check(net, "w1_1_1", "delta1_1*x1")
+    msg = _one_line(str(info.value))
+    assert msg.startswith("Checking a formula needs the scalar graph of the 1000-1000-1000 network")
+    assert "4,006,000 edges" in msg and "max_edges=None" in msg
+    # Refused from the sizes alone: no graph, no parameter list, no sampled point.
+    assert "graph" not in net.__dict__ and "params" not in net.__dict__
+    with pytest.raises(sbp.GraphTooLargeError):  # before the file is even opened
+        sbp.check_file(net, tmp_path / "never-read.txt")
+
+
+def test_check_max_edges_is_the_way_out_it_names():
+    net = sbp.mlp([2, 2, 1])
+    edges = graph_size(net).edges
+    with pytest.raises(sbp.GraphTooLargeError, match=f"{edges} edges"):
+        sbp.check(net, "w2_1_1", "delta2_1*a1_1", max_edges=edges - 1)
+    with sbp.graph_limit(edges - 1):
+        assert sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1*a1_1", max_edges=None, symbolic=False).ok
+        assert sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1*a1_1", max_edges=edges, symbolic=False).ok
+    with sbp.graph_limit(None):
+        assert not sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1", symbolic=False).ok
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--formula", "delta1_1*x1"],
+    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--latex", r"\delta^{(1)}_1 x_1"],
+    ["check", "--layers", "1000,1000,1000", "--file", "/no/such/file.txt"],
+    ["check-layer", "--layers", "1000,1000,1000", "--wrt", "dW1", "--formula", "delta1 @ x.T"],
+])
+def test_cli_check_refuses_a_large_network_in_one_line_within_bounds(args):
+    out = run_cli(*args)  # 768 MB of address space (the old check took 2.1 GB and 84 s)
+    assert out.returncode == 2, out.stderr
+    msg = _one_line(out.stderr)
+    assert "4,006,000 edges" in msg and "--max-graph-edges 4006000" in msg
+    assert "symbackprop derive --equations" in msg and "max_edges" not in msg
+
+
+def test_cli_check_max_graph_edges_bounds_and_raises(capsys):
+    from symbackprop.cli import main
+
+    small = ["check", "--layers", "2,2,1", "--wrt", "w2_1_1", "--formula", "delta2_1*a1_1", "--no-symbolic"]
+    assert main([*small, "--max-graph-edges", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "20 edges" in err and "--max-graph-edges 20" in err
+    assert main([*small, "--max-graph-edges", "20"]) == 0
+
+
+# ---------------------------------------------------------------------------- wide equations
+def _line(eq, label: str):
+    return next(line.expr for s in eq.sections() for line in s.lines if line.text == label)
+
+
+@pytest.mark.parametrize("loss", ["quadratic", "mse", "binary_cross_entropy", "cross_entropy"])
+def test_wide_output_equations_match_the_full_loss(loss):
+    # 20 outputs (past equations.WIDE): J and ∇_a J come from the loss's term per output;
+    # the oracle differentiates the loss built over all 20 outputs.
+    net = sbp.mlp([2, 20], activation="sigmoid", loss=loss)
+    eq = net.equations()
+    J, full = _line(eq, "J"), net.loss(net.outputs, net.targets)
+    generic = _line(eq, "∂J/∂a⁽¹⁾ⱼ")
+    aj, yj = real_symbol(symbol_name("a", 1, "j")), real_symbol(symbol_name("y", None, "j"))
+    assert isinstance(J, sp.Sum) and J.limits[0][2] == 20
+    for j in (1, 7, 20):
+        at = {aj: net.a(1, j), yj: net.y(j)}
+        assert sp.simplify(generic.xreplace(at) - sp.diff(full, net.a(1, j))) == 0
+    # J is the sum of its term over the outputs, term by term.
+    term = J.function
+    assert sp.expand(sum(term.xreplace({aj: a, yj: y}) for a, y in zip(net.outputs, net.targets)) - full) == 0
+
+
+def test_wide_softmax_equations_delta_against_the_chain_rule():
+    n, j = 20, 3
+    net = sbp.mlp([2, n], activation="softmax", loss="cross_entropy")
+    d = _line(net.equations(), "δ⁽¹⁾ⱼ")
+    rng = np.random.default_rng(7)
+    z, y = rng.normal(size=n), rng.dirichlet(np.ones(n))
+    a = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    (i, lo, hi), = d.limits
+    assert (lo, hi) == (1, n)
+    ai, yi = real_symbol(symbol_name("a", 1, "i")), real_symbol(symbol_name("y", None, "i"))
+    aj = real_symbol(symbol_name("a", 1, "j"))
+    mine = sum(float(d.function.subs({ai: a[k], yi: y[k], aj: a[j - 1], i: k + 1, sp.Symbol("j"): j}))
+               for k in range(n))
+    zs, ys = sp.symbols(f"z1:{n + 1}"), sp.symbols(f"y1:{n + 1}")
+    soft = [sp.exp(zk) / sum(sp.exp(zi) for zi in zs) for zk in zs]
+    oracle = sp.diff(-sum(yk * sp.log(sk) for yk, sk in zip(ys, soft)), zs[j - 1])
+    at = {**dict(zip(zs, z.tolist())), **dict(zip(ys, y.tolist()))}
+    assert close(mine, float(oracle.subs(at)), rtol=1e-10, atol=1e-12)
+
+
+def test_equations_the_way_out_of_a_refusal_answers_for_100000_outputs():
+    refused = run_cli("derive", "--layers", "100000,100000", "--wrt", "w1_1_1")
+    assert refused.returncode == 2 and "--equations" in refused.stderr
+    out = run_cli("derive", "--layers", "100000,100000", "--equations")  # 768 MB, bounded time
+    assert out.returncode == 0, out.stderr
+    assert "100000" in out.stdout and "δ⁽¹⁾ⱼ = a⁽¹⁾ⱼ⋅(1 - a⁽¹⁾ⱼ)⋅(a⁽¹⁾ⱼ - yⱼ)" in out.stdout

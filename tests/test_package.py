@@ -29,3 +29,11 @@ def test_import_is_light():
     code = "import sys, symbackprop; print(sorted(m for m in ('sympy', 'numpy', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_limits_are_exported():
+    from symbackprop.checking.latex import LatexLimits
+    from symbackprop.limits import Limits
+
+    assert sbp.Limits is Limits and sbp.LatexLimits is LatexLimits
+    assert {"Limits", "LatexLimits"} <= set(sbp.__all__) <= set(dir(sbp))

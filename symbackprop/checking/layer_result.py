@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .result import Diagnosis
+from .result import Diagnosis, explain
 
 __all__ = ["LayerCheckResult", "LayerCounterexample"]
 
@@ -113,21 +113,11 @@ class LayerCheckResult:
         return self.ok
 
     def __str__(self) -> str:
-        shown = self.source or self.formula
-        head = "RIGHT" if self.ok else "WRONG"
-        lines = [f"{head}: {self.subject} = {shown} is {'correct' if self.ok else 'not correct'}."]
-        if self.counterexample is not None:
-            lines.append("Counterexample:")
-            lines.append(self.counterexample.text())
-        for i, d in enumerate(self.diagnoses):
-            lines.append(f"{'Diagnosis' if i == 0 else 'Also'} ({d.kind.replace('_', ' ')}): {d.message}")
-        if not self.ok and not self.diagnoses:
-            lines.append("Diagnosis: none of the usual slips (transpose, @ or ⊙, layer, f'(z), "
-                         "batch average, sign, factor) explains the difference.")
         rows, cols = self.shape
-        lines.append(f"True: {self.subject} = {self.truth}  (shape {rows}×{cols})")
-        lines.append("Tests: " + "; ".join(f"{k}: {v}" for k, v in self.outcomes.items()))
-        return "\n".join(lines)
+        return explain(self.ok, self.subject, self.source or self.formula, self.counterexample,
+                       self.diagnoses, truth=f"{self.truth}  (shape {rows}×{cols})",
+                       outcomes=self.outcomes,
+                       slips="transpose, @ or ⊙, layer, f'(z), batch average, sign, factor")
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data, for JSON.

@@ -114,6 +114,32 @@ class Counterexample:
         return "\n".join(lines)
 
 
+def explain(ok: bool, subject: str, shown: str, counterexample: Counterexample | None,
+            diagnoses: tuple[Diagnosis, ...], *, truth: str, outcomes: dict[str, str],
+            slips: str = "") -> str:
+    """The printed verdict of a check (scalar or layer-level): verdict, counterexample,
+    diagnoses, the true formula, the tests run. ``slips`` lists the usual slips looked
+    for, said when none explains a wrong answer (empty: say nothing).
+
+    Examples
+    --------
+    >>> print(explain(True, "∂J/∂b", "d", None, (), truth="d", outcomes={"numeric": "agrees"}))
+    RIGHT: ∂J/∂b = d is correct.
+    True: ∂J/∂b = d
+    Tests: numeric: agrees
+    """
+    lines = [f"{'RIGHT' if ok else 'WRONG'}: {subject} = {shown} is {'correct' if ok else 'not correct'}."]
+    if counterexample is not None:
+        lines += ["Counterexample:", counterexample.text()]
+    for i, d in enumerate(diagnoses):
+        lines.append(f"{'Diagnosis' if i == 0 else 'Also'} ({d.kind.replace('_', ' ')}): {d.message}")
+    if not ok and not diagnoses and slips:
+        lines.append(f"Diagnosis: none of the usual slips ({slips}) explains the difference.")
+    lines.append(f"True: {subject} = {truth}")
+    lines.append("Tests: " + "; ".join(f"{k}: {v}" for k, v in outcomes.items()))
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The verdict on one hand-derived formula.
@@ -161,21 +187,10 @@ class CheckResult:
 
     def __str__(self) -> str:
         subject = self.subject or f"∂J/∂{text_name(self.wrt)}"
-        verdict = "RIGHT" if self.ok else "WRONG"
-        shown = self.source or to_str(self.formula)
-        lines = [f"{verdict}: {subject} = {shown} is {'correct' if self.ok else 'not correct'}."]
-        if self.counterexample is not None:
-            lines.append("Counterexample:")
-            lines.append(self.counterexample.text())
-        for i, d in enumerate(self.diagnoses):
-            head = "Diagnosis" if i == 0 else "Also"
-            lines.append(f"{head} ({d.kind.replace('_', ' ')}): {d.message}")
-        if not self.ok and not self.diagnoses and self.counterexample is not None:
-            lines.append("Diagnosis: none of the usual slips (sign, constant factor, wrong index, "
-                         "missing path, missing or extra local partial) explains the difference.")
-        lines.append(f"True: {subject} = {to_str(self.truth)}")
-        lines.append("Tests: " + "; ".join(f"{k}: {v}" for k, v in self.outcomes.items()))
-        return "\n".join(lines)
+        slips = ("sign, constant factor, wrong index, missing path, missing or extra local partial"
+                 if self.counterexample is not None else "")
+        return explain(self.ok, subject, self.source or to_str(self.formula), self.counterexample,
+                       self.diagnoses, truth=to_str(self.truth), outcomes=self.outcomes, slips=slips)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data (strings in Python syntax and LaTeX), for JSON.

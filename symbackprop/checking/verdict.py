@@ -28,6 +28,7 @@ import sympy as sp
 from ..activations import step_at_zero
 from ..backprop import SUM_TO_ONE, sum_to_one
 from ..errors import ExpressionTooLargeError, FormulaError, SymbackpropError
+from ..graph import CURRENT_LIMIT, check_graph_size, graph_size
 from ..notation import text_name
 from ..parse import parse_formula
 from .diagnose import close, diagnose_gradient
@@ -35,7 +36,7 @@ from .evaluate import evaluate, sample_points
 from .result import CheckResult, Counterexample
 from .symbolic import SYMBOLIC_MAX_SIZE, describe, prove_equal
 
-__all__ = ["MIN_POINTS", "FileLine", "check", "check_file", "read_formula"]
+__all__ = ["MIN_POINTS", "FileLine", "check", "check_file", "read_formula", "size_first"]
 
 #: The numeric test decides only with at least this many valid points.
 MIN_POINTS = 8
@@ -65,6 +66,26 @@ def read_formula(net, formula: str | sp.Expr, what: str = "formula") -> sp.Expr:
         )
     # Symbols are matched by name (a user's Symbol may carry assumptions).
     return formula.xreplace({s: net.symbol(s.name) for s in formula.free_symbols})
+
+
+def size_first(net, max_edges: int | None | object = CURRENT_LIMIT) -> None:
+    """Refuse, before any work, a network whose scalar graph is past ``max_edges`` (the
+    symbolic test and the diagnosis walk that graph; the numeric test samples every
+    parameter); build it otherwise.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> size_first(sbp.mlp([1000, 1000, 1000]))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.GraphTooLargeError: Checking a formula needs the scalar graph of the 1000-1000-1000 network; it has 4,006,000 edges ...
+    """
+    if "backprop" not in net.__dict__:
+        sizes = "-".join(map(str, net.sizes))
+        check_graph_size(graph_size(net), max_edges,
+                         f"Checking a formula needs the scalar graph of the {sizes} network; it")
+        net.prepare_graph(None)
 
 
 def _leaves(net) -> list[sp.Symbol]:
@@ -141,6 +162,7 @@ def check(
     seed: int = 0,
     symbolic: bool = True,
     timeout: float = 5.0,
+    max_edges: int | None | object = CURRENT_LIMIT,
 ) -> CheckResult:
     """Check a hand-derived ∂J/∂p: right or wrong, where it fails, and how it is wrong.
 
@@ -161,6 +183,11 @@ def check(
         Also try a symbolic proof (when the numeric test finds no difference).
     timeout : float
         Seconds the symbolic proof may take.
+    max_edges : int or None
+        The largest scalar graph to build (default: the limit
+        :func:`~symbackprop.graph.graph_limit` set, 100,000 edges); None accepts any size.
+        A larger network is refused (:class:`~symbackprop.errors.GraphTooLargeError`)
+        before any work.
 
     Returns
     -------
@@ -181,6 +208,7 @@ def check(
     Your formula lacks the factor σ'(z2_1) = a2_1*(1 - a2_1) = ∂a⁽²⁾₁/∂z⁽²⁾₁, the local partial on the edge z⁽²⁾₁ → a⁽²⁾₁.
     """
     p = net.parameter(wrt)
+    size_first(net, max_edges)
     expr = read_formula(net, formula)
     source = formula.strip() if isinstance(formula, str) else ""
     truth = net.grad(p)
@@ -274,7 +302,8 @@ def check_file(net, path: str | os.PathLike, **options) -> list[FileLine]:
     path : str or PathLike
         The file, UTF-8.
     **options
-        Passed to :func:`check` (``points``, ``seed``, ``symbolic``, ``timeout``).
+        Passed to :func:`check` (``points``, ``seed``, ``symbolic``, ``timeout``,
+        ``max_edges``; a network past ``max_edges`` is refused before the file is read).
 
     Examples
     --------
@@ -288,6 +317,7 @@ def check_file(net, path: str | os.PathLike, **options) -> list[FileLine]:
     """
     from ..files import read_bytes  # a regular file (or -) of bounded size: never /dev/zero
 
+    size_first(net, options.get("max_edges", CURRENT_LIMIT))
     try:
         text = read_bytes(path, what="formula file", limit_name="text_bytes",
                           argument=None, stdin=True).decode("utf-8")

@@ -9,6 +9,8 @@ from .common import add_network_args, network_from_args, nonnegative_int, say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .derive import add_graph_limit
+
     p = sub.add_parser(
         "check",
         help="check a hand-derived gradient: right or wrong, where, and how",
@@ -26,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_network_args(p)
+    add_graph_limit(p)
     for action in p._actions:
         if action.dest == "layers":  # not needed with --function
             action.required = False
@@ -103,3 +106,14 @@ def run(args: argparse.Namespace) -> int:
     r = check(net, args.wrt, formula, **options)
     _emit([r], args.json)
     return 0 if r.ok else 1
+
+
+from .derive import size_first  # noqa: E402 - the wrapper, kept at the end of the file
+
+
+def _checks_a_network(args: argparse.Namespace) -> str:
+    # Before the formula (or the LaTeX, or the file) is read: those need every symbol name.
+    return "Checking a formula needs" if args.layers is not None and args.function is None else ""
+
+
+run = size_first(run, "symbackprop derive --equations", _checks_a_network)

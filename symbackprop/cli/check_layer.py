@@ -9,6 +9,8 @@ from .common import add_network_args, network_from_args, nonnegative_int, say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .derive import add_graph_limit
+
     p = sub.add_parser(
         "check-layer",
         help="check a matrix-form answer (delta1 = (W2.T @ delta2) * a1 * (1 - a1), dW1 = delta1 @ x.T)",
@@ -26,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_network_args(p)
+    add_graph_limit(p)
     p.add_argument("--wrt", metavar="QUANTITY", required=True,
                    help="what the formula computes: dW1, db1, delta1, z1, a1 (any layer)")
     p.add_argument("--formula", metavar="FORMULA", required=True,
@@ -46,3 +49,9 @@ def run(args: argparse.Namespace) -> int:
     r = check_layer(net, args.wrt, args.formula, batch=args.batch, draws=args.draws, seed=args.seed)
     say(json.dumps(r.to_dict(), indent=2, ensure_ascii=False) if args.json else str(r))
     return 0 if r.ok else 1
+
+
+from .derive import size_first  # noqa: E402 - the wrapper, kept at the end of the file
+
+# Every layer quantity is computed from the scalar graph: its size is checked first.
+run = size_first(run, "symbackprop derive --equations", lambda args: "Checking a layer-level formula needs")

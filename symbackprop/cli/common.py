@@ -4,14 +4,11 @@ before any work, and output that is safe for a terminal and a spreadsheet."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import re
-import stat
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..network import Network
@@ -137,84 +134,52 @@ precision_value = number(int, "an integer from 1 to 17", lambda v: 1 <= v <= 17)
 
 
 def check_writable(flag: str, path: str, *, stdout: bool = False) -> None:
-    """Refuse, in one line naming ``flag``, a path that cannot be written.
+    """:func:`symbackprop.files.check_writable` for the path given to ``flag``: refuse now,
+    in one line naming the flag, a path that cannot be written.
 
-    ``-`` means standard output where ``stdout`` is true. A FIFO or character device that
-    exists is written through; otherwise the folder must exist and be writable (the file is
-    written beside it first, then renamed).
+    ``-`` means standard output only where ``stdout`` is true (elsewhere it is refused).
 
     Examples
     --------
     >>> check_writable("--out", "/no/such/folder/p.csv")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.SpecError: Cannot write --out '/no/such/folder/p.csv': the folder '/no/such/folder' does not exist.
+    symbackprop.errors.OutputError: Cannot write --out '/no/such/folder/p.csv': the directory '/no/such/folder' does not exist.
     """
     from ..errors import SpecError
+    from ..files import check_writable as writable
 
-    if path == "-":
-        if stdout:
-            return
+    if path == "-" and not stdout:
         raise SpecError(f"{flag} cannot write to standard output ('-'); give a file name.")
     if not path.strip():
         raise SpecError(f"{flag} needs a file name; got {path!r}.")
-    where = f"Cannot write {flag} {path!r}"
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise SpecError(f"{where}: {exc.strerror}.") from None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise SpecError(f"{where}: it is a folder; give a file name inside it.")
-    if mode is not None and not stat.S_ISREG(mode):
-        if not os.access(path, os.W_OK):
-            raise SpecError(f"{where}: permission denied.")
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        shown = os.path.dirname(path) or folder
-        raise SpecError(f"{where}: the folder {shown!r} does not exist.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SpecError(f"{where}: the folder {os.path.dirname(path) or '.'!r} is not writable.")
+    writable(path, what=flag)
 
 
 def check_picture(flag: str, path: str) -> None:
-    """:func:`check_writable`, and the extension must name a picture format (png, svg, pdf)."""
+    """:func:`check_writable`, and the extension must name a picture format
+    (:func:`symbackprop.render.drawing.picture_format`), said in terms of ``flag``.
+
+    Examples
+    --------
+    >>> check_picture("--out", "net.gif")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.OutputError: --out must end in .png, .svg or .pdf (the picture format); got 'net.gif'.
+    """
     from pathlib import Path
 
-    from ..errors import SpecError
-    from ..render.drawing import FORMATS
+    from ..errors import OutputError
+    from ..render.drawing import FORMATS, picture_format
 
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
-        raise SpecError(
+    try:
+        picture_format(Path(path).suffix)
+    except OutputError:
+        raise OutputError(
             f"{flag} must end in {', '.join('.' + f for f in FORMATS[:-1])} or .{FORMATS[-1]} "
             f"(the picture format); got {path!r}."
-        )
+        ) from None
     check_writable(flag, path)
-
-
-@contextlib.contextmanager
-def open_output(path: str) -> Iterator[IO[str]]:
-    """A text stream to write ``path`` through: standard output for ``-``, the FIFO or device
-    itself when ``path`` is one (never replaced by a file), else an atomic write (a temp file
-    renamed over ``path`` once complete)."""
-    if path == "-":
-        yield sys.stdout
-        return
-    try:
-        special = not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        special = False
-    if special:
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        return
-    from ..store import atomic_write
-
-    with atomic_write(path, "w") as fh:
-        yield fh
 
 
 # --- messages: in flags, not Python arguments ---------------------------------------------

@@ -52,13 +52,13 @@ def _floats(text: str | None, flag: str) -> list[float]:
 
 def _load_params(path: str) -> dict[str, float]:
     from ..errors import SpecError
+    from ..files import read_bytes
 
+    # Bounded like a formula file; a FIFO or a device (/dev/zero) is refused unread.
+    raw = read_bytes(path, what="--at file", error=SpecError, limit_name="text_bytes", argument=None)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise SpecError(f"Cannot read --at file {path!r}: {exc.strerror}.") from None
-    except json.JSONDecodeError as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SpecError(f"--at file {path!r} is not valid JSON: {exc}.") from None
     if not isinstance(data, dict) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()

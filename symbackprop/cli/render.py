@@ -68,7 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_render(args: argparse.Namespace) -> int:
     check_picture("--out", args.out)  # before any work: a typo must not cost the drawing
     net = network_from_args(args)
-    wrt = net.parameter(args.wrt) if args.wrt else net.params[0]
+    # w1_1_1 is the first parameter; net.params[0] would build every parameter symbol first.
+    wrt = net.parameter(args.wrt) if args.wrt else net.w(1, 1, 1)
     from .. import render
 
     if args.what == "network":

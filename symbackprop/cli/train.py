@@ -22,7 +22,6 @@ from .common import (
     momentum_value,
     network_from_args,
     nonnegative_int,
-    open_output,
     positive_float,
     positive_int,
     precision_value,
@@ -247,7 +246,9 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.out is None or args.out == "-":
         write(sys.stdout, terminal=True)
     else:
-        with open_output(args.out) as fh:
+        from ..files import open_output
+
+        with open_output(args.out, "w", what="--out") as fh:
             write(fh, terminal=False)
         say(f"wrote {len(P)} predictions to {args.out}", err=True)
     return 0
