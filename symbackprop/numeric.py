@@ -161,9 +161,20 @@ def _compile(
                 lines.append((s, reduced))
             return lines, out
 
-    return sp.lambdify([sp.Symbol(names[a]) for a in args], list(outputs),
-                       modules=[{"numpy": np}], printer=_NamingPrinter(names), cse=cse,
-                       docstring_limit=0)
+    try:
+        return sp.lambdify([sp.Symbol(names[a]) for a in args], list(outputs),
+                           modules=[{"numpy": np}], printer=_NamingPrinter(names), cse=cse,
+                           docstring_limit=0)
+    except (RecursionError, SyntaxError):  # SymPy's printer, or Python's parser
+        raise _too_deep() from None
+
+
+def _too_deep() -> SymbackpropError:
+    return SymbackpropError(
+        "The expression is nested too deeply to be turned into code for numeric evaluation "
+        "(Python's recursion and parser limits, about 200 levels); write it with fewer "
+        "nested levels."
+    )
 
 
 def _repeats(expr: sp.Basic) -> bool:
@@ -271,10 +282,13 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, Any]) -> np.ndarray:
     shape = _shape(values)
     if expr.is_Symbol:  # the commonest formula part: nothing to compute
         return _float_array(_arrays(values, [expr])[0], shape)
-    symbols = _sorted_symbols([expr])
     # Cached by shape: a1_1*(1 - a1_1) and a2_3*(1 - a2_3) are one function of _v0, so
     # a check's many small formulas (one per neuron or path) are turned into code once.
-    f = lambdified((_canonical(expr, symbols),), _placeholders(symbols))
+    try:
+        symbols = _sorted_symbols([expr])
+        f = lambdified((_canonical(expr, symbols),), _placeholders(symbols))
+    except RecursionError:  # SymPy's own tree walks
+        raise _too_deep() from None
     args = _arrays(values, symbols)
     with np.errstate(all="ignore"):
         (out,) = f(*args)
@@ -315,9 +329,11 @@ def run(
     shape = _shape(values)
     for chunk in _chunks(list(assignments)):
         defined = {s for s, _ in chunk}
-        leaves = _sorted_symbols(e for _, e in chunk)
-        leaves = tuple(s for s in leaves if s not in defined)
-        f = _program(tuple(chunk), leaves)
+        try:
+            leaves = tuple(s for s in _sorted_symbols(e for _, e in chunk) if s not in defined)
+            f = _program(tuple(chunk), leaves)
+        except RecursionError:  # SymPy's own tree walks
+            raise _too_deep() from None
         args = _arrays(result, leaves)
         with np.errstate(all="ignore"):
             outs = f(*args)
