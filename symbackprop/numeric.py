@@ -149,7 +149,8 @@ def _compile(
 ) -> Callable[..., Any]:
     symbols = dict.fromkeys([*args, *(s for s, _ in assignments)])
     names = {s: f"_v{i}" for i, s in enumerate(symbols)}
-    cse: Any = True
+    # cse only where something repeats: finding nothing costs as much as the printing.
+    cse: Any = _repeats(sp.Tuple(*outputs))
     if assignments:
         # A program: the definitions in their order, each one's repeats shared.
         def cse(out: Any) -> tuple[list[tuple[sp.Basic, sp.Expr]], Any]:
