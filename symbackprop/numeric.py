@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 
 from .activations import at_kinks
@@ -133,8 +134,10 @@ class _NamingPrinter(KinkNumPyPrinter):
 
     def __init__(self, names: Mapping[sp.Symbol, str]):
         # Add terms in their stored order: sorting them (SymPy's default) is for people.
-        super().__init__({"fully_qualified_modules": True, "inline": True,
-                          "allow_unknown_functions": True, "order": "none"})
+        # strict, no unknown functions: a function SymPy has no NumPy form for is refused,
+        # never printed by its name into the code (a name can be any string).
+        super().__init__({"fully_qualified_modules": True, "inline": True, "strict": True,
+                          "allow_unknown_functions": False, "order": "none"})
         self._names = names
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
@@ -168,6 +171,12 @@ def _compile(
                            docstring_limit=0)
     except (RecursionError, SyntaxError):  # SymPy's printer, or Python's parser
         raise _too_deep() from None
+    except PrintMethodNotImplementedError as e:
+        what = str(e).splitlines()[0].rpartition(": ")[2]
+        raise SymbackpropError(
+            f"The expression holds a function NumPy has no form for ({what}); use numbers, "
+            "+ - * / ** and the functions the formula parser knows (docs/notation.md)."
+        ) from None
 
 
 def _too_deep() -> SymbackpropError:

@@ -205,3 +205,14 @@ def test_deep_nesting_is_refused_in_one_sentence():
         sys.setrecursionlimit(limit)
     with pytest.raises(SymbackpropError, match="nested too deeply"):
         numeric.evaluate(e, {x: np.ones(1)})
+
+
+def test_a_function_without_a_numpy_form_is_refused_not_printed_by_name():
+    # A SymPy function's name can be any string: it must never become code.
+    x = sp.Symbol("x")
+    sneaky = sp.Function("__import__('os').getcwd")(x)
+    with pytest.raises(SymbackpropError, match=r"no form for \(__import__\('os'\).getcwd\)"):
+        numeric.evaluate(sneaky + 1, {x: np.ones(2)})
+    # Every symbol is renamed in the code: its own name is never printed either.
+    odd = sp.Symbol("numpy); import os; (x")
+    np.testing.assert_array_equal(numeric.evaluate(2 * odd, {odd: np.array([1.5])}), [3.0])
