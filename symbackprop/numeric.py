@@ -140,6 +140,11 @@ class _NamingPrinter(KinkNumPyPrinter):
                           "allow_unknown_functions": False, "order": "none"})
         self._names = names
 
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        if fqn.startswith("math."):  # Python's scalar math (erf, gamma): not over arrays
+            raise PrintMethodNotImplementedError(f"no NumPy form: {fqn.partition('.')[2]}")
+        return super()._module_format(fqn, register)
+
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         name = self._names.get(expr)
         return name if name is not None else super()._print_Symbol(expr)

@@ -216,3 +216,5 @@ def test_a_function_without_a_numpy_form_is_refused_not_printed_by_name():
     # Every symbol is renamed in the code: its own name is never printed either.
     odd = sp.Symbol("numpy); import os; (x")
     np.testing.assert_array_equal(numeric.evaluate(2 * odd, {odd: np.array([1.5])}), [3.0])
+    with pytest.raises(SymbackpropError, match=r"no form for \(erf\)"):
+        numeric.evaluate(sp.erf(x), {x: np.ones(2)})  # Python's math.erf takes no arrays
