@@ -9,10 +9,11 @@ same kink convention (docs/notation.md, PyTorch's): ``Heaviside(u, 0)`` is 0 at 
 
 How: :func:`lambdified` turns expressions into one Python function with
 ``sympy.lambdify`` over SymPy's NumPy printer (extended by :class:`UfuncPrinting`),
-``cse=True`` so that a repeated subexpression is computed once. Turning an expression
-into code costs about a millisecond, so the functions are cached per (expressions,
-symbols): a check that evaluates the same formula again, or the same network's forward
-pass, pays once. :func:`run` evaluates a whole program (symbols defined one after the
+with ``cse`` wherever a subexpression repeats, so that it is computed once. Turning an
+expression into code costs a fraction of a millisecond to a few, so the functions are
+cached per (expressions, symbols), and :func:`evaluate` caches by the expression's shape
+(its symbols renamed in order): a check that evaluates the same formula again, the same
+formula of another neuron, or the same network's forward pass, pays once. :func:`run` evaluates a whole program (symbols defined one after the
 other, the forward pass then the δ recursion) as one function. Undefined values come back
 as ``nan``/``inf``, without warnings. An expression of more than :data:`MAX_NODES`
 distinct subexpressions is refused before any code is generated.
@@ -342,29 +343,44 @@ def run(
     """
     result = dict(values)
     shape = _shape(values)
-    for chunk in _chunks(list(assignments)):
-        defined = {s for s, _ in chunk}
-        try:
-            leaves = tuple(s for s in _sorted_symbols(e for _, e in chunk) if s not in defined)
-            f = _program(tuple(chunk), leaves)
-        except RecursionError:  # SymPy's own tree walks
-            raise _too_deep() from None
+    for defined, leaves, f in _compiled(tuple(assignments), MAX_NODES):
         args = _arrays(result, leaves)
         with np.errstate(all="ignore"):
             outs = f(*args)
-        result.update({s: _float_array(o, shape) for (s, _), o in zip(chunk, outs)})
+        result.update({s: _float_array(o, shape) for s, o in zip(defined, outs)})
     return result
 
 
-def _chunks(assignments: list[tuple[sp.Symbol, sp.Expr]]) -> list[list[tuple[sp.Symbol, sp.Expr]]]:
-    # Consecutive definitions of at most MAX_NODES distinct subexpressions in all.
+@functools.lru_cache(maxsize=64)
+def _compiled(
+    assignments: tuple[tuple[sp.Symbol, sp.Expr], ...], limit: int
+) -> list[tuple[tuple[sp.Symbol, ...], tuple[sp.Symbol, ...], Callable[..., list]]]:
+    # Each piece of the program: what it defines, what it reads, its function. Cached
+    # whole, so that running a program again (gradcheck's fallback runs the same program
+    # twice per parameter) walks no tree.
+    pieces = []
+    for chunk in _chunks(assignments, limit):
+        defined = tuple(s for s, _ in chunk)
+        try:
+            inside = set(defined)
+            leaves = tuple(s for s in _sorted_symbols(e for _, e in chunk) if s not in inside)
+            pieces.append((defined, leaves, _program(tuple(chunk), leaves)))
+        except RecursionError:  # SymPy's own tree walks
+            raise _too_deep() from None
+    return pieces
+
+
+def _chunks(
+    assignments: tuple[tuple[sp.Symbol, sp.Expr], ...], limit: int
+) -> list[list[tuple[sp.Symbol, sp.Expr]]]:
+    # Consecutive definitions of at most `limit` distinct subexpressions in all.
     chunks: list[list[tuple[sp.Symbol, sp.Expr]]] = [[]]
     total = 0
     for s, e in assignments:
         n = size(e)
-        if n > MAX_NODES:
+        if n > limit:
             _check_size([e])
-        if chunks[-1] and total + n > MAX_NODES:
+        if chunks[-1] and total + n > limit:
             chunks.append([])
             total = 0
         chunks[-1].append((s, e))
