@@ -126,7 +126,7 @@ def _check_size(exprs: Sequence[sp.Basic]) -> None:
 
 
 class _NamingPrinter(KinkNumPyPrinter):
-    """The printer of one generated function: its symbols are named ``_v0``, ``_v1``, ...
+    """The printer of one generated function: its symbols are renamed (``_V[0]``, ``_v0``).
 
     A symbol's own name may be no Python identifier (``δ1``) or the name of something the
     code calls (``numpy``, ``exp``); renaming in the printer costs nothing, where
@@ -156,8 +156,10 @@ def _compile(
     outputs: Sequence[sp.Expr],
     assignments: Sequence[tuple[sp.Symbol, sp.Expr]] = (),
 ) -> Callable[..., Any]:
-    symbols = dict.fromkeys([*args, *(s for s, _ in assignments)])
-    names = {s: f"_v{i}" for i, s in enumerate(symbols)}
+    # The arguments arrive as one tuple _V (lambdify sorts its arguments by SymPy's sort
+    # key: seconds for a network's 25 000 weights); the program's own symbols are _v0, ...
+    names = {a: f"_V[{i}]" for i, a in enumerate(args)}
+    names.update({s: f"_v{i}" for i, (s, _) in enumerate(assignments)})
     # cse only where something repeats: finding nothing costs as much as the printing.
     cse: Any = _repeats(sp.Tuple(*outputs))
     if assignments:
@@ -172,9 +174,8 @@ def _compile(
             return lines, out
 
     try:
-        return sp.lambdify([sp.Symbol(names[a]) for a in args], list(outputs),
-                           modules=[{"numpy": np}], printer=_NamingPrinter(names), cse=cse,
-                           docstring_limit=0)
+        f = sp.lambdify([sp.Symbol("_V")], list(outputs), modules=[{"numpy": np}],
+                        printer=_NamingPrinter(names), cse=cse, docstring_limit=0)
     except (RecursionError, SyntaxError):  # SymPy's printer, or Python's parser
         raise _too_deep() from None
     except PrintMethodNotImplementedError as e:
@@ -183,6 +184,7 @@ def _compile(
             f"The expression holds a function NumPy has no form for ({what}); use numbers, "
             "+ - * / ** and the functions the formula parser knows (docs/notation.md)."
         ) from None
+    return lambda *arrays: f(arrays)
 
 
 def _too_deep() -> SymbackpropError:
