@@ -91,7 +91,6 @@ def sample_values(
     (6.5, 15.125, 5.5)
     """
     spec = backprop.spec
-    values: dict[sp.Symbol, sp.Float] = {}
     given = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in params.items()}
     missing = [p.name for p in spec.params if p.name not in given]
     if missing:
@@ -101,26 +100,28 @@ def sample_values(
     for name, arr, n in (("x", x, spec.sizes[0]), ("y", y, spec.sizes[-1])):
         if len(arr) != n:
             raise SpecError(f"{name} must have {n} value(s) for this network; got {len(arr)}.")
-    for p in spec.params:
-        values[p] = sp.Float(float(given[p.name]))
-    values.update({s: sp.Float(float(v)) for s, v in zip(spec.inputs, x)})
-    values.update({s: sp.Float(float(v)) for s, v in zip(spec.targets, y)})
+    from . import numeric  # the one numeric evaluator (imported here: a small local edit)
+
+    leaves = {p: float(given[p.name]) for p in spec.params}
+    leaves.update({s: float(v) for s, v in zip(spec.inputs, x)})
+    leaves.update({s: float(v) for s, v in zip(spec.targets, y)})
     # The forward pass covers the whole network, layer by layer (a cone holds only the
-    # neurons its parameter reaches, and their definitions reach back over whole layers).
+    # neurons its parameter reaches, and their definitions reach back over whole layers),
+    # then J and the δ recursion backward: one program, in float64 like the compiled code.
+    steps = []
     for layer in range(1, spec.n_layers + 1):
         for head in ("z", "a"):
             for j in range(1, spec.sizes[layer] + 1):
                 s = getattr(spec, head)(layer, j)
-                values[s] = backprop.definition(s).xreplace(values)
-    values[spec.J] = backprop.definition(spec.J).xreplace(values)
+                steps.append((s, backprop.definition(s)))
+    steps.append((spec.J, backprop.definition(spec.J)))
     g = backprop.graph
-    order = list(nx.topological_sort(g))
-    for name in reversed(order):
+    for name in reversed(list(nx.topological_sort(g))):
         node = g.nodes[name]
         if node["kind"] == "z":
             d = spec.delta(node["layer"], node["index"][0])
-            values[d] = backprop.delta[d].xreplace(values)
-    return {s: _float(v) for s, v in values.items()}
+            steps.append((d, backprop.delta[d]))
+    return {s: float(v) for s, v in numeric.run(steps, leaves).items()}
 
 
 def _float(v: sp.Expr) -> float:

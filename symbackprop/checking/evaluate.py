@@ -3,9 +3,10 @@
 The checker compares formulas by their values, so it needs every symbol of the network
 (x, y, w, b, z, a, δ and J) at a batch of points. :func:`sample_points` draws inputs,
 targets and parameters, then runs the graph's own definitions forward (z, a, J) and the
-δ recursion backward, each as a NumPy array over the points. :func:`evaluate` is a small
-interpreter of SymPy trees over such arrays: it never generates or executes code, and
-shares the work of repeated subexpressions.
+δ recursion backward, as one program over NumPy arrays (:func:`symbackprop.numeric.run`).
+:func:`evaluate` gives a formula's value at those points. Both use symbackprop's one
+evaluator, :mod:`symbackprop.numeric` (SymPy's NumPy printer, the compiled code's kink
+convention, compiled functions cached).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ..errors import SpecError, SymbackpropError
-from ..parse import FUNCTIONS
+from .. import numeric
+from ..errors import SpecError
 from ..spec import Spec
 
 __all__ = ["KINK", "MAX_POINTS", "check_points", "evaluate", "forward_values", "sample_points"]
@@ -29,15 +30,6 @@ MAX_POINTS = 100_000
 
 #: Points where some z is closer than this to 0 are rejected (ReLU-type kinks live there).
 KINK = 1e-6
-
-# The NumPy form of each parser function (one home: parse.FUNCTIONS), and two SymPy
-# functions a user's own SymPy expression may hold.
-_UNARY = {
-    **{f.build: f.numpy for f in FUNCTIONS.values() if f.numpy is not None and isinstance(f.build, type)},
-    sp.sinh: np.sinh,
-    sp.cosh: np.cosh,
-}
-
 
 def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, np.ndarray]) -> np.ndarray:
     """Value of ``expr`` at every point, from the arrays of its free symbols.
@@ -60,58 +52,7 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, np.ndarray]) -> np.ndarr
     >>> evaluate(sp.Max(0, x) + sp.exp(x) / 2, {x: np.array([-1.0, 0.0, 2.0])}).round(3)
     array([0.184, 0.5  , 5.695])
     """
-    memo: dict[sp.Basic, np.ndarray] = {}
-    shape = next((np.shape(v) for v in values.values()), ())
-
-    def ev(e: sp.Basic) -> np.ndarray:
-        hit = memo.get(e)
-        if hit is not None:
-            return hit
-        if e.is_Symbol:
-            if e not in values:
-                raise SymbackpropError(f"No value for the symbol {e.name!r}.")
-            out = np.asarray(values[e], dtype=float)
-        elif e.is_Number or e in (sp.E, sp.pi):
-            out = np.full(shape, float(e))
-        elif e.is_Add:
-            out = sum((ev(a) for a in e.args[1:]), ev(e.args[0]))
-        elif e.is_Mul:
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = out * ev(a)
-        elif e.is_Pow:
-            base, ex = ev(e.args[0]), e.args[1]
-            if ex == -1:
-                out = 1.0 / base
-            elif ex.is_Integer:
-                out = base ** int(ex)
-            else:
-                out = np.power(base, ev(ex))
-        elif isinstance(e, sp.DiracDelta):
-            # The derivative of a step: 0, the convention of docs/notation.md.
-            out = np.zeros(shape)
-        elif isinstance(e, sp.Heaviside):
-            h0 = float(e.args[1]) if len(e.args) > 1 else 0.5
-            out = np.heaviside(ev(e.args[0]), h0)
-        elif isinstance(e, (sp.Max, sp.Min)):
-            fold = np.maximum if isinstance(e, sp.Max) else np.minimum
-            out = ev(e.args[0])
-            for a in e.args[1:]:
-                out = fold(out, ev(a))
-        elif e.func in _UNARY and len(e.args) == 1:
-            out = _UNARY[e.func](ev(e.args[0]))
-        else:
-            # Anything else (a function in a user's own SymPy activation): let SymPy's
-            # printer translate this one node to NumPy, its arguments evaluated here.
-            args = sp.symbols(f"_arg0:{len(e.args)}")
-            f = sp.lambdify(args, e.func(*args), modules="numpy")
-            out = np.asarray(f(*[ev(a) for a in e.args]), dtype=float)
-        out = np.broadcast_to(np.asarray(out, dtype=float), shape) if shape else out
-        memo[e] = out
-        return out
-
-    with np.errstate(all="ignore"):
-        return np.asarray(ev(sp.sympify(expr)), dtype=float)
+    return numeric.evaluate(expr, values)
 
 
 def _draw(spec: Spec, n: int, rng: np.random.Generator) -> dict[sp.Symbol, np.ndarray]:
@@ -143,20 +84,21 @@ def forward_values(net, leaves: Mapping[sp.Symbol, np.ndarray]) -> dict[sp.Symbo
     >>> float(v[net.delta(1, 1)][0]), float(v[net.J][0])
     (5.5, 15.125)
     """
-    values = dict(leaves)
+    return numeric.run(_program(net), leaves)
+
+
+def _program(net) -> list[tuple[sp.Symbol, sp.Expr]]:
+    # z, a and J in the graph's order, then δ from the output layer back.
     g = net.graph
     order = list(nx.topological_sort(g))
-    for name in order:
-        node = g.nodes[name]
-        if node["expr"] is not None:
-            values[node["symbol"]] = evaluate(node["expr"], values)
+    steps = [(g.nodes[n]["symbol"], g.nodes[n]["expr"]) for n in order if g.nodes[n]["expr"] is not None]
     bp = net.backprop
     for name in reversed(order):
         node = g.nodes[name]
         if node["kind"] == "z":
             d = net.delta(node["layer"], node["index"][0])
-            values[d] = evaluate(bp.delta[d], values)
-    return values
+            steps.append((d, bp.delta[d]))
+    return steps
 
 
 def check_points(points: int) -> int:

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .. import numeric
 from ..params import to_arrays, to_mapping
-from .evaluate import evaluate, forward_values
+from .evaluate import _program
 
 __all__ = ["GradcheckResult", "gradcheck"]
 
@@ -85,11 +86,17 @@ class GradcheckResult:
 class _Evaluated:
     """Loss and gradient from the symbolic derivation, evaluated numerically.
 
-    Used when the compiler (:mod:`symbackprop.compile`) is not available.
+    Used when the compiler (:mod:`symbackprop.compile`) is not available: the forward
+    pass, the δ recursion and every ∂J/∂p are one program of :mod:`symbackprop.numeric`
+    (compiled once, then cached).
     """
 
     def __init__(self, net):
         self.net = net
+        # Named after the gradient they hold; stable, so that the program's cache hits.
+        grads = [(sp.Symbol(f"∂J/∂{p.name}"), net.grad(p)) for p in net.params]
+        self._program = _program(net) + grads
+        self._grads = dict(zip(net.params, (g for g, _ in grads)))
 
     def _values(self, params, X, Y):
         X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float).reshape(len(X), -1)
@@ -97,14 +104,14 @@ class _Evaluated:
         leaves = {p: np.full(n, float(v)) for p, v in params.items()}
         leaves.update({x: X[:, i] for i, x in enumerate(self.net.inputs)})
         leaves.update({y: Y[:, i] for i, y in enumerate(self.net.targets)})
-        return forward_values(self.net, leaves)
+        return numeric.run(self._program, leaves)
 
     def loss(self, params, X, Y) -> float:
         return float(np.mean(self._values(params, X, Y)[self.net.J]))
 
     def gradient(self, params, X, Y) -> dict[sp.Symbol, float]:
         values = self._values(params, X, Y)
-        return {p: float(np.mean(evaluate(self.net.grad(p), values))) for p in self.net.params}
+        return {p: float(np.mean(values[g])) for p, g in self._grads.items()}
 
 
 def gradcheck(

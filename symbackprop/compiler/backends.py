@@ -20,8 +20,9 @@ import sympy as sp
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from ..activations import Activation, at_kinks
+from ..activations import Activation
 from ..errors import SymbackpropError, unknown
+from ..numeric import KinkNumPyPrinter, UfuncPrinting
 from .stable import jax_helpers, numpy_helpers
 
 __all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "NumPyBackend", "get_backend"]
@@ -32,50 +33,10 @@ BackendName = Literal["numpy", "jax"]
 FUNCTIONS = ("forward", "loss", "loss_and_grad", "step", "step_momentum")
 
 
-class _UfuncPrinting:
-    """Heaviside steps, Max and Min as ufunc calls, at the kink convention (mixed into
-    SymPy's NumPy and JAX printers).
-
-    Max/Min of any number of arguments become nested ``maximum``/``minimum`` calls (SymPy's
-    own NumPy printer emits ``functools.reduce``, a name the generated code does not have).
-    """
-
-    _module: str
-
-    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
-        x, m = self._print(expr.args[0]), self._module  # type: ignore[attr-defined]
-        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        # A comparison is three times faster than numpy.heaviside; "* 1.0" makes a step
-        # that stands alone (an activation heaviside(z)) a float array, not a bool one.
-        if at_zero == 0:
-            return f"({m}.greater({x}, 0) * 1.0)"
-        if at_zero == 1:
-            return f"({m}.greater_equal({x}, 0) * 1.0)"
-        return f"{m}.heaviside({x}, {float(at_zero)!r})"
-
-    def _fold(self, expr: sp.Expr, ufunc: str) -> str:
-        code = self._print(expr.args[0])  # type: ignore[attr-defined]
-        for arg in expr.args[1:]:
-            code = f"{self._module}.{ufunc}({code}, {self._print(arg)})"  # type: ignore[attr-defined]
-        return code
-
-    def _print_Max(self, expr: sp.Max) -> str:
-        return self._fold(expr, "maximum")
-
-    def _print_Min(self, expr: sp.Min) -> str:
-        return self._fold(expr, "minimum")
-
-    def doprint(self, expr: sp.Expr, *args: Any, **kwargs: Any) -> str:
-        # The kink convention (docs/notation.md): a step's derivative (DiracDelta) is 0.
-        return super().doprint(at_kinks(expr), *args, **kwargs)  # type: ignore[misc]
-
-
-class _NumPyPrinter(_UfuncPrinting, NumPyPrinter):
-    """SymPy's NumPy printer (the one ``lambdify`` uses)."""
-
-
-class _JaxPrinter(_UfuncPrinting, JaxPrinter):
-    """SymPy's JAX printer."""
+class _JaxPrinter(UfuncPrinting, JaxPrinter):
+    """SymPy's JAX printer at the kink convention (the NumPy one, with the convention's
+    printing methods, is :class:`symbackprop.numeric.KinkNumPyPrinter`: one printer for
+    the compiled code and the evaluator)."""
 
 
 class Backend(ABC):
@@ -175,7 +136,7 @@ class NumPyBackend(Backend):
     update_style = "in place"
 
     def __init__(self) -> None:
-        super().__init__(_NumPyPrinter({"fully_qualified_modules": True}),
+        super().__init__(KinkNumPyPrinter({"fully_qualified_modules": True}),
                          {"numpy": np, "isfinite": math.isfinite, **numpy_helpers()})
 
     def activation_callable(self, act: Activation) -> Callable[[Any], Any] | None:
