@@ -14,7 +14,7 @@ its paths to J, with the same result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -183,6 +183,41 @@ class Network(Spec):
         """
         self.prepare_graph(max_edges)
         return {p: self.grad(p, expand) for p in self.params}
+
+    def compact_gradients(self, *, max_edges: int | None | object = CURRENT_LIMIT) -> Iterator[tuple[sp.Symbol, sp.Expr]]:
+        """``(p, ∂J/∂p)`` for every parameter, in :attr:`params` order, one at a time, from
+        the layer structure: ∂J/∂w⁽ˡ⁾ⱼₖ = δ⁽ˡ⁾ⱼ·a⁽ˡ⁻¹⁾ₖ and ∂J/∂b⁽ˡ⁾ⱼ = δ⁽ˡ⁾ⱼ.
+
+        A hidden layer's gradient is left in its δ (defined in :attr:`deltas`), so no
+        scalar graph is built for it; the output layer's is written out in a, y as
+        :meth:`grad` writes it (from each output bias's cone: ``max_edges`` as in
+        :meth:`grad`). Substituting :attr:`deltas` gives :meth:`grad`'s form.
+        Hidden products are unevaluated (``Mul(δ, a, evaluate=False)``): building
+        26,000 evaluated ones would take a second.
+
+        Examples
+        --------
+        >>> net = mlp([2, 2, 1], activation="sigmoid", loss="quadratic")
+        >>> rows = dict(net.compact_gradients())
+        >>> rows[net.w(1, 2, 1)], rows[net.b(1, 2)]
+        (delta1_2*x1, delta1_2)
+        >>> rows[net.w(2, 1, 2)] == net.grad("w2_1_2")
+        True
+        """
+        last = self.n_layers
+        for layer in range(1, last + 1):
+            n_out, n_in = self.sizes[layer], self.sizes[layer - 1]
+            inputs = [self.x(k) if layer == 1 else self.a(layer - 1, k) for k in range(1, n_in + 1)]
+            if layer == last:
+                deltas = [self.grad(self.b(layer, j), max_edges=max_edges) for j in range(1, n_out + 1)]
+                weights = ((self.w(layer, j, k), inputs[k - 1] * deltas[j - 1])
+                           for j in range(1, n_out + 1) for k in range(1, n_in + 1))
+            else:
+                deltas = [self.delta(layer, j) for j in range(1, n_out + 1)]
+                weights = ((self.w(layer, j, k), sp.Mul(deltas[j - 1], inputs[k - 1], evaluate=False))
+                           for j in range(1, n_out + 1) for k in range(1, n_in + 1))
+            yield from weights
+            yield from ((self.b(layer, j), deltas[j - 1]) for j in range(1, n_out + 1))
 
     @property
     def deltas(self) -> dict[sp.Symbol, sp.Expr]:

@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
+import sympy as sp
 from bounded import run_cli
 
+import symbackprop as sbp
 from symbackprop.cli import main
 
 
@@ -23,9 +25,71 @@ def test_derive_text(capsys):
 
 def test_derive_all_latex(capsys):
     assert main(["derive", "--layers", "2,3,1", "--activation", "relu,sigmoid",
-                 "--loss", "binary_cross_entropy", "--wrt", "all", "--format", "latex"]) == 0
+                 "--loss", "binary_cross_entropy", "--wrt", "all", "--full", "--format", "latex"]) == 0
     out = capsys.readouterr().out
     assert out.count(r"\begin{aligned}") == 13  # one derivation per parameter
+
+
+def test_derive_all_full_is_each_derivation_in_turn(capsys):
+    net = sbp.mlp([2, 2, 1], activation=["tanh", "sigmoid"], loss="binary_cross_entropy")
+    assert main(["derive", "--layers", "2,2,1", "--activation", "tanh,sigmoid",
+                 "--loss", "binary_cross_entropy", "--wrt", "all", "--full"]) == 0
+    assert capsys.readouterr().out == "\n\n".join(net.derivation(p).text() for p in net.params) + "\n"
+
+
+NETS = [  # sizes, activations, loss: the table against net.grad on each
+    ([2, 2, 2], "sigmoid", "quadratic"),
+    ([2, 3, 3], ["tanh", "softmax"], "cross_entropy"),
+    ([3, 2, 1], ["relu", "sigmoid"], "binary_cross_entropy"),
+    ([2, 3, 2, 2], ["sigmoid", "tanh", "softmax"], "cross_entropy"),
+    ([1, 2, 2, 1], "tanh", "mse"),
+]
+
+
+@pytest.mark.parametrize(("sizes", "act", "loss"), NETS)
+def test_compact_gradients_are_grad(sizes, act, loss):
+    net = sbp.mlp(sizes, activation=act, loss=loss)
+    rows = list(net.compact_gradients())
+    assert [p for p, _ in rows] == list(net.params)
+    last = net.n_layers
+    for p, g in rows:
+        layer, j, *k = (int(v) for v in p.name[1:].split("_"))
+        if layer == last:  # written out exactly as grad writes it
+            assert g == net.grad(p)
+            assert not g.free_symbols & set(net.deltas)
+            continue
+        into = net.x(k[0]) if k and layer == 1 else net.a(layer - 1, k[0]) if k else 1
+        assert g.args == ((net.delta(layer, j), into) if k else ())  # δ⁽ˡ⁾ⱼ·a⁽ˡ⁻¹⁾ₖ, or δ⁽ˡ⁾ⱼ
+        assert sp.expand(g.xreplace(net.deltas) - net.grad(p)) == 0
+
+
+@pytest.mark.parametrize(("sizes", "act", "loss"), NETS[:2])
+def test_derive_all_is_one_table(capsys, sizes, act, loss):
+    from symbackprop.notation import equation_text, text_name
+
+    net = sbp.mlp(sizes, activation=act, loss=loss)
+    flags = ["--layers", ",".join(map(str, sizes)), "--activation",
+             act if isinstance(act, str) else ",".join(act), "--loss", loss]
+    assert main(["derive", *flags]) == 0  # --wrt all is the default
+    head, *lines = capsys.readouterr().out.splitlines()
+    assert head.startswith(f"∂J/∂p for every parameter of the {net.describe()}")
+    rows = dict(net.compact_gradients())
+    assert len(lines) == len(net.params)
+    for line, p in zip(lines, net.params):
+        lhs, rhs = line.split(" = ", 1)
+        assert lhs == f"∂J/∂{text_name(p)}"
+        if p.name[1] == str(net.n_layers):
+            assert line == equation_text(lhs, net.grad(p))
+        else:
+            assert rhs == "⋅".join(text_name(s) for s in (rows[p].args or [rows[p]]))
+    assert main(["derive", *flags, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == [p.name for p in net.params]
+    names = {s.name: s for s in [*net.params, *net.deltas, *net.inputs, *net.targets]
+             + [net.a(l, j) for l in range(1, net.n_layers + 1) for j in range(1, net.sizes[l] + 1)]}
+    for p in net.params:
+        got = sp.sympify(data[p.name]["compact"], locals=names)  # our own output, in the test only
+        assert sp.expand(got.xreplace(net.deltas) - net.grad(p)) == 0
 
 
 def test_derive_json_expand_and_equations(capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from .common import add_network_args, for_cli, network_from_args, say
 
@@ -26,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--wrt", default="all", metavar="PARAM[,PARAM...]|all",
         help="parameter name(s) such as w1_2_1,b2_1, or all (default)",
     )
+    p.add_argument("--full", action="store_true",
+                   help="with --wrt all: every parameter's full derivation, printed as each is "
+                   "ready (default: one table of the compact gradients)")
     p.add_argument("--expand", action="store_true",
                    help="print only the expanded gradient, in x, y, w, b")
     p.add_argument("--equations", action="store_true",
@@ -114,16 +118,70 @@ def run(args: argparse.Namespace) -> int:
                     line = rf"\frac{{\partial J}}{{\partial {latex_name(p)}}} = {to_latex(g)}"
                     say(f"$${line}$$" if args.format == "markdown" else line)
         return 0
-    derivations = [net.derivation(p) for p in wrt]
+    if _table_only(args):
+        _print_table(net, args.format)
+        return 0
+    derivations = (net.derivation(p) for p in wrt)  # lazy: each printed as soon as it is derived
     if args.at is not None:
         params, x, y = at
-        derivations = [d.at(params, x, y) for d in derivations]
+        derivations = (d.at(params, x, y) for d in derivations)
     if args.format == "json":
         say(for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
         return 0
     render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
-    say(for_cli("\n\n".join(render(d) for d in derivations)))
+    for i, d in enumerate(derivations):
+        say(("\n" if i else "") + for_cli(render(d)))
+        sys.stdout.flush()
     return 0
+
+
+def _table_only(args: argparse.Namespace) -> bool:
+    """``--wrt all`` without --full (or --at, which shows values in the derivations): the table."""
+    return args.wrt.strip() == "all" and not (args.full or args.at is not None or args.expand or args.equations)
+
+
+def _print_table(net, fmt: str) -> None:  # noqa: ANN001
+    """One line per parameter, ∂J/∂p compact (:meth:`Network.compact_gradients`), as produced.
+
+    A hidden row is δ times the layer's input and is printed from the two names, without
+    SymPy's printer (26,000 pretty-printed products take seconds); output rows are printed
+    as ``derive --wrt PARAM --expand`` prints a gradient.
+    """
+    from ..notation import equation_text, latex_name, text_name, to_latex, to_str
+
+    last = net.n_layers
+    output = {p.name for p in net.params[-(net.sizes[last] * (net.sizes[last - 1] + 1)):]}
+
+    def text(e) -> str:  # noqa: ANN001
+        return text_name(e) if e.is_Symbol else "⋅".join(text_name(f) for f in e.args)
+
+    def latex(e) -> str:  # noqa: ANN001
+        return latex_name(e) if e.is_Symbol else " ".join(latex_name(f) for f in e.args)
+
+    rows = net.compact_gradients()
+    if fmt == "json":
+        say(json.dumps({p.name: {"compact": to_str(g) if p.name in output else str(g),
+                                 "latex": to_latex(g) if p.name in output else latex(g)}
+                        for p, g in rows}, indent=2))
+        return
+    note = (f"∂J/∂p for every parameter of the {net.describe()}, compact: a hidden layer's "
+            "δ⁽ˡ⁾ⱼ is defined by the δ recursion (symbackprop derive --equations).")
+    if fmt == "text":
+        say(note)
+    elif fmt == "markdown":
+        say(f"{note}\n\n| parameter | ∂J/∂p |\n|---|---|")
+    else:
+        say("% " + note)
+    for p, g in rows:
+        if fmt == "text":
+            say(equation_text(f"∂J/∂{text_name(p)}", g) if p.name in output
+                else f"∂J/∂{text_name(p)} = {text(g)}")
+            continue
+        rhs = to_latex(g) if p.name in output else latex(g)
+        if fmt == "markdown":
+            say(f"| ${latex_name(p)}$ | ${rhs}$ |")
+        else:
+            say(rf"\frac{{\partial J}}{{\partial {latex_name(p)}}} = {rhs}")
 
 
 # --- size first (kept together so the rest of this file stays as it was) -----------------
