@@ -40,15 +40,31 @@ class Parameters(dict):
     >>> p = init_params(Spec([2, 1]), seed=0)
     >>> p["b1_1"], p[sp.Symbol("b1_1")], sp.Symbol("w1_1_2") in p
     (0.0, 0.0, True)
+    >>> w = sp.Symbol("w1_1_1", real=True)
+    >>> del p[w]
+    >>> "w1_1_1" in p, p.get("w1_1_1", "gone")
+    (False, 'gone')
+    >>> p[w] = 2.5
+    >>> p["w1_1_1"]
+    2.5
     """
 
     def _by_name(self, key: object) -> object:
         name = key if isinstance(key, str) else getattr(key, "name", None)
-        if isinstance(name, str):
-            for k in self:
-                if getattr(k, "name", None) == name:
-                    return k
-        return None
+        if not isinstance(name, str):
+            return None
+        # An index name -> key, built on first use and again when it is stale: a scan per
+        # lookup made reading 26,000 parameters by name take seconds.
+        index = self.__dict__.get("_names")
+        found = index.get(name) if index is not None and len(index) <= len(self) else None
+        if found is not None and dict.__contains__(self, found):
+            return found
+        index = {}
+        for k in reversed(list(self)):  # the first key of a name wins, as a scan would find it
+            if isinstance(getattr(k, "name", None), str):
+                index[k.name] = k
+        self.__dict__["_names"] = index
+        return index.get(name)
 
     def __missing__(self, key: object) -> float:
         found = self._by_name(key)

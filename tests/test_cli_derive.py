@@ -150,3 +150,17 @@ def test_console_script_help_is_fast_and_light():
     code = "import sys; from symbackprop.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nprint('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_parameters_by_name_follow_changes():
+    # Parameters indexes names once (for speed at 26k parameters); the index must follow edits.
+    net = sbp.mlp([3, 2, 1])
+    p = net.init_params(0)
+    assert [p[q.name] for q in net.params] == list(p.values())
+    for i, q in enumerate(net.params[::2]):
+        del p[q]
+        assert q.name not in p
+        p[sp.Symbol(q.name, real=True)] = float(i)
+        assert p[q.name] == p[sp.Symbol(q.name)] == float(i)
+    with pytest.raises(KeyError):
+        p["w9_1_1"]
