@@ -43,6 +43,7 @@ NETS = [  # sizes, activations, loss: the table against net.grad on each
     ([3, 2, 1], ["relu", "sigmoid"], "binary_cross_entropy"),
     ([2, 3, 2, 2], ["sigmoid", "tanh", "softmax"], "cross_entropy"),
     ([1, 2, 2, 1], "tanh", "mse"),
+    ([2, 1], "sigmoid", "quadratic"),
 ]
 
 
