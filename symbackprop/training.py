@@ -15,7 +15,10 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
 - Divergence (a non-finite batch loss) raises :class:`TrainingDivergedError`, which
   carries the last good parameters (those the previous step started from: their batch
   loss was finite; the starting parameters if the first step fails) and the history of
-  the completed epochs. Keeping them costs one copy of the parameters per step.
+  the completed epochs. Keeping them costs one copy of the parameters per step (NumPy:
+  the parameter arrays are views into one flat buffer, so that is one ``copyto``).
+- When one batch holds all the data (``batch_size >= n``), the loop neither shuffles nor
+  copies the data: every epoch is one gradient step on X as given.
 - Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
 - The same seed gives bit-identical results.
 - ``backend="jax"`` runs the same loop with the JAX-compiled step (see
@@ -78,6 +81,28 @@ def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, r
     if not ok_type or not math.isfinite(float(value)) or (value < low if low_ok else value <= low):
         raise SpecError(f"{name} must be {rule}; got {value!r}.")
     return kind(value)
+
+
+def _flat_views(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat copy of ``arrays`` and, in the same order and shapes, views into it."""
+    flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
+    return flat, _split(flat, [a.shape for a in arrays])
+
+
+def _split(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Views of ``flat`` with the given shapes, one after the other."""
+    views, at = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(flat[at : at + size].reshape(shape))
+        at += size
+    return views
+
+
+def _copy_flat(flat: np.ndarray) -> Callable[[np.ndarray, Any], None]:
+    """``save_into(spare, P)`` for parameters that are views of ``flat``: one copy."""
+    copyto = np.copyto
+    return lambda spare, _P: copyto(spare, flat)
 
 
 def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
@@ -200,8 +225,15 @@ def train(
 
     start = model.arrays(net.init_params(seed) if params is None else params)
     target = model.backend
-    P = target.place(start)
-    V = target.place([np.zeros_like(p) for p in start])
+    in_place = target.update_style == "in place"
+    if in_place:
+        # The arrays are views into one flat buffer each, so that keeping the last good
+        # parameters is one copy of one buffer per step, not one copy per array.
+        flat, P = _flat_views(start)
+        V = _flat_views([np.zeros_like(p) for p in start])[1]
+    else:
+        P = target.place(start)
+        V = target.place([np.zeros_like(p) for p in start])
     # Shuffling draws from its own stream, so it does not depend on how params were made.
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     accuracy = _classifier(model, Y)
@@ -211,15 +243,28 @@ def train(
     starts = range(0, n, batch_size)
     # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
     # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
-    good = target.place([p.copy() for p in start])
-    before = target.place([p.copy() for p in start])
-    save_into = target.save_into
+    if in_place:
+        good, before = flat.copy(), flat.copy()
+        save_into = _copy_flat(flat)
+        shapes = [p.shape for p in start]
+        last_good = lambda: _split(good, shapes)  # noqa: E731
+    else:
+        good = target.place([p.copy() for p in start])
+        before = target.place([p.copy() for p in start])
+        save_into = target.save_into
+        last_good = lambda: good  # noqa: E731
+    # One batch holds all the data: its order changes only the rounding of the mean, so
+    # the loop neither permutes nor copies the data.
+    one_batch = batch_size == n
     # Overflow on the way to a non-finite loss is reported once, as TrainingDivergedError.
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, epochs + 1):
-                perm = rng.permutation(n)
-                Xs, Ys = X[perm], Y[perm]
+                if one_batch:
+                    Xs, Ys = X, Y
+                else:
+                    perm = rng.permutation(n)
+                    Xs, Ys = X[perm], Y[perm]
                 total = 0.0
                 for i in starts:
                     xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
@@ -233,7 +278,7 @@ def train(
                             f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
                             f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
                             "last good parameters (those of the previous step, whose loss was finite).",
-                            model.mapping(good),
+                            model.mapping(last_good()),
                             history,
                         )
                     # The parameters this step started from had a finite loss: keep them.

@@ -199,3 +199,42 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", plain)
     train(xor_net(), XOR_X, XOR_Y, epochs=5, lr=0.5, progress=True)
     assert plain.getvalue() == ""
+
+
+def test_divergence_with_several_batches_keeps_the_previous_steps_parameters():
+    """Several arrays (kept in one flat buffer) and several batches per epoch: .params
+    are those the previous step started from, so some step from them on one sample leads
+    to parameters whose loss on some sample is not finite."""
+    net = sbp.mlp([1, 2, 1], "identity", "quadratic")
+    model = net.compile()
+    X = np.array([[10.0], [-20.0], [15.0]])
+    Y = np.array([[1.0], [2.0], [0.5]])
+    with pytest.raises(TrainingDivergedError) as info:
+        train(net, X, Y, epochs=1000, lr=2.0, batch_size=1, seed=4)
+    good = info.value.params
+    assert all(np.isfinite(v) for v in good.values())
+    found = False
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(3):
+            assert np.isfinite(model.loss(good, X[i : i + 1], Y[i : i + 1]))
+            arrays = model.arrays(good)
+            model.step(arrays, X[i : i + 1], Y[i : i + 1], 2.0)
+            after = model.mapping(arrays)
+            found |= any(not np.isfinite(model.loss(after, X[j : j + 1], Y[j : j + 1])) for j in range(3))
+    assert found
+
+
+def test_one_batch_holding_all_the_data_is_plain_gradient_descent():
+    """batch_size ≥ n: every epoch is one step on the whole data, whatever the seed."""
+    net = sbp.mlp([2, 3, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    model = net.compile()
+    p0 = net.init_params(seed=5)
+    a, _ = train(net, XOR_X, XOR_Y, epochs=3, lr=0.4, batch_size=4, params=p0, seed=1)
+    b, _ = train(net, XOR_X, XOR_Y, epochs=3, lr=0.4, batch_size=99, params=p0, seed=2)
+    assert a == b
+    w = p0
+    for _ in range(3):
+        g = model.gradient(w, XOR_X, XOR_Y)
+        w = {p: w[p] - 0.4 * g[p] for p in net.params}
+    for p in net.params:
+        assert a[p] == pytest.approx(w[p], rel=1e-12, abs=1e-14)
