@@ -108,12 +108,15 @@ def _copy_flat(flat: np.ndarray) -> Callable[[np.ndarray, Any], None]:
 def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
     """A function params-output -> accuracy, or None when accuracy makes no sense."""
     out = model.spec.activations[-1]
+    # Array methods rather than numpy functions: this runs once per epoch on all the data.
     if not out.elementwise:
         labels = Y.argmax(axis=1)
-        return lambda A: float(np.mean(A.argmax(axis=1) == labels))
+        return lambda A: float((A.argmax(axis=1) == labels).mean())
     if out.name == "sigmoid" and np.all((Y == 0) | (Y == 1)):
         truth = Y > 0.5
-        return lambda A: float(np.mean(np.all((A > 0.5) == truth, axis=1)))
+        if Y.shape[1] == 1:  # one output: right per sample is right per element
+            return lambda A: float(((A > 0.5) == truth).mean())
+        return lambda A: float(((A > 0.5) == truth).all(axis=1).mean())
     return None
 
 

@@ -238,3 +238,15 @@ def test_one_batch_holding_all_the_data_is_plain_gradient_descent():
         w = {p: w[p] - 0.4 * g[p] for p in net.params}
     for p in net.params:
         assert a[p] == pytest.approx(w[p], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_sigmoid_accuracy_counts_a_sample_right_only_when_every_output_is(outputs):
+    net = sbp.mlp([2, 3, outputs], ["tanh", "sigmoid"], "binary_cross_entropy")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 2))
+    Y = (rng.random(size=(12, outputs)) > 0.5).astype(float)
+    params, history = train(net, X, Y, epochs=1, lr=0.1, batch_size=12, seed=0)
+    A = net.compile().predict(params, X).reshape(12, outputs)
+    right = [all((A[k, j] > 0.5) == (Y[k, j] == 1.0) for j in range(outputs)) for k in range(12)]
+    assert history.accuracy == [sum(right) / 12]
