@@ -11,7 +11,8 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
   (each batch's loss at the parameters before its update), as most libraries report it;
   ``History.accuracy[e]`` is the accuracy of the parameters at the *end* of epoch e on
   the whole training set, for classification (softmax output: argmax; sigmoid output with
-  0/1 targets: every output on the right side of ½), else empty.
+  0/1 targets: every output on the right side of ½), else empty; ``accuracy=False``
+  skips it and the forward pass over all the data it costs each epoch.
 - Divergence (a non-finite batch loss) raises :class:`TrainingDivergedError`, which
   carries the last good parameters (those the previous step started from: their batch
   loss was finite; the starting parameters if the first step fails) and the history of
@@ -58,7 +59,8 @@ class History:
     loss : list of float
         Per epoch, the mean loss over the epoch's samples, each taken before its batch's update.
     accuracy : list of float
-        Per epoch, the training-set accuracy at the end of the epoch (classification only).
+        Per epoch, the training-set accuracy at the end of the epoch (classification only,
+        and only when ``train(..., accuracy=True)``, the default).
     epochs : int
         Number of epochs completed.
     interrupted : bool
@@ -154,6 +156,7 @@ def train(
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool | None = None,
     backend: BackendName = "numpy",
+    accuracy: bool = True,
 ) -> tuple[dict[sp.Symbol, float], History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
 
@@ -183,6 +186,9 @@ def train(
         terminal.
     backend : {"numpy", "jax"}
         Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``).
+    accuracy : bool
+        True: record ``History.accuracy`` (classification), one forward pass over all the
+        data per epoch. False: skip that pass; ``History.accuracy`` stays empty.
 
     Returns
     -------
@@ -239,7 +245,10 @@ def train(
         V = target.place([np.zeros_like(p) for p in start])
     # Shuffling draws from its own stream, so it does not depend on how params were made.
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    accuracy = _classifier(model, Y)
+    if not isinstance(accuracy, bool):
+        raise SpecError(f"accuracy must be True or False; got {accuracy!r}.")
+    # The full-data forward per epoch runs only when accuracy is asked for and makes sense.
+    accuracy = _classifier(model, Y) if accuracy else None
     history = History()
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward

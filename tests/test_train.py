@@ -165,6 +165,7 @@ def test_quick_synthetic_three_class_problem():
         ({"momentum": -0.1}, "momentum must be"),
         ({"callback": "print"}, "callback must be a function"),
         ({"seed": "a"}, "seed must be an integer"),
+        ({"accuracy": "yes"}, "accuracy must be True or False"),
     ],
 )
 def test_bad_settings_are_named(kwargs, match):
@@ -250,3 +251,19 @@ def test_sigmoid_accuracy_counts_a_sample_right_only_when_every_output_is(output
     A = net.compile().predict(params, X).reshape(12, outputs)
     right = [all((A[k, j] > 0.5) == (Y[k, j] == 1.0) for j in range(outputs)) for k in range(12)]
     assert history.accuracy == [sum(right) / 12]
+
+
+def test_accuracy_false_skips_the_forward_pass_and_changes_nothing_else(monkeypatch):
+    net = sbp.mlp([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    model = net.compile()  # the network keeps it: train uses this very model
+    calls = []
+    forward = model.forward
+    kw = {"epochs": 5, "lr": 0.5, "batch_size": 2, "seed": 3}
+    a, ha = train(net, XOR_X, XOR_Y, **kw)
+    monkeypatch.setattr(model, "forward", lambda *args: calls.append(1) or forward(*args))
+    train(net, XOR_X, XOR_Y, **kw)
+    assert len(calls) == 5  # the patch is seen: the default run did call it, once per epoch
+    calls.clear()
+    b, hb = train(net, XOR_X, XOR_Y, accuracy=False, **kw)
+    assert a == b and ha.loss == hb.loss and ha.epochs == hb.epochs == 5
+    assert len(ha.accuracy) == 5 and hb.accuracy == [] and calls == []
