@@ -1,6 +1,7 @@
 """Per-step cost of symbackprop training vs hand-written NumPy backprop vs PyTorch eager.
 
-Run: ``python benchmarks/train.py`` (not part of the tests). Every contender runs the
+Run: ``python benchmarks/train.py`` (not part of the tests); ``--cases 2 --repeats 3``
+runs only the first two networks with three interleaved repeats (a quick look). Every contender runs the
 same loop on the same data: shuffle each epoch, mini-batches, forward, loss, backward,
 SGD update, and once per epoch the training-set accuracy (what ``sbp.train`` records).
 Per-step time is the best of several repeats of a whole run divided by its steps.
@@ -9,6 +10,7 @@ Set-up is ``mlp(...)`` + ``compile()`` of a fresh network (derive + compile).
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
@@ -156,7 +158,7 @@ def best_of(fn, repeats):
     return best
 
 
-def run_case(sizes, acts, loss, batch, rng, have_torch):
+def run_case(sizes, acts, loss, batch, rng, have_torch, repeats=REPEATS):
     """Set-up time and per-step seconds (sbp, NumPy, torch or None) of one case."""
     t0 = time.perf_counter()
     net = sbp.mlp(sizes, acts, loss)
@@ -181,20 +183,29 @@ def run_case(sizes, acts, loss, batch, rng, have_torch):
     flat = np.concatenate([a.ravel() for a in p_np])
     assert np.allclose(list(p_sbp.values()), flat, rtol=1e-9, atol=1e-12), "results differ"
     t_np, t_sbp = math.inf, math.inf
-    for _ in range(REPEATS):  # interleaved, so that machine noise hits both alike
+    for _ in range(repeats):  # interleaved, so that machine noise hits both alike
         t_np = min(t_np, best_of(run_np, 1))
         t_sbp = min(t_sbp, best_of(run_sbp, 1))
     t_torch = None
     if have_torch:
-        t_torch = best_of(lambda: torch_train(arrays, acts, X, Y, epochs, LR, batch, 0), REPEATS)
+        t_torch = best_of(lambda: torch_train(arrays, acts, X, Y, epochs, LR, batch, 0), repeats)
     return (sizes, batch, setup, t_sbp / steps, t_np / steps, t_torch and t_torch / steps)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=len(CASES),
+                        help=f"run the first N networks (1-{len(CASES)}; default all)")
+    parser.add_argument("--repeats", type=int, default=REPEATS,
+                        help=f"interleaved repeats, the best counts (default {REPEATS})")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    args = parser.parse_args()
+    if not 1 <= args.cases <= len(CASES) or args.repeats < 1:
+        parser.error(f"--cases must be in 1..{len(CASES)} and --repeats at least 1")
     try:
         import torch  # noqa: F401
 
-        have_torch = True
+        have_torch = not args.no_torch
     except ImportError:
         have_torch = False
     rng = np.random.default_rng(0)
@@ -202,8 +213,8 @@ def main() -> None:
     sbp.mlp([1, 1]).compile()  # one-off imports (SymPy printers), not per-network set-up
     print(f"first compile in this process (imports): {time.perf_counter() - t0:.2f} s")
     rows = []
-    for sizes, acts, loss, batch in CASES:
-        rows.append(run_case(sizes, acts, loss, batch, rng, have_torch))
+    for sizes, acts, loss, batch in CASES[: args.cases]:
+        rows.append(run_case(sizes, acts, loss, batch, rng, have_torch, args.repeats))
 
     print(f"{'network':<18} {'batch':>5} {'setup s':>8} {'sbp µs':>9} {'numpy µs':>9} "
           f"{'ratio':>6} {'torch µs':>9}")

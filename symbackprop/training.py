@@ -11,11 +11,15 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
   (each batch's loss at the parameters before its update), as most libraries report it;
   ``History.accuracy[e]`` is the accuracy of the parameters at the *end* of epoch e on
   the whole training set, for classification (softmax output: argmax; sigmoid output with
-  0/1 targets: every output on the right side of ½), else empty.
+  0/1 targets: every output on the right side of ½), else empty; ``accuracy=False``
+  skips it and the forward pass over all the data it costs each epoch.
 - Divergence (a non-finite batch loss) raises :class:`TrainingDivergedError`, which
   carries the last good parameters (those the previous step started from: their batch
   loss was finite; the starting parameters if the first step fails) and the history of
-  the completed epochs. Keeping them costs one copy of the parameters per step.
+  the completed epochs. Keeping them costs one copy of the parameters per step (NumPy:
+  the parameter arrays are views into one flat buffer, so that is one ``copyto``).
+- When one batch holds all the data (``batch_size >= n``), the loop neither shuffles nor
+  copies the data: every epoch is one gradient step on X as given.
 - Ctrl-C returns the parameters trained so far, with ``history.interrupted = True``.
 - The same seed gives bit-identical results.
 - ``backend="jax"`` runs the same loop with the JAX-compiled step (see
@@ -55,7 +59,8 @@ class History:
     loss : list of float
         Per epoch, the mean loss over the epoch's samples, each taken before its batch's update.
     accuracy : list of float
-        Per epoch, the training-set accuracy at the end of the epoch (classification only).
+        Per epoch, the training-set accuracy at the end of the epoch (classification only,
+        and only when ``train(..., accuracy=True)``, the default).
     epochs : int
         Number of epochs completed.
     interrupted : bool
@@ -80,15 +85,40 @@ def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, r
     return kind(value)
 
 
+def _flat_views(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat copy of ``arrays`` and, in the same order and shapes, views into it."""
+    flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
+    return flat, _split(flat, [a.shape for a in arrays])
+
+
+def _split(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Views of ``flat`` with the given shapes, one after the other."""
+    views, at = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(flat[at : at + size].reshape(shape))
+        at += size
+    return views
+
+
+def _copy_flat(flat: np.ndarray) -> Callable[[np.ndarray, Any], None]:
+    """``save_into(spare, P)`` for parameters that are views of ``flat``: one copy."""
+    copyto = np.copyto
+    return lambda spare, _P: copyto(spare, flat)
+
+
 def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
     """A function params-output -> accuracy, or None when accuracy makes no sense."""
     out = model.spec.activations[-1]
+    # Array methods rather than numpy functions: this runs once per epoch on all the data.
     if not out.elementwise:
         labels = Y.argmax(axis=1)
-        return lambda A: float(np.mean(A.argmax(axis=1) == labels))
+        return lambda A: float((A.argmax(axis=1) == labels).mean())
     if out.name == "sigmoid" and np.all((Y == 0) | (Y == 1)):
         truth = Y > 0.5
-        return lambda A: float(np.mean(np.all((A > 0.5) == truth, axis=1)))
+        if Y.shape[1] == 1:  # one output: right per sample is right per element
+            return lambda A: float(((A > 0.5) == truth).mean())
+        return lambda A: float(((A > 0.5) == truth).all(axis=1).mean())
     return None
 
 
@@ -126,6 +156,7 @@ def train(
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool | None = None,
     backend: BackendName = "numpy",
+    accuracy: bool = True,
 ) -> tuple[dict[sp.Symbol, float], History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
 
@@ -155,6 +186,9 @@ def train(
         terminal.
     backend : {"numpy", "jax"}
         Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``).
+    accuracy : bool
+        True: record ``History.accuracy`` (classification), one forward pass over all the
+        data per epoch. False: skip that pass; ``History.accuracy`` stays empty.
 
     Returns
     -------
@@ -200,26 +234,49 @@ def train(
 
     start = model.arrays(net.init_params(seed) if params is None else params)
     target = model.backend
-    P = target.place(start)
-    V = target.place([np.zeros_like(p) for p in start])
+    in_place = target.update_style == "in place"
+    if in_place:
+        # The arrays are views into one flat buffer each, so that keeping the last good
+        # parameters is one copy of one buffer per step, not one copy per array.
+        flat, P = _flat_views(start)
+        V = _flat_views([np.zeros_like(p) for p in start])[1]
+    else:
+        P = target.place(start)
+        V = target.place([np.zeros_like(p) for p in start])
     # Shuffling draws from its own stream, so it does not depend on how params were made.
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    accuracy = _classifier(model, Y)
+    if not isinstance(accuracy, bool):
+        raise SpecError(f"accuracy must be True or False; got {accuracy!r}.")
+    # The full-data forward per epoch runs only when accuracy is asked for and makes sense.
+    accuracy = _classifier(model, Y) if accuracy else None
     history = History()
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward
     starts = range(0, n, batch_size)
     # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
     # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
-    good = target.place([p.copy() for p in start])
-    before = target.place([p.copy() for p in start])
-    save_into = target.save_into
+    if in_place:
+        good, before = flat.copy(), flat.copy()
+        save_into = _copy_flat(flat)
+        shapes = [p.shape for p in start]
+        last_good = lambda: _split(good, shapes)  # noqa: E731
+    else:
+        good = target.place([p.copy() for p in start])
+        before = target.place([p.copy() for p in start])
+        save_into = target.save_into
+        last_good = lambda: good  # noqa: E731
+    # One batch holds all the data: its order changes only the rounding of the mean, so
+    # the loop neither permutes nor copies the data.
+    one_batch = batch_size == n
     # Overflow on the way to a non-finite loss is reported once, as TrainingDivergedError.
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, epochs + 1):
-                perm = rng.permutation(n)
-                Xs, Ys = X[perm], Y[perm]
+                if one_batch:
+                    Xs, Ys = X, Y
+                else:
+                    perm = rng.permutation(n)
+                    Xs, Ys = X[perm], Y[perm]
                 total = 0.0
                 for i in starts:
                     xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
@@ -233,7 +290,7 @@ def train(
                             f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
                             f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
                             "last good parameters (those of the previous step, whose loss was finite).",
-                            model.mapping(good),
+                            model.mapping(last_good()),
                             history,
                         )
                     # The parameters this step started from had a finite loss: keep them.

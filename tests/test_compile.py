@@ -249,7 +249,7 @@ def test_source_is_the_code_that_runs():
         "    Z1 = X @ W1.T + b1",
         "    A1 = tanh(Z1)",
         "    A2, C2, LA2, LC2 = sigmoid_parts(Z2)  # σ(±z), log σ(±z)",
-        "    loss = numpy.sum(-LA2*Y - LC2*(1 - Y)) / n",
+        "    loss = (-LA2*Y - LC2*(1 - Y)).sum() / n",
         "    D2 = A2*(1 - Y) - C2*Y",
         "    D1 = D2 @ W2",
         "    D1 *= sech2(Z1)",

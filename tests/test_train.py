@@ -165,6 +165,7 @@ def test_quick_synthetic_three_class_problem():
         ({"momentum": -0.1}, "momentum must be"),
         ({"callback": "print"}, "callback must be a function"),
         ({"seed": "a"}, "seed must be an integer"),
+        ({"accuracy": "yes"}, "accuracy must be True or False"),
     ],
 )
 def test_bad_settings_are_named(kwargs, match):
@@ -199,3 +200,70 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", plain)
     train(xor_net(), XOR_X, XOR_Y, epochs=5, lr=0.5, progress=True)
     assert plain.getvalue() == ""
+
+
+def test_divergence_with_several_batches_keeps_the_previous_steps_parameters():
+    """Several arrays (kept in one flat buffer) and several batches per epoch: .params
+    are those the previous step started from, so some step from them on one sample leads
+    to parameters whose loss on some sample is not finite."""
+    net = sbp.mlp([1, 2, 1], "identity", "quadratic")
+    model = net.compile()
+    X = np.array([[10.0], [-20.0], [15.0]])
+    Y = np.array([[1.0], [2.0], [0.5]])
+    with pytest.raises(TrainingDivergedError) as info:
+        train(net, X, Y, epochs=1000, lr=2.0, batch_size=1, seed=4)
+    good = info.value.params
+    assert all(np.isfinite(v) for v in good.values())
+    found = False
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(3):
+            assert np.isfinite(model.loss(good, X[i : i + 1], Y[i : i + 1]))
+            arrays = model.arrays(good)
+            model.step(arrays, X[i : i + 1], Y[i : i + 1], 2.0)
+            after = model.mapping(arrays)
+            found |= any(not np.isfinite(model.loss(after, X[j : j + 1], Y[j : j + 1])) for j in range(3))
+    assert found
+
+
+def test_one_batch_holding_all_the_data_is_plain_gradient_descent():
+    """batch_size ≥ n: every epoch is one step on the whole data, whatever the seed."""
+    net = sbp.mlp([2, 3, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    model = net.compile()
+    p0 = net.init_params(seed=5)
+    a, _ = train(net, XOR_X, XOR_Y, epochs=3, lr=0.4, batch_size=4, params=p0, seed=1)
+    b, _ = train(net, XOR_X, XOR_Y, epochs=3, lr=0.4, batch_size=99, params=p0, seed=2)
+    assert a == b
+    w = p0
+    for _ in range(3):
+        g = model.gradient(w, XOR_X, XOR_Y)
+        w = {p: w[p] - 0.4 * g[p] for p in net.params}
+    for p in net.params:
+        assert a[p] == pytest.approx(w[p], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_sigmoid_accuracy_counts_a_sample_right_only_when_every_output_is(outputs):
+    net = sbp.mlp([2, 3, outputs], ["tanh", "sigmoid"], "binary_cross_entropy")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 2))
+    Y = (rng.random(size=(12, outputs)) > 0.5).astype(float)
+    params, history = train(net, X, Y, epochs=1, lr=0.1, batch_size=12, seed=0)
+    A = net.compile().predict(params, X).reshape(12, outputs)
+    right = [all((A[k, j] > 0.5) == (Y[k, j] == 1.0) for j in range(outputs)) for k in range(12)]
+    assert history.accuracy == [sum(right) / 12]
+
+
+def test_accuracy_false_skips_the_forward_pass_and_changes_nothing_else(monkeypatch):
+    net = sbp.mlp([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
+    model = net.compile()  # the network keeps it: train uses this very model
+    calls = []
+    forward = model.forward
+    kw = {"epochs": 5, "lr": 0.5, "batch_size": 2, "seed": 3}
+    a, ha = train(net, XOR_X, XOR_Y, **kw)
+    monkeypatch.setattr(model, "forward", lambda *args: calls.append(1) or forward(*args))
+    train(net, XOR_X, XOR_Y, **kw)
+    assert len(calls) == 5  # the patch is seen: the default run did call it, once per epoch
+    calls.clear()
+    b, hb = train(net, XOR_X, XOR_Y, accuracy=False, **kw)
+    assert a == b and ha.loss == hb.loss and ha.epochs == hb.epochs == 5
+    assert len(ha.accuracy) == 5 and hb.accuracy == [] and calls == []

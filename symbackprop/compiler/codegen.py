@@ -123,9 +123,9 @@ class _Writer:
         if p.loss_elem is not None:
             exact = self._sigmoid_arrays(L) if not p.softmax else {A_SYM - Y_SYM: a_minus_y(A_SYM, C_SYM, Y_SYM)}
             ell = self.code(p.loss_elem, self._generic(), exact)
-            return lines + [f"    loss = {self.np}.sum({ell}) / n"]
+            return lines + [f"    loss = ({ell}).sum() / n"]  # the method: no dispatch layer
         lines += [f"    {sym.name} = {array}[:, {j}]" for sym, array, j in p.columns]
-        return lines + [f"    loss = {self.np}.sum({self.code(p.loss_expr)}) / n"]
+        return lines + [f"    loss = ({self.code(p.loss_expr)}).sum() / n"]
 
     def output_delta(self) -> list[str]:
         """Lines that set ``D{L}`` = δ^(L) = ∂J/∂z^(L) (one row per sample), from the logits."""

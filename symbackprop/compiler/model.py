@@ -182,7 +182,7 @@ class CompiledModel:
             W1, b1, = P
             Z1 = X @ W1.T + b1
             A1, C1 = sigmoid_pair(Z1)  # σ(z), σ(−z)
-            loss = numpy.sum((1/2)*a_minus_y(A1, C1, Y)**2) / n
+            loss = ((1/2)*a_minus_y(A1, C1, Y)**2).sum() / n
             if not isfinite(loss):  # diverged: keep the last finite parameters
                 return loss
             D1 = A1*C1*a_minus_y(A1, C1, Y)
