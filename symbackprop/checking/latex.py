@@ -283,7 +283,7 @@ def parse_latex_formula(
     prepared, table = _placeholders(text, net)
     # Cheap checks of the text first; SymPy's parser evaluates as it reads
     # (2^{2^{2^{2^{10}}}}), so the parse itself runs under the checker's bounds.
-    _precheck(text, prepared, latex_limits or LATEX_LIMITS)
+    _precheck(text, prepared, latex_limits)
     try:
         return bounded.run(_parse, prepared, table, text, limits, timeout=timeout, warmup=_load_parser)
     except bounded.TimeLimitError:
