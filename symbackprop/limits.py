@@ -29,7 +29,7 @@ against :class:`Limits`:
   repeated (as every later tree walk sees them), but each counted once in time;
 - and, as a last resort for the many other corners of SymPy's eager evaluation (each
   ``Heaviside`` of a polynomial asks for its imaginary part, some 10 ms), building a
-  formula stops after ``max_seconds`` (:func:`deadline`; Unix, main thread).
+  formula stops after ``max_seconds`` (:func:`deadline`, checked after every operation).
 
 :func:`require_defined` refuses an activation or loss that has no finite real value at
 any of a few sample points (``sqrt(-1 - z**2)``).
@@ -38,12 +38,12 @@ any of a few sample points (``sqrt(-1 - z**2)``).
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import mpmath
@@ -83,7 +83,7 @@ class Limits:
     max_size : int
         Nodes of the expression tree.
     max_seconds : float
-        Seconds that building the expression may take (Unix, main thread).
+        Seconds that building the expression may take (read after every operation).
 
     Examples
     --------
@@ -197,7 +197,9 @@ class Arithmetic:
 
     # ----------------------------------------------------------------- checks
     def check(self, expr: sp.Basic) -> sp.Basic:
-        """Return ``expr`` if it and every part of it are within the limits."""
+        """Return ``expr`` if it and every part of it are within the limits (and the time of
+        a running :func:`deadline` has not run out)."""
+        _check_clock()
         self._info(expr)
         return expr
 
@@ -362,51 +364,38 @@ class Arithmetic:
         return mpmath.mpf(re)
 
 
-class _Timeout(BaseException):
-    # A BaseException, so that SymPy's own "except Exception" blocks cannot swallow it.
-    pass
+#: The running :func:`deadline`: (end on the monotonic clock, its seconds, what is built).
+_DEADLINE: ContextVar[tuple[float, float, str] | None] = ContextVar("symbackprop_deadline", default=None)
 
 
 @contextmanager
 def deadline(seconds: float, what: str = "formula") -> Iterator[None]:
-    """Stop the block with a :class:`~symbackprop.errors.FormulaError` after ``seconds``.
+    """Stop the block with a :class:`~symbackprop.errors.FormulaError` once ``seconds`` passed.
 
-    Uses ``SIGALRM``, so it bounds time only in the main thread on Unix and when no other
-    timer is running; elsewhere the block runs unbounded (the static limits still hold).
+    Cooperative: :class:`Arithmetic` looks at the clock after every operation it checks, so
+    the bound holds in any thread and on any platform, and nothing is raised asynchronously
+    (an exception raised from a signal handler can land inside a garbage-collection callback,
+    JAX has one, and be lost). One operation is not interrupted; the static limits keep each
+    one small.
 
     Examples
     --------
     >>> with deadline(5.0):
-    ...     sp.Integer(2) ** 10
+    ...     Arithmetic().check(sp.Integer(2) ** 10)
     1024
     """
-    usable = (
-        hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None)
-    )
-    if not usable:
-        yield
-        return
-    armed = [True]
-
-    def on_alarm(signum, frame):  # noqa: ARG001 - the signal handler's signature
-        if armed[0]:
-            raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    token = _DEADLINE.set((time.monotonic() + seconds, seconds, what))
     try:
         yield
-    except _Timeout:
-        raise FormulaError(
-            f"building the {what} took more than {seconds:g} s (the limit max_seconds)"
-        ) from None
     finally:
-        armed[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _DEADLINE.reset(token)
+
+
+def _check_clock() -> None:
+    running = _DEADLINE.get()
+    if running is not None and time.monotonic() > running[0]:
+        _, seconds, what = running
+        raise FormulaError(f"building the {what} took more than {seconds:g} s (the limit max_seconds)")
 
 
 def require_defined(expr: sp.Expr, what: str, *, points: int = 64, seed: int = 0) -> sp.Expr:

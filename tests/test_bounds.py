@@ -207,16 +207,34 @@ def test_max_seconds():
     assert parse("heaviside(z**2 + 1)*z", max_seconds=0.5) == Z * sp.Heaviside(Z**2 + 1, 0)
 
 
-def test_deadline_leaves_no_timer_behind():
+def test_deadline_is_cooperative_and_holds_in_any_thread():
+    """No timer and no signal: the clock is read after each checked operation, so the bound
+    holds in a worker thread too, and its error never lands in someone else's callback (a
+    signal's exception raised inside JAX's garbage-collection callback was lost)."""
     import signal
+    import threading
 
-    from symbackprop.limits import deadline
+    from symbackprop.limits import Arithmetic, deadline
 
     before = signal.getsignal(signal.SIGALRM)
-    with deadline(10.0):
-        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0
-    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    text = "+".join(f"heaviside({c}*z + z**99)" for c in range(1, 400))
+    errors: list[str] = []
+
+    def work() -> None:
+        try:
+            parse_formula(text, {"z": sp.Symbol("z")}, limits=Limits(max_seconds=0.3))
+        except FormulaError as exc:
+            errors.append(str(exc))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(120)
+    assert errors and "max_seconds" in errors[0]
     assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    with deadline(0.0), pytest.raises(FormulaError, match="max_seconds"):
+        Arithmetic().check(sp.Integer(1))
+    assert Arithmetic().check(sp.Integer(1)) == 1  # no deadline running: no clock
 
 
 def test_max_root_digits():
