@@ -56,6 +56,9 @@ _EXPORTS: dict[str, str] = {
     "compile_network": "compiler",
     "History": "training",
     "train": "training",
+    "gradient_flow": "flow",
+    "GradientFlow": "flow",
+    "slope_bound": "flow",
     "check": "checking",
     "check_derivative": "checking",
     "check_file": "checking",
@@ -76,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "draw_formula": "render",
     "plot_history": "render",
     "plot_decision_boundary": "render",
+    "plot_gradient_flow": "render",
     "report": "reporting",
     "datasets": "datasets",
     "save": "store",
@@ -271,6 +275,18 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .render import (
         plot_history as plot_history,
+    )
+    from .render import (
+        plot_gradient_flow as plot_gradient_flow,
+    )
+    from .flow import (
+        GradientFlow as GradientFlow,
+    )
+    from .flow import (
+        gradient_flow as gradient_flow,
+    )
+    from .flow import (
+        slope_bound as slope_bound,
     )
     from .reporting import (
         report as report,
