@@ -210,6 +210,15 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .exercises import (
         load_exercise as load_exercise,
     )
+    from .flow import (
+        GradientFlow as GradientFlow,
+    )
+    from .flow import (
+        gradient_flow as gradient_flow,
+    )
+    from .flow import (
+        slope_bound as slope_bound,
+    )
     from .graph import (
         build_graph as build_graph,
     )
@@ -274,19 +283,10 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         plot_decision_boundary as plot_decision_boundary,
     )
     from .render import (
-        plot_history as plot_history,
-    )
-    from .render import (
         plot_gradient_flow as plot_gradient_flow,
     )
-    from .flow import (
-        GradientFlow as GradientFlow,
-    )
-    from .flow import (
-        gradient_flow as gradient_flow,
-    )
-    from .flow import (
-        slope_bound as slope_bound,
+    from .render import (
+        plot_history as plot_history,
     )
     from .reporting import (
         report as report,

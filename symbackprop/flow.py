@@ -22,8 +22,10 @@ and backward pass (the generated ``flow`` function of the compiled model):
   Euclidean norm of ∂J/∂b^(l), the batch-mean gradient (what a full-batch step uses);
 - ``weight_norm[l]``: ‖W^(l)‖₂;
 - ``bound_ratio[l]`` (hidden layers with a finite sup|f_l'|): the largest over the samples
-  of ‖δ_k^(l)‖ / (sup|f_l'| · ‖W^(l+1)‖₂ · ‖δ_k^(l+1)‖) (0 where both are 0); at most 1,
-  up to rounding (:data:`BOUND_TOLERANCE`). ``bound[l]`` is the same bound on
+  of ‖δ_k^(l)‖ / (sup|f_l'| · ‖W^(l+1)‖₂ · ‖δ_k^(l+1)‖); at most 1, up to rounding
+  (:data:`BOUND_TOLERANCE`). A sample whose right-hand side is below :data:`TINY` (2^-1000,
+  where float64's subnormals have lost their relative precision) counts as 0 when its
+  ‖δ^(l)‖ is below 2·TINY too, else as ∞. ``bound[l]`` is the same bound on
   ``delta_norm[l]``: sup|f_l'| · ‖W^(l+1)‖₂ · ``delta_norm[l+1]`` (it holds because the
   per-sample one does);
 - per unit j of layer l, the share of the samples where f_l'(z^(l)_j) = 0 and where
@@ -69,6 +71,7 @@ __all__ = [
     "EVAL_ROWS",
     "SATURATED_SHARE",
     "SATURATED_SLOPE",
+    "TINY",
     "FlowRecording",
     "GradientFlow",
     "SlopeBound",
@@ -85,6 +88,9 @@ SATURATED_SLOPE = 0.01
 SATURATED_SHARE = 0.9
 #: How far above 1 a bound ratio may be from rounding alone (relative).
 BOUND_TOLERANCE = 1e-9
+#: Below this, float64 loses relative precision (subnormals start at 2.2e-308): a sample
+#: whose bound is this small is not counted in the bound ratio unless its δ is larger.
+TINY = 2.0**-1000
 #: Expressions larger than this (operations) are maximised numerically, not by SymPy.
 _SYMBOLIC_OPS = 40
 
@@ -277,11 +283,28 @@ class Recorder:
         )
 
 
+def _norms(D: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, scaled first so that tiny entries do not square to 0."""
+    top = np.abs(D).max(axis=1) if D.shape[1] else np.zeros(D.shape[0])
+    safe = np.where(top > 0, top, 1.0)
+    return top * np.sqrt(((D / safe[:, None]) ** 2).sum(axis=1))
+
+
+def _norm(a: np.ndarray) -> float:
+    """Euclidean (Frobenius) norm of all of ``a``, without underflow."""
+    return float(_norms(a.reshape(1, -1))[0]) if a.size else 0.0
+
+
+def _rms(norms: np.ndarray) -> float:
+    """√(mean of squares), without underflow."""
+    return _norm(norms) / np.sqrt(norms.size) if norms.size else 0.0
+
+
 def _measure(rec: FlowRecording, P: list[np.ndarray], loss: float, grads: list[np.ndarray],
              deltas: list[np.ndarray], slopes: list[np.ndarray | None]) -> dict[str, Any]:
     """The per-epoch numbers (plain lists of floats) from one ``flow`` call."""
     L = len(deltas)
-    norms = [np.linalg.norm(d, axis=1) for d in deltas]  # per sample ‖δ_k^(l)‖
+    norms = [_norms(d) for d in deltas]  # per sample ‖δ_k^(l)‖
     weight = [float(np.linalg.norm(P[2 * l], 2)) for l in range(L)]
     ratio: list[float | None] = []
     for l in range(L):
@@ -290,8 +313,10 @@ def _measure(rec: FlowRecording, P: list[np.ndarray], loss: float, grads: list[n
             ratio.append(None)
             continue
         rhs = s * weight[l + 1] * norms[l + 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(rhs > 0, norms[l] / np.where(rhs > 0, rhs, 1.0), np.where(norms[l] > 0, np.inf, 0.0))
+        # Where the bound is below TINY, float64 has no relative precision left: such a
+        # sample counts only if its δ is clearly larger (then the ratio is infinite).
+        big = rhs > TINY
+        r = np.where(big, norms[l] / np.where(big, rhs, 1.0), np.where(norms[l] > 2 * TINY, np.inf, 0.0))
         ratio.append(float(r.max()) if r.size else 0.0)
     zero_share, small_share, max_slope = [], [], []
     for l in range(L):
@@ -308,9 +333,9 @@ def _measure(rec: FlowRecording, P: list[np.ndarray], loss: float, grads: list[n
         max_slope.append(float(a.max()) if a.size else 0.0)
     return {
         "loss": loss,
-        "delta_norm": [float(np.sqrt(np.mean(n**2))) for n in norms],
-        "grad_w_norm": [float(np.linalg.norm(grads[2 * l])) for l in range(L)],
-        "grad_b_norm": [float(np.linalg.norm(grads[2 * l + 1])) for l in range(L)],
+        "delta_norm": [_rms(n) for n in norms],
+        "grad_w_norm": [_norm(grads[2 * l]) for l in range(L)],
+        "grad_b_norm": [_norm(grads[2 * l + 1]) for l in range(L)],
         "weight_norm": weight,
         "bound_ratio": ratio,
         "max_slope": max_slope,
