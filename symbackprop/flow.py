@@ -284,10 +284,17 @@ class Recorder:
 
 
 def _norms(D: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row, scaled first so that tiny entries do not square to 0."""
-    top = np.abs(D).max(axis=1) if D.shape[1] else np.zeros(D.shape[0])
-    safe = np.where(top > 0, top, 1.0)
-    return top * np.sqrt(((D / safe[:, None]) ** 2).sum(axis=1))
+    """Euclidean norm of each row; rows whose squares may underflow (or overflow) are
+    scaled by their largest entry first, so a tiny δ does not come out as 0."""
+    sq = np.einsum("ij,ij->i", D, D)
+    out = np.sqrt(sq)
+    redo = ~((sq > 1e-280) & (sq < 1e280))
+    if redo.any():
+        rows = D[redo]
+        top = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(rows.shape[0])
+        safe = np.where(top > 0, top, 1.0)
+        out[redo] = top * np.sqrt(((rows / safe[:, None]) ** 2).sum(axis=1))
+    return out
 
 
 def _norm(a: np.ndarray) -> float:

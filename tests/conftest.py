@@ -18,6 +18,7 @@ SLOW_MODULES = {
     "test_compile_jax.py",
     "test_docs_commands.py",
     "test_examples.py",
+    "test_gradient_flow_jax.py",
     "test_report.py",
 }
 
