@@ -231,7 +231,7 @@ class FlowRecording:
     eval_rows: int
     n_rows: int
     epochs: list[int] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list, repr=False)  # long: not in repr
 
 
 def _eval_rows(n: int, setting: Any) -> np.ndarray | None:
@@ -390,6 +390,8 @@ class GradientFlow:
     loss : numpy.ndarray
         The mean loss on the evaluation batch, per epoch.
     delta_norm, grad_w_norm, grad_b_norm, weight_norm, bound, bound_ratio : numpy.ndarray
+    max_slope : numpy.ndarray
+        The largest |f_l'(z)| over the evaluation batch (at most sup|f_l'|; NaN for softmax).
     dead, saturated : list of Unit
         The units dead or saturated at the last recorded epoch.
     """
@@ -407,6 +409,7 @@ class GradientFlow:
     weight_norm: np.ndarray
     bound: np.ndarray
     bound_ratio: np.ndarray
+    max_slope: np.ndarray
     dead: list[Unit]
     saturated: list[Unit]
 
@@ -506,6 +509,8 @@ class GradientFlow:
             "bound": table(self.bound),
             "bound_ratio": table(self.bound_ratio),
             "bound_holds": self.bound_holds,
+            "max_slope": table(self.max_slope),
+            "vanishing": [None if not math.isfinite(v) else float(v) for v in self.vanishing.tolist()],
             "dead": [u.to_dict() for u in self.dead],
             "saturated": [u.to_dict() for u in self.saturated],
             "definitions": {
@@ -517,6 +522,8 @@ class GradientFlow:
                 "bound_ratio": "max over samples of ||delta_k^(l)|| / (sup|f_l'| ||W^(l+1)||_2 ||delta_k^(l+1)||)",
                 "saturated": f"|f'| < {SATURATED_SLOPE} sup|f'| on at least {SATURATED_SHARE:.0%} of samples",
                 "dead": "f' = 0 on every evaluation sample",
+                "max_slope": "largest |f_l'(z)| over the evaluation batch",
+                "vanishing": "delta_norm of layer 1 / delta_norm of layer L",
             },
         }
 
@@ -611,6 +618,7 @@ def gradient_flow(history: Any) -> GradientFlow:
         weight_norm=weight,
         bound=bound,
         bound_ratio=table("bound_ratio"),
+        max_slope=table("max_slope"),
         dead=_units(rec, "zero_share", is_dead),
         saturated=_units(rec, "zero_share", is_saturated),
     )

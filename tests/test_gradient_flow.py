@@ -176,6 +176,8 @@ def test_bound_holds_on_every_recorded_epoch(hidden, n_out, scale, seed):
     assert np.all(finite <= 1 + BOUND_TOLERANCE)
     assert np.all(np.isnan(flow.bound_ratio[:, -1]))  # the output layer has no bound
     assert np.all(flow.delta_norm[:, :-1] <= flow.bound[:, :-1] * (1 + BOUND_TOLERANCE) + 4 * TINY)
+    sup = np.array([b.value for b in flow.slope_bounds], dtype=float)
+    assert np.all(flow.max_slope <= sup * (1 + BOUND_TOLERANCE))  # no slope above its bound
     if out is None or not flow.epochs:
         return
     # The last epoch's ratios are those computed here directly.
@@ -286,6 +288,8 @@ def test_to_dict_is_json_and_complete():
     assert d["delta_norm"] == flow.delta_norm.tolist()
     assert d["bound"][0][2] is None and d["slope_bounds"][2]["method"] == "softmax"
     assert d["bound_holds"] is True
+    assert d["max_slope"][0][2] is None and 0 < d["max_slope"][0][1] <= 1
+    assert "gradient_flow=FlowRecording(" in repr(history) and "records" not in repr(history)
 
 
 def test_plot_is_written_atomically(tmp_path):
