@@ -313,3 +313,17 @@ def test_recorder_works_for_a_model_without_generated_flow():
     rec = Recorder(model, X, Y, True)
     rec.record(model.arrays(net.init_params(0)), 1)
     assert rec.model is not model and rec.recording.epochs == [1]
+
+
+def test_deltas_of_a_backend_without_them_is_a_clear_error():
+    net = sbp.mlp([2, 1], activation="sigmoid", loss="quadratic")
+    model = sbp.compile_network(net)
+    model._deltas = None  # what a backend whose own generator makes no ``deltas`` leaves
+    with pytest.raises(SpecError, match=r"^The numpy backend does not generate deltas; compile with"):
+        model.deltas(net.init_params(0), [[0.0, 1.0]], [[1.0]])
+
+
+def test_generated_source_shows_the_diagnostics():
+    src = sbp.mlp([2, 3, 1], activation=["relu", "sigmoid"]).compile().source()
+    assert "def deltas(P, X, Y):" in src and "def flow(P, X, Y):" in src
+    assert src.index("def flow") > src.index("def step_momentum")  # appended: earlier code unchanged
