@@ -34,8 +34,8 @@ and backward pass (the generated ``flow`` function of the compiled model):
 A unit is **dead** when its slope is exactly 0 on every evaluation sample (a ReLU whose
 z is never positive: no gradient reaches its incoming weights); **saturated** when it is
 not dead and its slope is below :data:`SATURATED_SLOPE` · sup|f_l'| on at least
-:data:`SATURATED_SHARE` of the samples (a sigmoid with |z| > 6.9 there, a tanh with
-|z| > 3.3; for a ReLU, inactive on at least that share but not on all). Units of a layer
+:data:`SATURATED_SHARE` of the samples (a sigmoid with |z| > 5.99 there, a tanh with
+|z| > 2.99; for a ReLU, inactive on at least that share but not on all). Units of a layer
 whose sup|f'| is unbounded are never called saturated; softmax outputs are never
 classified. Units are named in the fixed notation by their activation, a⁽²⁾₃.
 
