@@ -91,8 +91,9 @@ BOUND_TOLERANCE = 1e-9
 #: Below this, float64 loses relative precision (subnormals start at 2.2e-308): a sample
 #: whose bound is this small is not counted in the bound ratio unless its δ is larger.
 TINY = 2.0**-1000
-#: Expressions larger than this (operations) are maximised numerically, not by SymPy.
-_SYMBOLIC_OPS = 40
+#: Derivatives of more operations than this are maximised numerically: SymPy's
+#: function_range can spend many seconds before it gives up (mish's, 17 operations: 13 s).
+_SYMBOLIC_OPS = 12
 
 
 # ---------------------------------------------------------------- sup |f'|
