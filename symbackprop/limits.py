@@ -101,6 +101,14 @@ class Limits:
     max_seconds: float = 2.0
 
 
+#: Per (function, arity): the size of its form in placeholders and how often each appears.
+_CALL_FORMS: dict[tuple[Callable[..., sp.Basic], int], tuple[int, list[int]]] = {}
+
+
+def _tree_size(e: sp.Basic) -> int:
+    return sum(1 for _ in sp.preorder_traversal(e))
+
+
 #: The default limits (replace it to raise a bound for every formula).
 LIMITS = Limits()
 
@@ -212,14 +220,23 @@ class Arithmetic:
         self.check_arguments(args, name)
         return self.check(func(*args))
 
-    def check_arguments(self, args: list[sp.Basic], name: str = "a function") -> None:
-        """Refuse an argument that SymPy would turn into a huge exact power.
+    def check_arguments(
+        self, args: list[sp.Basic], name: str = "a function", func: Callable[..., sp.Basic] | None = None
+    ) -> None:
+        """Refuse an argument that SymPy would turn into a huge exact power, or a call of
+        ``func`` whose result would break ``max_size``.
 
         ``exp(c*log(k))`` becomes ``k**c`` as soon as it is built, so a term ``c·log(k)``
         of an argument must stay within ±709 (exp(709) is float64's largest number).
+        A function that repeats its argument (σ'(u) = σ(u)(1 − σ(u)) holds u twice) is sized
+        from its form in placeholders before it is built, and refused when that estimate
+        passes ``max_size`` by a quarter: SymPy's automatic simplification of a huge result
+        costs seconds before its size could be checked.
         """
+        sizes = [self._info(arg).size for arg in args]
+        if func is not None and max(sizes, default=1) > 1:
+            self._check_call_size(func, sizes, name)
         for arg in args:
-            self._info(arg)
             for term in sp.Add.make_args(arg):
                 if not (self._info(term).numeric and term.has(sp.log)):
                     continue
@@ -282,6 +299,25 @@ class Arithmetic:
             raise FormulaError(
                 f"the root {_power_text(base, exp)} is too costly: {digits} digits times "
                 f"{n - 1} exceeds {self.limits.max_root_digits} (max_root_digits)"
+            )
+
+    def _check_call_size(self, func: Callable[..., sp.Basic], sizes: list[int], name: str) -> None:
+        key = (func, len(sizes))
+        counts = _CALL_FORMS.get(key)
+        if counts is None:
+            holes = [sp.Dummy(real=True) for _ in sizes]
+            form = func(*holes)
+            counts = _CALL_FORMS[key] = (
+                _tree_size(form), [sum(1 for t in sp.preorder_traversal(form) if t == h) for h in holes]
+            )
+        base, uses = counts
+        size = base + sum(u * (s - 1) for u, s in zip(uses, sizes))
+        # The estimate is before simplification, which may shrink the result a little: refuse
+        # early only past a margin, so that the limit's edge stays the built size.
+        if size > self.limits.max_size * 5 // 4:
+            raise FormulaError(
+                f"{name} of this argument would have about {size} nodes; the limit is "
+                f"{self.limits.max_size} (max_size)"
             )
 
     # ----------------------------------------------------------------- walk
