@@ -234,7 +234,15 @@ class Walkthrough:
         return steps
 
     def deltas_order(self) -> list[sp.Symbol]:
-        """Every δ in the order the backward pass computes them: output layer first."""
+        """Every δ in the order the backward pass computes them: output layer first.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 2, 1], activation="tanh")
+        >>> sbp.walkthrough(net, net.init_params(0), x=[1.0], y=[0.0], lr=0.1).deltas_order()
+        [delta2_1, delta1_1, delta1_2]
+        """
         net = self.net
         return [net.delta(layer, j) for layer in range(net.n_layers, 0, -1)
                 for j in range(1, net.sizes[layer] + 1)]
@@ -250,7 +258,15 @@ class Walkthrough:
 
     @property
     def batch_size(self) -> int:
-        """Number of samples walked through."""
+        """Number of samples walked through.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity")
+        >>> sbp.walkthrough(net, net.init_params(0), [[1.0], [2.0]], [[0.0], [1.0]], lr=0.1).batch_size
+        2
+        """
         return int(self.X.shape[0])
 
     # ---------------------------------------------------------------- document

@@ -2,8 +2,12 @@
 
 Columns left to right follow the data flow so that every edge goes one column right:
 inputs with the first layer's parameters, then z^(1), then a^(1) with the next layer's
-parameters, ..., the outputs with the targets, and J. The layout is NetworkX's
-``multipartite_layout`` over those columns.
+parameters, ..., the outputs with the targets, and J. Positions are in inches: each column
+centred, the gap after it as wide as the labels on its edges need (:func:`_layout`), and
+the figure as large as the layout. Labels of partials are drawn only where they fit
+(:mod:`.labels`); the ones left out are summarised under the picture, per bundle of edges,
+in index notation. Past 60 nodes the computation graph draws each neuron's incoming
+weights and bias as one node.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The network diagram: neurons in layers left to right, weights on the edges.
 
-The layout is NetworkX's ``multipartite_layout`` over a neuron-level graph derived from the
-scalar graph (one node per input x and activation a, one edge per weight). Beyond
+The drawing is of a neuron-level graph derived from the scalar graph (one node per input x
+and activation a, one edge per weight), layers one unit apart; edge labels are drawn where
+they fit (:mod:`.labels`). Beyond
 ``max_neurons`` neurons in a layer the diagram is summarised: one box per layer with its
 size and activation, one arrow per weight matrix.
 """
