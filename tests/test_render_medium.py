@@ -129,3 +129,25 @@ def test_network_diagram_fills_its_figure(net8):
     lo, hi = d.ax.get_xlim()
     assert (max(xs) - min(xs)) / (hi - lo) > 0.6
     _readable(d)
+
+
+@pytest.mark.parametrize("number", [1, 5, 72])
+def test_one_path_at_a_time(net8, number):
+    d = sbp.draw_gradient_paths(net8, "w1_1_1", path=number)
+    # The oracle: the paths Derivation lists, in its order (fewer than 16 there: count here).
+    import networkx as nx
+
+    paths = list(nx.all_simple_paths(net8.graph, "w1_1_1", "J"))
+    assert len(paths) == 72 == net8.derivation("w1_1_1").n_paths
+    nodes = paths[number - 1]
+    assert d.highlighted == [e for e in d.edges if e in set(zip(nodes, nodes[1:]))]
+    assert len(d.highlighted) == len(nodes) - 1
+    assert {k for k in d.labels if isinstance(k, tuple)} == set(d.highlighted)  # every edge labelled
+    assert f"Path {number} of 72" in d.ax.get_title()
+    _readable(d)
+
+
+def test_path_number_is_checked(net8):
+    for bad in (0, 73, 1.5, True):
+        with pytest.raises(sbp.SpecError, match="path must be a path number from 1 to 72"):
+            sbp.draw_gradient_paths(net8, "w1_1_1", path=bad)

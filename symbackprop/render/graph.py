@@ -161,10 +161,14 @@ def _layout(net: Network, g: nx.DiGraph, highlight: set[tuple[str, str]], partia
 
 
 def _draw(net: Network, g: nx.DiGraph, ax, highlight: set[tuple[str, str]], partials: bool,
-          title: str, kind: str) -> Drawing:
+          title: str, kind: str, context: set[tuple[str, str]] = frozenset()) -> Drawing:
+    """Draw ``g``: ``highlight`` edges in red (labelled with their partials when
+    ``partials``), ``context`` edges (the other gradient paths) in pale red, the rest faded."""
     n_rows = max(sum(1 for _, c in g.nodes(data="column") if c == col) for _, col in g.nodes(data="column"))
     node_size = 700 if n_rows <= 16 else max(150, 700 * 16 / n_rows)
-    pos = _layout(net, g, highlight, partials, node_size)
+    # The layout makes room for the labels of every path, so that stepping through the paths
+    # one at a time keeps the picture still.
+    pos = _layout(net, g, highlight | context, partials, node_size)
     # Data units are inches: a figure of our own is as large as the layout, no larger.
     pad = node_size ** 0.5 / 72 / 2 + 0.15
     x0, x1 = min(x for x, _ in pos.values()) - pad, max(x for x, _ in pos.values()) + pad
@@ -178,10 +182,12 @@ def _draw(net: Network, g: nx.DiGraph, ax, highlight: set[tuple[str, str]], part
     ax.set_xlim(x0 - (width - (x1 - x0)) / 2, x1 + (width - (x1 - x0)) / 2)
     ax.set_ylim(y0, y1)
     on = {n for e in highlight for n in e}
+    near = {n for e in context for n in e} - on
     fade = bool(highlight)
     edges = list(g.edges)
-    faded = [e for e in edges if e not in highlight]
+    faded = [e for e in edges if e not in highlight and e not in context]
     hl = [e for e in edges if e in highlight]
+    pale = [e for e in edges if e in context and e not in highlight]
     font = 9 if n_rows <= 16 else 7
     nodes = list(g.nodes)
     # Grouped parameters are drawn as labelled boxes over the start of their edges.
@@ -189,12 +195,15 @@ def _draw(net: Network, g: nx.DiGraph, ax, highlight: set[tuple[str, str]], part
     sizes = [0 if n in boxes else node_size for n in nodes]
     nx.draw_networkx_edges(g, pos, ax=ax, edgelist=faded, nodelist=nodes, edge_color="#bbbbbb",
                            alpha=0.45 if fade else 0.9, width=0.8, arrowsize=7, node_size=sizes)
+    if pale:
+        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=pale, nodelist=nodes, edge_color="#d62728",
+                               alpha=0.3, width=1.4, arrowsize=9, node_size=sizes)
     if hl:
         nx.draw_networkx_edges(g, pos, ax=ax, edgelist=hl, nodelist=nodes, edge_color="#d62728",
                                width=2.2, arrowsize=12, node_size=sizes)
     circles = [n for n in nodes if n not in boxes]
-    for group, alpha in (([n for n in circles if fade and n not in on], 0.3),
-                         ([n for n in circles if not fade or n in on], 1.0)):
+    for group, alpha in (([n for n in circles if fade and n not in on and n not in near], 0.3),
+                         ([n for n in circles if not fade or n in on or n in near], 1.0)):
         if group:
             nx.draw_networkx_nodes(
                 g, pos, nodelist=group, ax=ax, node_size=node_size, alpha=alpha,
@@ -209,7 +218,7 @@ def _draw(net: Network, g: nx.DiGraph, ax, highlight: set[tuple[str, str]], part
         box = {"boxstyle": "round,pad=0.3", "fc": _KIND_COLOURS["weight"], "ec": "#555555", "lw": 0.8} \
             if n in boxes else None
         ax.text(x, y, text, ha="center", va="center", fontsize=font, bbox=box,
-                alpha=0.35 if fade and n not in on else 1.0, zorder=4)
+                alpha=0.35 if fade and n not in on and n not in near else 1.0, zorder=4)
         if n in boxes:
             node_labels[n] = text
     ax.set_title(title, fontsize=11)
@@ -346,12 +355,14 @@ def draw_gradient_paths(
     ax: Axes | None = None,
     partials: bool = True,
     full: bool | None = None,
+    path: int | None = None,
 ) -> Drawing:
     """Draw the computation graph with every path from ``param`` to J highlighted.
 
-    Each highlighted edge u → v is labelled with its local partial ∂v/∂u (rendered math);
-    the rest of the graph is faded. ∂J/∂p is the sum over these paths of the product of
-    the partials along each path.
+    Each highlighted edge u → v is labelled with its local partial ∂v/∂u (rendered math)
+    where the label fits; the labels left out are summarised under the picture, per bundle
+    of edges, in the form they share. The rest of the graph is faded. ∂J/∂p is the sum
+    over these paths of the product of the partials along each path.
 
     Parameters
     ----------
@@ -363,11 +374,17 @@ def draw_gradient_paths(
         Label the highlighted edges with their local partials (default True).
     full : bool, optional
         Draw the whole graph (True) or only the nodes on the paths (False). Default: the whole graph up to 60 nodes.
+    path : int, optional
+        Highlight only the path with this number (1 for the first, in the order
+        :attr:`Derivation.paths <symbackprop.derivation.Derivation.paths>` lists them),
+        every edge of it labelled; the other paths are drawn pale, in the same places, so
+        that a reader can step through them one at a time.
 
     Returns
     -------
     Drawing
-        ``highlighted`` lists the edges on the paths, ``labels`` their partials.
+        ``highlighted`` lists the edges on the paths (on the one path), ``labels`` the
+        partials drawn.
 
     Examples
     --------
@@ -376,6 +393,8 @@ def draw_gradient_paths(
     >>> d = draw_gradient_paths(net, "w1_1_1")
     >>> sorted(d.highlighted)[:2], d.labels["w1_1_1", "z1_1"]
     ([('a1_1', 'z2_1'), ('a2_1', 'J')], '$x_{1}$')
+    >>> draw_gradient_paths(sbp.mlp([1, 1, 2]), "w1_1_1", path=2).highlighted
+    [('w1_1_1', 'z1_1'), ('z1_1', 'a1_1'), ('a1_1', 'z2_2'), ('z2_2', 'a2_2'), ('a2_2', 'J')]
     """
     p = net.parameter(param)
     g = net.graph
@@ -386,4 +405,17 @@ def draw_gradient_paths(
     if not full:
         keep = {n for e in hl for n in e}
     title = rf"Paths from ${latex_name(p)}$ to $J$, labelled with local partials"
-    return _draw(net, _ordered(net, keep), ax, hl, partials, title, "paths")
+    if path is None:
+        return _draw(net, _ordered(net, keep), ax, hl, partials, title, "paths")
+    from itertools import islice
+
+    from ..derivation import count_paths
+    from ..errors import SpecError
+
+    n = count_paths(g, p.name, "J")
+    if isinstance(path, bool) or not isinstance(path, int) or not 1 <= path <= n:
+        raise SpecError(f"path must be a path number from 1 to {n:,} (the paths from {p} to J); got {path!r}.")
+    nodes = next(islice(nx.all_simple_paths(g, p.name, "J"), path - 1, None))
+    one = set(zip(nodes, nodes[1:]))
+    title = rf"Path {path:,} of {n:,} from ${latex_name(p)}$ to $J$, labelled with local partials"
+    return _draw(net, _ordered(net, keep), ax, one, partials, title, "paths", context=hl - one)
