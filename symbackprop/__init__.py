@@ -81,6 +81,8 @@ _EXPORTS: dict[str, str] = {
     "plot_decision_boundary": "render",
     "plot_gradient_flow": "render",
     "report": "reporting",
+    "walkthrough": "walkthroughs",
+    "Walkthrough": "walkthroughs",
     "datasets": "datasets",
     "save": "store",
     "load": "store",
@@ -305,4 +307,10 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .training import (
         train as train,
+    )
+    from .walkthroughs import (
+        Walkthrough as Walkthrough,
+    )
+    from .walkthroughs import (
+        walkthrough as walkthrough,
     )

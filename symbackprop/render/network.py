@@ -1,7 +1,8 @@
 """The network diagram: neurons in layers left to right, weights on the edges.
 
-The layout is NetworkX's ``multipartite_layout`` over a neuron-level graph derived from the
-scalar graph (one node per input x and activation a, one edge per weight). Beyond
+The drawing is of a neuron-level graph derived from the scalar graph (one node per input x
+and activation a, one edge per weight), layers one unit apart; edge labels are drawn where
+they fit (:mod:`.labels`). Beyond
 ``max_neurons`` neurons in a layer the diagram is summarised: one box per layer with its
 size and activation, one arrow per weight matrix.
 """
@@ -132,7 +133,14 @@ def draw_network(
         return _draw_summary(net, params, grads, ax, max_neurons)
     g = neuron_graph(net)
     pvals, gvals = _values(net, params), _values(net, grads)
-    pos = layered_layout(g, "layer")
+    # One unit between layers and between neurons, the first neuron on top (as
+    # layered_layout, whose rescaling of both axes alike squeezes the layers together when
+    # one layer is tall), and limits around the drawing: no empty band beside or under it.
+    layers: dict[int, list[str]] = {}
+    for n, layer in g.nodes(data="layer"):
+        layers.setdefault(layer, []).append(n)
+    pos = {n: (float(layer), (len(names) - 1) / 2 - i) for layer, names in layers.items()
+           for i, n in enumerate(names)}
     width = 2.2 * len(net.sizes) + 1.0
     height = max(2.5, 0.75 * max(net.sizes) + 1.2)
     fig, ax = new_axes(ax, (width, height))
@@ -174,27 +182,42 @@ def draw_network(
 
     if labels is None:
         labels = len(edges) <= 40
-    drawn_labels: dict[Any, str] = {}
-    if labels:
-        drawn_labels = _edge_labels(net, g, pos, ax, pvals)
     top = max(y for _, y in pos.values())
     for layer, act in enumerate(["input", *[a.name for a in net.activations]]):
         xs = [pos[n][0] for n in g.nodes if g.nodes[n]["layer"] == layer]
         name = "inputs" if layer == 0 else f"layer {layer}: {act}"
-        ax.text(xs[0], top + 0.2, name, ha="center", va="bottom", fontsize=10, color="#333333")
+        ax.text(xs[0], top + 0.45, name, ha="center", va="bottom", fontsize=10, color="#333333")
     ax.text(1.0, -0.02, f"loss: {net.loss.name}", transform=ax.transAxes, ha="right", va="top",
             fontsize=9, color="#555555")
     ax.set_axis_off()
     # Explicit limits: with one neuron per layer the data has no height at all.
     bottom = min(y for _, y in pos.values())
-    span = max(0.5, top - bottom)
-    ax.set_ylim(bottom - 0.3 * span, top + 0.35 * span)
-    ax.set_xlim(-1.15, 1.15)
+    ax.set_ylim(bottom - 0.95, top + 0.95)
+    ax.set_xlim(-0.6, L + 0.6)
+    drawn_labels: dict[Any, str] = {}
+    if labels:
+        engine = fig.get_layout_engine()
+        if engine is not None:  # the axes' final size, to measure labels against
+            engine.execute(fig)
+        drawn_labels = _edge_labels(net, g, pos, ax, pvals)
+        if len(drawn_labels) < len(edges):
+            ax.text(0.0, -0.02, f"{len(drawn_labels)} of {len(edges)} weights labelled (no room for the rest)",
+                    transform=ax.transAxes, ha="left", va="top", fontsize=9, color="#555555")
     return Drawing(fig, ax, "network", nodes=list(g.nodes), edges=edges, labels=drawn_labels)
 
 
 def _edge_labels(net, g, pos, ax, pvals) -> dict[tuple[str, str], str]:
-    """A label on every edge, staggered along it by source neuron so labels do not collide."""
+    """A label on every edge where it fits: first tried staggered along the edge by source
+    neuron (so that the labels of a fan do not collide), then at other spots; a label that
+    would touch a neuron, a bias or another label is left out."""
+    from .labels import Placer, axes_scale, text_extent
+
+    placer = Placer(axes_scale(ax))
+    for n in g.nodes:
+        placer.block(*pos[n], 19, 19)  # node_size 1400: a radius of about 19 points
+        if pvals is not None and g.nodes[n]["layer"] > 0:
+            x, y = pos[n]
+            placer.taken.append((x - 16 * placer.sx, y - 36 * placer.sy, x + 16 * placer.sx, y - 22 * placer.sy))
     out = {}
     for u, v, data in g.edges(data=True):
         n_in = net.sizes[g.nodes[v]["layer"] - 1]
@@ -202,10 +225,14 @@ def _edge_labels(net, g, pos, ax, pvals) -> dict[tuple[str, str], str]:
         # Fraction of the way from the target back to the source: spread 0.25..0.6.
         t = 0.3 if n_in == 1 else 0.22 + 0.4 * (k - 1) / (n_in - 1)
         (x0, y0), (x1, y1) = pos[u], pos[v]
-        x, y = x1 + t * (x0 - x1), y1 + t * (y0 - y1)
         name = data["weight_name"]
         text = f"{pvals[name]:.2f}" if pvals is not None else f"${latex_name(net.parameter(name))}$"
-        ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=5,
+        w, h = text_extent(text, 8)
+        spots = [x1 + s * (x0 - x1) for s in (t, t - 0.08, t + 0.08, t - 0.16, t + 0.16, 0.5)]
+        spot = placer.place(((x, y1 + (x - x1) / (x0 - x1) * (y0 - y1)) for x in spots), w + 3, h + 2)
+        if spot is None:
+            continue
+        ax.text(*spot, text, ha="center", va="center", fontsize=8, zorder=5,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
         out[u, v] = text
     return out
