@@ -77,6 +77,8 @@ _EXPORTS: dict[str, str] = {
     "plot_history": "render",
     "plot_decision_boundary": "render",
     "report": "reporting",
+    "explore": "explorer",
+    "Explorer": "explorer",
     "datasets": "datasets",
     "save": "store",
     "load": "store",
@@ -274,6 +276,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .reporting import (
         report as report,
+    )
+    from .explorer import (
+        Explorer as Explorer,
+    )
+    from .explorer import (
+        explore as explore,
     )
     from .spec import (
         Spec as Spec,

@@ -29,7 +29,8 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from ..notation import _decimals, _step_at, name_parts
 from .document import Document, Line
 
-__all__ = ["to_mathml", "tex_mathml", "line_mathml", "print_mathml", "MATHML_CSS"]
+__all__ = ["to_mathml", "rhs_mathml", "symbol_mathml", "tex_mathml", "line_mathml", "print_mathml",
+           "MATHML_CSS"]
 
 #: Style for the classes :func:`print_mathml` uses (a page includes it once, in ``<style>``).
 MATHML_CSS = """
@@ -75,8 +76,14 @@ def _layer(layer: str) -> str:
     return f'<mrow><mo stretchy="false">(</mo><mi>{escape(layer)}</mi><mo stretchy="false">)</mo></mrow>'
 
 
-def _name_mathml(name: str) -> str | None:
-    """MathML of a notation name (``w1_2_1``), or None for a name outside the notation."""
+def symbol_mathml(name: str) -> str | None:
+    """MathML (no ``<math>`` around it) of a notation name, or None outside the notation.
+
+    Examples
+    --------
+    >>> symbol_mathml("b2_1"), symbol_mathml("x1"), symbol_mathml("foo")
+    ('<msubsup><mi>b</mi><mn>1</mn><mn>(2)</mn></msubsup>', '<msub><mi>x</mi><mn>1</mn></msub>', None)
+    """
     parts = name_parts(name)
     if parts is None:
         return None
@@ -100,7 +107,7 @@ class _MathML(MathMLPresentationPrinter):
         return self.dom.createTextNode(xml)
 
     def _print_Symbol(self, sym, style="plain"):
-        xml = _name_mathml(sym.name)
+        xml = symbol_mathml(sym.name)
         if xml is None:  # a name outside the notation: SymPy's layout, its text escaped
             if any(c in sym.name for c in "<>&"):
                 return self._raw(f"<mi>{escape(sym.name)}</mi>")
@@ -137,7 +144,15 @@ class _MathML(MathMLPresentationPrinter):
         return self._minmax(e, "min")
 
 
-def _rhs(expr: sp.Basic) -> str:
+def rhs_mathml(expr: sp.Basic) -> str:
+    """MathML of ``expr`` without the ``<math>`` element around it (to build a line from).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> rhs_mathml(sp.Symbol("a1_1") - sp.Symbol("y1"))
+    '<mrow><msubsup><mi>a</mi><mn>1</mn><mn>(1)</mn></msubsup><mo>−</mo><msub><mi>y</mi><mn>1</mn></msub></mrow>'
+    """
     xml = _MathML({"mul_symbol": "&#x2062;"}).doprint(_decimals(expr))
     # The minus sign, not the hyphen SymPy writes.
     return _numeric_entities(xml).replace("<mo>-</mo>", "<mo>−</mo>")
@@ -165,7 +180,7 @@ def to_mathml(expr: sp.Basic, *, display: bool = False) -> str:
     >>> print(to_mathml(sp.Symbol("delta2_1") * sp.Symbol("x1")))
     <math displaystyle="true"><mrow><msubsup><mi>δ</mi><mn>1</mn><mn>(2)</mn></msubsup><mo>&#x2062;</mo><msub><mi>x</mi><mn>1</mn></msub></mrow></math>
     """
-    return _math(_rhs(expr), display)
+    return _math(rhs_mathml(expr), display)
 
 
 # ----------------------------------------------------------------- LaTeX -> MathML
@@ -377,7 +392,7 @@ def line_mathml(line: Line, *, value: bool = True) -> str:
     """
     if line.expr is None:
         return _math(_lhs(line.text, line.latex))
-    body = f"{_lhs(line.text, line.latex)}<mo>=</mo>{_rhs(line.expr)}"
+    body = f"{_lhs(line.text, line.latex)}<mo>=</mo>{rhs_mathml(line.expr)}"
     if value and line.value is not None:
         body += _value(line.value)
     return _math(body)
