@@ -280,8 +280,22 @@
     highlight(p);
     $("deriv").scrollIntoView({ block: "nearest" });
   }
+  // Where hit areas overlap (a dense layer fans out), the weight whose line passes nearest
+  // to the click wins, not the one drawn last.
+  function nearestWeight(ev) {
+    var svg = $("m-svg"), pt = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(svg.getScreenCTM().inverse());
+    var best = null, bestD = Infinity;
+    svg.querySelectorAll("line.hit").forEach(function (el) {
+      var a = +el.getAttribute("x1"), b = +el.getAttribute("y1"), c = +el.getAttribute("x2"), d = +el.getAttribute("y2");
+      var dx = c - a, dy = d - b, t = Math.max(0, Math.min(1, ((pt.x - a) * dx + (pt.y - b) * dy) / (dx * dx + dy * dy || 1)));
+      var ex = a + t * dx - pt.x, ey = b + t * dy - pt.y, dist = ex * ex + ey * ey;
+      if (dist < bestD) { bestD = dist; best = el.getAttribute("data-p"); }
+    });
+    return best;
+  }
   $("m-svg").addEventListener("click", function (ev) {
     var p = ev.target.getAttribute && ev.target.getAttribute("data-p");
+    if (p && ev.target.classList.contains("hit")) p = nearestWeight(ev) || p;
     if (p) select(p);
     else if (ev.target.tagName === "svg") {
       selected = null; $("m-svg").classList.remove("sel"); $("m-labels").innerHTML = "";
