@@ -77,6 +77,8 @@ _EXPORTS: dict[str, str] = {
     "plot_history": "render",
     "plot_decision_boundary": "render",
     "report": "reporting",
+    "walkthrough": "walkthroughs",
+    "Walkthrough": "walkthroughs",
     "explore": "explorer",
     "Explorer": "explorer",
     "datasets": "datasets",
@@ -297,4 +299,10 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .training import (
         train as train,
+    )
+    from .walkthroughs import (
+        Walkthrough as Walkthrough,
+    )
+    from .walkthroughs import (
+        walkthrough as walkthrough,
     )
