@@ -77,8 +77,9 @@ def sample_content(net, params: Mapping[sp.Symbol, float], x: Sequence[float],
         targets, as lines), ``edges`` ("u>v" -> [MathML of the local partial, value]),
         ``params`` (name -> value, gradient (symbolic and compiled), δ form, its δ and
         factor (∂J/∂p = factor·δ), paths, the δ it reaches, the expanded form's size and,
-        within the size guard, its line), ``step`` (the SGD step: the parameters after,
-        the loss before and after, from the compiled model).
+        within the size guard, its line), ``step`` (the SGD step, from
+        :func:`~symbackprop.walkthrough`: the gradients, the parameters after, the loss
+        before and after).
 
     Examples
     --------
@@ -156,12 +157,16 @@ def sample_content(net, params: Mapping[sp.Symbol, float], x: Sequence[float],
             "expanded_size": size,
         }
 
-    after = {p.name: params[p] - lr * compiled[p] for p in net.params}
+    # The step itself is sbp.walkthrough's (the same numbers its text and JSON show).
+    from ..walkthroughs import walkthrough
+
+    walk = walkthrough(net, params, x=list(x), y=list(y), lr=lr, max_params=None)
     step = {
         "lr": lr,
-        "loss": finite(model.loss(params, [list(x)], [list(y)])),
-        "loss_after": finite(model.loss({p: after[p.name] for p in net.params}, [list(x)], [list(y)])),
-        "after": {k: finite(v) for k, v in after.items()},
+        "loss": finite(walk.loss),
+        "loss_after": finite(walk.loss_after),
+        "grad": {p.name: finite(walk.gradient[p]) for p in net.params},
+        "after": {p.name: finite(walk.updated[p]) for p in net.params},
     }
     vals = {s.name: finite(v) for s, v in values.items()}
     return {

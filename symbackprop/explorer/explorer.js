@@ -65,8 +65,7 @@
   }
   var start = D.net.params.map(function (p) { return P[p].value; });
   var after = D.net.params.map(function (p) { return C.step.after[p]; });
-  var compiledGrad = {};
-  D.net.params.forEach(function (p) { compiledGrad[p] = P[p].compiled; });
+  var stepGrad = C.step.grad;  // sbp.walkthrough's gradients
 
   // ------------------------------------------------------------ the walkthrough
   function setVal(l, j, text, cls) {
@@ -116,7 +115,7 @@
     else jl.textContent = "";
     // Edges: the weights; after a layer's backward step, its gradients; after the update, the new weights.
     weightStyle("m", st.phase === "update" ? after : start);
-    if (st.phase === "backward") for (l = L; l >= st.layer; l--) gradStyle(l, compiledGrad);
+    if (st.phase === "backward") for (l = L; l >= st.layer; l--) gradStyle(l, stepGrad);
     // The lines of this step, typeset.
     var html = "<h3>" + esc(st.title) + "</h3>";
     if (st.phase === "start") {
@@ -136,11 +135,11 @@
         return line(math(d("<mi>J</mi>", S[p]) + "<mo>=</mo>" + P[p].form + "<mo>\u2248</mo>" + mn(P[p].grad)));
       }, "gradients");
     } else if (st.phase === "update") {
-      html += '<p class="note">Learning rate \u03b7 = ' + fmt(C.step.lr) + "; the gradients are the compiled model's.</p>";
+      html += '<p class="note">Learning rate \u03b7 = ' + fmt(C.step.lr) + "; every parameter moves against its gradient, all taken before the step.</p>";
       html += listed(D.net.params, function (p) {
         return line(math(plus(S[p]) + "<mo>=</mo>" + S[p] + "<mo>\u2212</mo><mi>\u03b7</mi>" +
           d("<mi>J</mi>", S[p]) + "<mo>=</mo>" + mn(P[p].value) + "<mo>\u2212</mo>" + mn(C.step.lr) +
-          "<mo>\u22c5</mo>" + mn(compiledGrad[p]) + "<mo>=</mo>" + mn(C.step.after[p])));
+          "<mo>\u22c5</mo>" + mn(stepGrad[p]) + "<mo>=</mo>" + mn(C.step.after[p])));
       }, "updates");
       html += '<p class="big">Loss on this sample: before <b id="loss-before">' + full(C.step.loss) +
         '</b>, after the step <b id="loss-after">' + full(C.step.loss_after) + "</b></p>";
