@@ -56,6 +56,9 @@ _EXPORTS: dict[str, str] = {
     "compile_network": "compiler",
     "History": "training",
     "train": "training",
+    "gradient_flow": "flow",
+    "GradientFlow": "flow",
+    "slope_bound": "flow",
     "check": "checking",
     "check_derivative": "checking",
     "check_file": "checking",
@@ -76,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "draw_formula": "render",
     "plot_history": "render",
     "plot_decision_boundary": "render",
+    "plot_gradient_flow": "render",
     "report": "reporting",
     "walkthrough": "walkthroughs",
     "Walkthrough": "walkthroughs",
@@ -210,6 +214,15 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .exercises import (
         load_exercise as load_exercise,
     )
+    from .flow import (
+        GradientFlow as GradientFlow,
+    )
+    from .flow import (
+        gradient_flow as gradient_flow,
+    )
+    from .flow import (
+        slope_bound as slope_bound,
+    )
     from .graph import (
         build_graph as build_graph,
     )
@@ -272,6 +285,9 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .render import (
         plot_decision_boundary as plot_decision_boundary,
+    )
+    from .render import (
+        plot_gradient_flow as plot_gradient_flow,
     )
     from .render import (
         plot_history as plot_history,

@@ -45,6 +45,7 @@ from .errors import SpecError, TrainingDivergedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compiler import BackendName, CompiledModel
+    from .flow import FlowRecording
     from .network import Network
 
 __all__ = ["History", "TrainingDivergedError", "train"]
@@ -67,6 +68,9 @@ class History:
         True when the run was stopped with Ctrl-C.
     stopped_early : bool
         True when the callback asked to stop.
+    gradient_flow : FlowRecording or None
+        With ``train(..., gradient_flow=True)``: per-layer δ and gradient norms at the end
+        of every epoch (read them with :func:`symbackprop.gradient_flow`); else None.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -74,6 +78,7 @@ class History:
     epochs: int = 0
     interrupted: bool = False
     stopped_early: bool = False
+    gradient_flow: FlowRecording | None = None
 
 
 def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, rule: str) -> Any:
@@ -157,6 +162,7 @@ def train(
     progress: bool | None = None,
     backend: BackendName = "numpy",
     accuracy: bool = True,
+    gradient_flow: bool | int = False,
 ) -> tuple[dict[sp.Symbol, float], History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
 
@@ -189,6 +195,12 @@ def train(
     accuracy : bool
         True: record ``History.accuracy`` (classification), one forward pass over all the
         data per epoch. False: skip that pass; ``History.accuracy`` stays empty.
+    gradient_flow : bool or int
+        True: at the end of every epoch, record each layer's δ and gradient norms on the
+        training data (at most 1024 rows of it, evenly spaced; an integer m: at most m
+        rows) into ``History.gradient_flow``, one extra forward and backward pass per
+        epoch; read them with :func:`symbackprop.gradient_flow`. False (the default):
+        nothing is recorded and nothing extra runs.
 
     Returns
     -------
@@ -250,6 +262,12 @@ def train(
     # The full-data forward per epoch runs only when accuracy is asked for and makes sense.
     accuracy = _classifier(model, Y) if accuracy else None
     history = History()
+    recorder = None
+    if gradient_flow is not False:  # opt-in: off costs nothing (symbackprop.flow)
+        from .flow import Recorder
+
+        recorder = Recorder(model, X, Y, gradient_flow)
+        history.gradient_flow = recorder.recording
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward
     starts = range(0, n, batch_size)
@@ -299,6 +317,8 @@ def train(
                 history.loss.append(float(total / n))
                 if accuracy is not None:
                     history.accuracy.append(accuracy(np.asarray(forward(P, X))))
+                if recorder is not None:
+                    recorder.record(P, epoch)
                 history.epochs = epoch
                 bar.update(epoch, history.loss[-1], force=epoch == epochs)
                 if callback is not None and callback(epoch, history):

@@ -19,6 +19,7 @@ SLOW_MODULES = {
     "test_docs_commands.py",
     "test_examples.py",
     "test_explore.py",
+    "test_gradient_flow_jax.py",
     "test_report.py",
 }
 

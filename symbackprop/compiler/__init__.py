@@ -18,7 +18,8 @@ The package, one concern per module, in the order of the data flow:
   its SymPy printer and namespace, in-place or functional updates, ``jax.jit`` wrapping,
   device placement;
 - :mod:`.codegen` — prints the plan into the Python source of ``forward``, ``loss``,
-  ``loss_and_grad``, ``step`` and ``step_momentum`` through the backend;
+  ``loss_and_grad``, ``step`` and ``step_momentum`` through the backend (and of the
+  diagnostics ``deltas`` and ``flow``, per-sample δ for :mod:`symbackprop.flow`);
 - :mod:`.model` — :class:`CompiledModel`, the runtime: the generated functions behind
   checked, converting methods.
 

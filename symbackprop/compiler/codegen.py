@@ -1,7 +1,9 @@
 """Printing a :class:`~.plan.Plan` into the Python source of the generated module.
 
 The module defines ``forward``, ``loss``, ``loss_and_grad``, ``step`` and
-``step_momentum`` over a batch, at the layer level (one line per layer and pass). The
+``step_momentum`` over a batch, at the layer level (one line per layer and pass), and for
+diagnostics ``deltas`` (every δ^(l), one row per sample) and ``flow`` (the loss, the
+gradient, every δ^(l) and every f_l'(z^(l)): :mod:`symbackprop.flow` records it). The
 layout of the code is the same for every target; what differs — the printer, in-place or
 functional updates, what a step returns — is asked of the :class:`~.backends.Backend`.
 """
@@ -17,7 +19,7 @@ import sympy as sp
 from ..activations import A as A_SYM
 from ..activations import Z as Z_SYM
 from .backends import Backend
-from .plan import C_SYM, L1M_SYM, LS_SYM, Y_SYM, Plan
+from .plan import C_SYM, L1M_SYM, LS_SYM, Y_SYM, Plan, numeric_derivative
 from .stable import _Stable as _StableCall
 from .stable import a_minus_y, dsigmoid, log_sigmoid, numpy_helpers, sigmoid, stabilize
 
@@ -196,6 +198,30 @@ class _Writer:
         emit(1)
         return lines
 
+    def deltas(self) -> list[str]:
+        """Lines that set every ``D{l}`` = δ^(l) (one row per sample), as the gradient has them."""
+        lines = self.output_delta()
+        for l in range(self.spec.n_layers - 1, 0, -1):
+            lines.append(f"    D{l} = D{l + 1} @ W{l + 1}")
+            lines += self._times_fprime(l)
+        return lines
+
+    def slopes(self) -> list[str]:
+        """Lines that set ``F{l}`` = f_l'(z^(l)) of every elementwise layer (the plan's stable
+        form; the output layer's from :func:`~.plan.numeric_derivative`), ``None`` for softmax."""
+        lines = []
+        for l, act in enumerate(self.spec.activations, start=1):
+            if not act.elementwise:
+                lines.append(f"    F{l} = None  # softmax: a Jacobian, no slope per unit")
+                continue
+            expr = self.plan.fprime[l] if l in self.plan.fprime else numeric_derivative(act)
+            if not expr.free_symbols:  # a constant slope (identity): an array all the same
+                lines.append(f"    F{l} = {self.np}.full_like(Z{l}, {float(expr)!r})")
+                continue
+            arrays = {k: v for k, v in self._sigmoid_arrays(l).items() if k != A_SYM - Y_SYM}
+            lines.append(f"    F{l} = {self.code(expr, {Z_SYM: f'Z{l}', A_SYM: f'A{l}'}, arrays)}")
+        return lines
+
     # --------------------------------------------------------------- functions
     def module(self) -> str:
         spec, L = self.spec, self.spec.n_layers
@@ -221,7 +247,17 @@ class _Writer:
                "    n = X.shape[0]", "    s = lr / n", self.params_line(), f"    {vel}, = V",
                *self.forward(), *self.loss(), *guard, *self.backward("momentum"),
                self.backend.step_return([params, vel])]
-        body = "\n".join(fwd + loss + lag + step + mom) + "\n"
+        ds = ", ".join(f"D{l}" for l in range(1, L + 1))
+        fs = ", ".join(f"F{l}" for l in range(1, L + 1))
+        deltas = ["", "def deltas(P, X, Y):",
+                  '    """δ^(l) = ∂J/∂z^(l) of every layer, one row per sample (not averaged)."""',
+                  "    n = X.shape[0]", self.params_line(), *self.forward(), *self.loss(),
+                  *self.deltas(), f"    return [{ds}]"]
+        flow = ["", "def flow(P, X, Y):",
+                '    """The loss, the gradient, every δ^(l) and every f_l\'(z^(l)) (gradient-flow records)."""',
+                "    n = X.shape[0]", self.params_line(), *self.forward(), *self.loss(),
+                *self.backward("grad"), *self.slopes(), f"    return loss, [{grads}], [{ds}], [{fs}]"]
+        body = "\n".join(fwd + loss + lag + step + mom + deltas + flow) + "\n"
         used = [h for h in numpy_helpers() if re.search(rf"\b{h}\(", body)]
         if used:
             head.append(f"# {', '.join(used)}: symbackprop.stable (no overflow, no cancellation)")

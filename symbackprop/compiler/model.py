@@ -24,6 +24,9 @@ from .backends import FUNCTIONS, Backend, get_backend
 
 __all__ = ["CompiledModel"]
 
+#: Diagnostics the generated module also defines (a backend's own generator may not).
+DIAGNOSTICS = ("deltas", "flow")
+
 
 def _run_generated(source: str, filename: str, namespace: dict[str, Any]) -> None:
     """Run the generated module's source in ``namespace`` (what ``lambdify`` does too).
@@ -65,12 +68,15 @@ class CompiledModel:
         self._source = source
         filename = f"<symbackprop compiled {spec.describe()}>"
         _run_generated(source, filename, namespace)
-        fns = self.backend.wrap({name: namespace[name] for name in FUNCTIONS})
+        fns = self.backend.wrap({name: namespace[name] for name in FUNCTIONS}
+                                | {name: namespace[name] for name in DIAGNOSTICS if name in namespace})
         self.forward = fns["forward"]
         self._loss = fns["loss"]
         self.loss_and_grad = fns["loss_and_grad"]
         self.step = fns["step"]
         self.step_momentum = fns["step_momentum"]
+        # Array level, like loss_and_grad: flow(P, X, Y) -> (loss, grads, deltas, slopes).
+        self._deltas, self.flow = fns.get("deltas"), fns.get("flow")
 
     # -------------------------------------------------------------- conversion
     def arrays(self, params: Mapping | Sequence) -> list[np.ndarray]:
@@ -167,8 +173,46 @@ class CompiledModel:
         _, grads = self.loss_and_grad(self.arrays(params), Xa, Ya)
         return self.mapping(grads)
 
+    def deltas(self, params: Mapping | Sequence, X: Any, Y: Any) -> list[np.ndarray]:
+        """δ^(l) = ∂J/∂z^(l) of every layer for every sample: one array (n, n_l) per layer.
+
+        Row k of layer l's array is δ^(l) of sample k alone (not averaged over the batch):
+        the same numbers :meth:`gradient` averages (∂J/∂b^(l) is the mean of the rows,
+        ∂J/∂W^(l) the mean of δ^(l) a^(l−1)ᵀ). :mod:`symbackprop.flow` records their norms.
+
+        Parameters
+        ----------
+        params : mapping or list of (W, b)
+        X, Y : array_like
+            Inputs (n, n_0) and targets (n, n_L), as for :meth:`gradient`.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ``[δ^(1), ..., δ^(L)]``, layer l of shape (n, n_l).
+
+        Examples
+        --------
+        >>> import numpy as np, symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> model = net.compile()
+        >>> model.deltas({"w1_1_1": 2.0, "b1_1": 1.0}, [[3.0], [0.0]], [[5.0], [0.0]])
+        [array([[2.],
+               [1.]])]
+        >>> model.gradient({"w1_1_1": 2.0, "b1_1": 1.0}, [[3.0], [0.0]], [[5.0], [0.0]])[net.b(1, 1)]
+        1.5
+        """
+        if self._deltas is None:
+            raise SpecError(
+                f"The {self.backend.name} backend does not generate deltas; compile with "
+                'backend="numpy" or "jax" for per-sample δ.'
+            )
+        Xa, Ya = self.check_data(X, Y)
+        return [np.asarray(d) for d in self._deltas(self.arrays(params), Xa, Ya)]
+
     def source(self) -> str:
-        """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``.
+        """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``
+        (and the diagnostics ``deltas``, ``flow``).
 
         Examples
         --------

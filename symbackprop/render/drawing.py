@@ -39,7 +39,7 @@ class Drawing:
         The main axes (None for a formula drawn on the bare figure).
     kind : str
         ``"network"``, ``"network-summary"``, ``"graph"``, ``"paths"``, ``"expression"``,
-        ``"formula"``, ``"history"`` or ``"decision-boundary"``.
+        ``"formula"``, ``"history"``, ``"decision-boundary"`` or ``"gradient-flow"``.
     nodes : list of str
         The nodes drawn (graph node keys), in drawing order.
     edges : list of (str, str)
