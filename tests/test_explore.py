@@ -218,6 +218,13 @@ def test_epoch_slider_and_decision_boundary(browser, tmp_path):
     box = page.locator("#boundary-canvas").bounding_box()
     assert box["width"] > 100 and box["height"] > 100
     assert page.locator("#loss-mark").is_visible()
+    # Gradient flow of that epoch: layer 1's RMS δ norm, as sbp.gradient_flow records it.
+    _, recorded = sbp.train(net, data.X, data.Y, epochs=30, progress=False, gradient_flow=True,
+                            **{k: settings[k] for k in ("lr", "batch_size", "seed")})
+    flow = sbp.gradient_flow(recorded)
+    cells = page.locator("#flow-table tr").nth(1).locator("td").all_inner_texts()
+    assert cells[0] == "1" and cells[1] == "1"  # layer 1, sup|tanh'| = 1
+    assert _number(cells[2]) == pytest.approx(flow.delta_norm[e - 1][0], rel=1e-5)
     _shot(page, tmp_path, "epoch")
     assert outside == [] and errors == []
 

@@ -321,6 +321,20 @@
       }
       ctx.putImageData(img, 0, 0);
     }
+    function showFlow(i, e) {
+      var F = T.flow; if (!F) return;
+      var x = curve.flow_x[i], mark = $("flow-mark");
+      if (x !== null && x !== undefined) { mark.setAttribute("x1", x); mark.setAttribute("x2", x); mark.style.display = ""; }
+      else mark.style.display = "none";
+      var row = e > 0 ? e - 1 : -1, html = "<tr><th>layer</th><th>sup|f\u2032|</th><th>RMS \u2016\u03b4\u2016</th>" +
+        "<th>its bound</th><th>\u2016\u2202J/\u2202W\u2016</th></tr>";
+      for (var l = 0; l < F.slope_bounds.length; l++) {
+        html += "<tr><td>" + (l + 1) + "</td><td>" + esc(F.slope_bounds[l] || "\u2014") + "</td><td>" +
+          (row >= 0 ? fmt(F.delta_norm[row][l]) : "\u2014") + "</td><td>" + (row >= 0 ? fmt(F.bound[row][l]) : "\u2014") +
+          "</td><td>" + (row >= 0 ? fmt(F.grad_w_norm[row][l]) : "\u2014") + "</td></tr>";
+      }
+      $("flow-table").innerHTML = html;
+    }
     function showEpoch(i) {
       i = Math.max(0, Math.min(T.epochs.length - 1, i));
       var e = T.epochs[i];
@@ -336,6 +350,7 @@
       else dot.style.display = "none";
       weightStyle("t", T.weights[i]);
       drawBoundary(i);
+      showFlow(i, e);
     }
     slider.addEventListener("input", function () { showEpoch(+slider.value); });
     showEpoch(+slider.value);

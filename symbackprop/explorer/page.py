@@ -31,55 +31,126 @@ def _json(data: Any) -> str:
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def loss_curve(loss: list[float | None], epochs: list[int]) -> tuple[str, list]:
-    """The loss per epoch as an SVG line chart, and where each recorded epoch sits on it.
+#: Line colours of the layers in the gradient-flow chart.
+LAYER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
-    The scale is logarithmic when the loss spans more than two decades.
+
+def line_chart(series: list[tuple[str, list[float | None], str, bool]], epochs: list[int], *,
+               title: str, n: int, force_log: bool = False, marker: str = "") -> tuple[str, list, Any]:
+    """Lines over epochs 1..n as an SVG chart, and where each of ``epochs`` sits on the x axis.
+
+    ``series`` holds (label, values per epoch, colour, dashed). The scale is logarithmic
+    when ``force_log`` or when the values span more than two decades (and are positive).
+    Also returns the chart's y of a value.
 
     Examples
     --------
-    >>> svg, marks = loss_curve([1.0, 0.5, 0.25], [0, 1, 3])
-    >>> svg.startswith("<svg") and marks[0] is None and len(marks) == 3
+    >>> svg, xs, fy = line_chart([("loss", [1.0, 0.5, 0.25], "#000", False)], [0, 1, 3], title="t", n=3)
+    >>> svg.startswith("<svg") and xs[0] is None and len(xs) == 3
     True
     """
-    pts = [(i + 1, v) for i, v in enumerate(loss) if v is not None]
-    if not pts:
-        return "<svg class=\"curve\"></svg>", [None] * len(epochs)
-    vals = [v for _, v in pts]
-    lo, hi = min(vals), max(vals)
-    log = lo > 0 and hi / lo > 100
+    vals = [v for _, values, _, _ in series for v in values if v is not None]
+    if not vals:
+        return '<svg class="curve"></svg>', [None] * len(epochs), lambda v: 0.0
+    log = min(vals) > 0 and (force_log or max(vals) / min(vals) > 100)
+    pos = [v for v in vals if v > 0]
+    lo, hi = (min(pos), max(pos)) if log else (min(0.0, min(vals)), max(vals))
 
     def fy(v: float) -> float:
-        a, b = (math.log10(lo), math.log10(hi)) if log else (min(0.0, lo), hi)
-        t = ((math.log10(v) if log else v) - a) / ((b - a) or 1.0)
-        return _CURVE_H - _PAD - t * (_CURVE_H - 2 * _PAD + 10)
-
-    n = max(len(loss), 1)
+        a, b = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
+        t = ((math.log10(max(v, lo)) if log else v) - a) / ((b - a) or 1.0)
+        return _CURVE_H - _PAD - t * (_CURVE_H - _PAD - 22)
 
     def fx(e: float) -> float:
         return _PAD + (e - 1) / max(n - 1, 1) * (_CURVE_W - _PAD - 16)
 
-    step = max(1, len(pts) // 600)  # at most about 600 points on the line
-    poly = " ".join(f"{fx(e):.1f},{fy(v):.1f}" for e, v in pts[::step] + ([pts[-1]] if len(pts) % step else []))
-    marks = [None if e == 0 or e > len(loss) or loss[e - 1] is None else [round(fx(e), 1), round(fy(loss[e - 1]), 1)]
-             for e in epochs]
-    scale = "log scale" if log else ""
-    out = [f'<svg class="curve" viewBox="0 0 {_CURVE_W} {_CURVE_H}" role="img" aria-label="loss per epoch">',
+    out = [f'<svg class="curve" viewBox="0 0 {_CURVE_W} {_CURVE_H}" role="img" aria-label="{_e(title)}">',
            f'<line class="axis" x1="{_PAD}" y1="{_CURVE_H - _PAD}" x2="{_CURVE_W - 10}" y2="{_CURVE_H - _PAD}"/>',
            f'<line class="axis" x1="{_PAD}" y1="14" x2="{_PAD}" y2="{_CURVE_H - _PAD}"/>',
            f'<text x="{_PAD}" y="{_CURVE_H - _PAD + 18}">1</text>',
            f'<text x="{_CURVE_W - 16}" y="{_CURVE_H - _PAD + 18}" text-anchor="end">{n}</text>',
-           f'<text x="{(_CURVE_W) / 2}" y="{_CURVE_H - 8}" text-anchor="middle">epoch</text>',
+           f'<text x="{_CURVE_W / 2}" y="{_CURVE_H - 8}" text-anchor="middle">epoch</text>',
            f'<text x="{_PAD - 4}" y="{fy(hi) + 4:.1f}" text-anchor="end">{hi:.3g}</text>',
            f'<text x="{_PAD - 4}" y="{fy(lo) + 4:.1f}" text-anchor="end">{lo:.3g}</text>',
-           f'<text x="{_PAD + 6}" y="12">mean loss per epoch {scale}</text>',
-           f'<polyline points="{poly}"/>',
-           '<circle id="loss-mark" r="5" cx="0" cy="0"/>', "</svg>"]
-    return "".join(out), marks
+           f'<text x="{_PAD + 6}" y="12">{_e(title)}{" (log scale)" if log else ""}</text>']
+    step = max(1, n // 600)  # at most about 600 points a line
+    for i, (label, values, colour, dashed) in enumerate(series):
+        pts = [(e, v) for e, v in enumerate(values, start=1) if v is not None and (v > 0 or not log)]
+        pts = pts[::step] + ([pts[-1]] if pts and (len(pts) - 1) % step else [])
+        dash = ' stroke-dasharray="5 4"' if dashed else ""
+        poly = " ".join(f"{fx(e):.1f},{fy(v):.1f}" for e, v in pts)
+        out.append(f'<polyline points="{poly}" style="stroke:{colour}"{dash}><title>{_e(label)}</title></polyline>')
+        if len(series) > 1 and not dashed:
+            out.append(f'<text x="{_CURVE_W - 14}" y="{26 + 14 * i}" text-anchor="end" '
+                       f'style="fill:{colour}">{_e(label)}</text>')
+    xs = [None if e == 0 or e > n else round(fx(e), 1) for e in epochs]
+    if marker:
+        out.append(marker)
+    out.append("</svg>")
+    return "".join(out), xs, fy
+
+
+def loss_curve(loss: list[float | None], epochs: list[int]) -> tuple[str, list]:
+    """The loss per epoch as an SVG chart, and the (x, y) of each recorded epoch on it.
+
+    Examples
+    --------
+    >>> svg, marks = loss_curve([1.0, 0.5, 0.25], [0, 1, 3])
+    >>> svg.startswith("<svg") and marks[0] is None and marks[2][0] > marks[1][0]
+    True
+    """
+    svg, xs, fy = line_chart([("mean loss per epoch", loss, "#1f4e79", False)], epochs,
+                             title="mean loss per epoch", n=len(loss),
+                             marker='<circle id="loss-mark" r="5" cx="0" cy="0"/>')
+    marks = [None if x is None or loss[e - 1] is None else [x, round(fy(loss[e - 1]), 1)]
+             for e, x in zip(epochs, xs)]
+    return svg, marks
+
+
+def flow_chart(flow: dict[str, Any], epochs: list[int]) -> tuple[str, list]:
+    """Each layer's δ norm over the epochs (solid) and its bound (dashed), log scale.
+
+    Examples
+    --------
+    >>> svg, xs = flow_chart({"delta_norm": [[0.1, 1.0], [0.05, 0.8]], "bound": [[0.2, None], [0.1, None]],
+    ...                       "epochs": [1, 2]}, [0, 2])
+    >>> svg.count("<polyline"), xs[0]
+    (3, None)
+    """
+    n = len(flow["epochs"])
+    layers = len(flow["delta_norm"][0]) if flow["delta_norm"] else 0
+    series = []
+    for l in range(layers):
+        colour = LAYER_COLOURS[l % len(LAYER_COLOURS)]
+        series.append((f"layer {l + 1}", [row[l] for row in flow["delta_norm"]], colour, False))
+        bound = [row[l] for row in flow["bound"]]
+        if any(v is not None for v in bound):
+            series.append((f"bound of layer {l + 1}", bound, colour, True))
+    svg, xs, _ = line_chart(
+        series, epochs, title="RMS ‖δ‖ per layer, bound dashed", n=n, force_log=True,
+        marker=f'<line id="flow-mark" class="axis" y1="14" y2="{_CURVE_H - _PAD}" x1="0" x2="0"/>')
+    return svg, xs
 
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _flow_figure(flow: dict[str, Any], epochs: list[int], data: dict[str, Any]) -> str:
+    svg, xs = flow_chart(flow, epochs)
+    data["curve"]["flow_x"] = xs
+    holds = "holds" if flow["bound_holds"] else "does NOT hold"
+    units = []
+    for kind in ("dead", "saturated"):
+        names = [u["text"] for u in flow[kind]]
+        if names:
+            more = f" and {len(names) - 12} more" if len(names) > 12 else ""
+            units.append(f"{kind}: {', '.join(names[:12])}{more}")
+    named = "; ".join(units) if units else "no dead or saturated units at the end"
+    return (f'<figure id="flow">{svg}<table id="flow-table"></table><figcaption>Gradient flow '
+            f"(sbp.gradient_flow): the RMS over {flow['eval_rows']} samples of each layer's ‖δ‖ at "
+            f"the end of each epoch, and the bound sup|f′|·‖W⁽ˡ⁺¹⁾‖₂·‖δ⁽ˡ⁺¹⁾‖ it obeys: the bound "
+            f"{holds} on every sample of every epoch; {_e(named)}.</figcaption></figure>")
 
 
 def build_page(net, data: dict[str, Any], *, title: str, subtitle: str, footer: str) -> str:
@@ -160,7 +231,7 @@ def build_page(net, data: dict[str, Any], *, title: str, subtitle: str, footer: 
         parts.append(f"<figure>{network_svg(net, 't', clickable=False)}<figcaption>The weights "
                      "after the slider's epoch.</figcaption></figure>")
         if training.get("flow"):
-            parts.append('<figure id="flow"><figcaption>Gradient flow per layer.</figcaption></figure>')
+            parts.append(_flow_figure(training["flow"], training["epochs"], data))
         parts.append("</div></section>")
     parts += [
         f"<footer>{_e(footer)}</footer>",

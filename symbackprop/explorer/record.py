@@ -86,7 +86,8 @@ def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol
         ``epochs`` (the recorded epochs), ``snap_loss`` (the loss of the whole set with
         each recorded epoch's weights), ``weights`` (one list per recorded epoch, in
         ``net.params`` order, to four significant digits: they are drawn), ``boundary`` (for 2 inputs: the grid, one raster per
-        recorded epoch, the points) or None, ``flow`` (gradient-flow norms, or None),
+        recorded epoch, the points) or None, ``flow`` (per-layer δ norms, bounds and
+        weight-gradient norms per epoch, from :func:`~symbackprop.gradient_flow`),
         ``settings`` and ``final`` (the trained parameters, name -> float).
 
     Examples
@@ -103,7 +104,9 @@ def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol
 
     model = net.compile()
     settings = dict(lr=lr, batch_size=batch_size, seed=seed, momentum=momentum, progress=False)
-    final, history = train(net, X, Y, epochs=epochs, params=params, **settings)
+    # The gradient flow is recorded on the full run only (it changes no result: the
+    # snapshots below, trained again without it, are the same numbers).
+    final, history = train(net, X, Y, epochs=epochs, params=params, gradient_flow=True, **settings)
     done = history.epochs  # fewer than asked when interrupted
     marks = snapshot_epochs(done, snapshots)
     weights, snap_loss = [], []
@@ -141,16 +144,23 @@ def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol
     }
 
 
-def gradient_flow_hook(history) -> Any:
-    """Per-layer gradient-flow norms for the explorer's flow chart, or None.
+def gradient_flow_hook(history) -> dict[str, Any] | None:
+    """What the explorer's gradient-flow section shows, from ``sbp.gradient_flow(history)``.
 
-    The hook for ``sbp.gradient_flow(history)`` (issue 13 item 3), which records per-layer
-    δ and gradient norms during training; until it is part of the package this returns
-    None and the page leaves the section out.
+    Per epoch and layer: the RMS δ norm, its bound and the weight-gradient norm; whether
+    the bound held; the dead and saturated units. None when the history recorded no flow.
 
     Examples
     --------
     >>> gradient_flow_hook(None) is None
     True
     """
-    return None
+    if history is None or getattr(history, "gradient_flow", None) is None:
+        return None
+    from ..flow import gradient_flow
+
+    d = gradient_flow(history).to_dict()
+    keys = ("epochs", "eval_rows", "delta_norm", "bound", "grad_w_norm", "bound_holds", "dead", "saturated")
+    out = {k: d[k] for k in keys}
+    out["slope_bounds"] = [b["exact"] for b in d["slope_bounds"]]
+    return out
