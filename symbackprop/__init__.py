@@ -214,6 +214,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .exercises import (
         load_exercise as load_exercise,
     )
+    from .explorer import (
+        Explorer as Explorer,
+    )
+    from .explorer import (
+        explore as explore,
+    )
     from .flow import (
         GradientFlow as GradientFlow,
     )
@@ -294,12 +300,6 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .reporting import (
         report as report,
-    )
-    from .explorer import (
-        Explorer as Explorer,
-    )
-    from .explorer import (
-        explore as explore,
     )
     from .spec import (
         Spec as Spec,

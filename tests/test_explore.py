@@ -157,7 +157,7 @@ def test_click_a_weight_step_through_and_no_network(browser, tmp_path):
     assert page.text_content("#m-v-2-1") == ""  # layer 2 is not computed yet
     sizes = _visible_math_sizes(page, "#step-box")
     assert len(sizes) == 4 and all(w > 0 and h > 0 for w, h in sizes)
-    _shot(page, tmp_path, "forward", doc=True)
+    _shot(page, tmp_path, "forward")
     # Backward: every δ on the diagram.
     page.click("#b-backward")
     assert page.evaluate("document.body.getAttribute('data-phase')") == "backward"
@@ -269,5 +269,5 @@ def test_a_medium_network_renders_every_panel(browser, tmp_path):
     # A first-layer weight has more paths than are listed: the page says so.
     _click_edge(page, "w1_1_1", at=0.37)
     assert "paths from" in page.inner_text("#deriv") and "the δ recursion below sums" in page.inner_text("#deriv")
-    _shot(page, tmp_path, "medium", doc=True)
+    _shot(page, tmp_path, "medium")
     assert outside == [] and errors == []

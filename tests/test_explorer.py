@@ -54,6 +54,7 @@ def test_every_value_and_gradient_against_independent_oracles():
     step = c["step"]
     after = dict(point)
     for p in net.params:
+        assert step["grad"][p.name] == pytest.approx(value(sp.diff(loss, p), point), rel=1e-10, abs=1e-14)
         assert step["after"][p.name] == pytest.approx(MAZUR[p.name] - 0.5 * value(sp.diff(loss, p), point), rel=1e-12)
         after[p] = step["after"][p.name]
     assert step["loss_after"] == pytest.approx(value(loss, after), rel=1e-12)
@@ -173,6 +174,15 @@ def test_cli_writes_the_page(tmp_path, capsys):
     assert re.match(r"wrote .*e\.html: \d+\.\d\d MB, built in \d+\.\d s", said)
     data = _json_block(out.read_text(encoding="utf-8"))
     assert data["sample"] == {"x": [0.05, 0.1], "y": [0.01, 0.99]}
+    # The parameters and the sample from one --at file, as sbp.walkthrough's command reads it.
+    at = tmp_path / "mazur.json"
+    at.write_text(json.dumps({**MAZUR, "x1": 0.05, "x2": 0.10, "y1": 0.01, "y2": 0.99}))
+    assert main(["explore", "--layers", "2,2,2", "--activation", "sigmoid", "--loss", "quadratic",
+                 "--at", str(at), "--lr", "0.5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    data = _json_block(out.read_text(encoding="utf-8"))
+    assert data["sample"] == {"x": [0.05, 0.1], "y": [0.01, 0.99]}
+    assert data["content"]["params"]["w1_1_1"]["grad"] == pytest.approx(0.000438568, abs=1e-9)
     assert main(["explore", "--layers", "2,2", "--x", "1", "--out", str(tmp_path / "f.html")]) == 2
     assert "--x and --y go together" in capsys.readouterr().err
     assert main(["explore", "--layers", "2,64,2", "--out", str(tmp_path / "g.html")]) == 2

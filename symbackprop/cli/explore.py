@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sample.add_argument("--sample", type=nonnegative_int, default=0, metavar="N",
                         help="with --data and no --x: the row to walk through (default 0)")
     sample.add_argument("--at", metavar="PARAMS.json",
-                        help="JSON file {name: value} of every parameter to start from "
-                        "(default: initialised from --seed)")
+                        help="JSON file {name: value} of every parameter to start from, and "
+                        "optionally the sample (x1, ..., y1, ...) (default: initialised from --seed)")
     data = p.add_argument_group("training (with --data)")
     data.add_argument("--data", metavar="NAME|FILE.csv",
                       help="xor, moons, circles, spirals, iris, or a CSV file with a header row: "
@@ -90,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
 
         params = _load_params(args.at)
     net = network_from_args(args)
+    if params is not None and x is None:  # the sample may sit in the --at file (x1, ..., y1, ...)
+        names = [s.name for s in (*net.inputs, *net.targets)]
+        if all(n in params for n in names):
+            x = [params[s.name] for s in net.inputs]
+            y = [params[s.name] for s in net.targets]
     data = None
     if args.data:
         from ..datasets import for_network, load_data

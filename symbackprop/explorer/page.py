@@ -61,14 +61,17 @@ def line_chart(series: list[tuple[str, list[float | None], str, bool]], epochs: 
         t = ((math.log10(max(v, lo)) if log else v) - a) / ((b - a) or 1.0)
         return _CURVE_H - _PAD - t * (_CURVE_H - _PAD - 22)
 
+    legend = sum(1 for *_, dashed in series if not dashed) > 1
+    right = 96 if legend else 16  # room for the legend right of the plot
+
     def fx(e: float) -> float:
-        return _PAD + (e - 1) / max(n - 1, 1) * (_CURVE_W - _PAD - 16)
+        return _PAD + (e - 1) / max(n - 1, 1) * (_CURVE_W - _PAD - right)
 
     out = [f'<svg class="curve" viewBox="0 0 {_CURVE_W} {_CURVE_H}" role="img" aria-label="{_e(title)}">',
            f'<line class="axis" x1="{_PAD}" y1="{_CURVE_H - _PAD}" x2="{_CURVE_W - 10}" y2="{_CURVE_H - _PAD}"/>',
            f'<line class="axis" x1="{_PAD}" y1="14" x2="{_PAD}" y2="{_CURVE_H - _PAD}"/>',
            f'<text x="{_PAD}" y="{_CURVE_H - _PAD + 18}">1</text>',
-           f'<text x="{_CURVE_W - 16}" y="{_CURVE_H - _PAD + 18}" text-anchor="end">{n}</text>',
+           f'<text x="{_CURVE_W - right}" y="{_CURVE_H - _PAD + 18}" text-anchor="end">{n}</text>',
            f'<text x="{_CURVE_W / 2}" y="{_CURVE_H - 8}" text-anchor="middle">epoch</text>',
            f'<text x="{_PAD - 4}" y="{fy(hi) + 4:.1f}" text-anchor="end">{hi:.3g}</text>',
            f'<text x="{_PAD - 4}" y="{fy(lo) + 4:.1f}" text-anchor="end">{lo:.3g}</text>',
@@ -80,8 +83,8 @@ def line_chart(series: list[tuple[str, list[float | None], str, bool]], epochs: 
         dash = ' stroke-dasharray="5 4"' if dashed else ""
         poly = " ".join(f"{fx(e):.1f},{fy(v):.1f}" for e, v in pts)
         out.append(f'<polyline points="{poly}" style="stroke:{colour}"{dash}><title>{_e(label)}</title></polyline>')
-        if len(series) > 1 and not dashed:
-            out.append(f'<text x="{_CURVE_W - 14}" y="{26 + 14 * i}" text-anchor="end" '
+        if legend and not dashed:
+            out.append(f'<text x="{_CURVE_W - right + 10}" y="{30 + 16 * i}" '
                        f'style="fill:{colour}">{_e(label)}</text>')
     xs = [None if e == 0 or e > n else round(fx(e), 1) for e in epochs]
     if marker:
