@@ -176,6 +176,19 @@ def test_click_a_weight_step_through_and_no_network(browser, tmp_path):
     _shot(page, tmp_path, "update")
     page.click("#b-reset")
     assert page.evaluate("document.body.getAttribute('data-step')") == "0"
+    # A presenter's remote: the arrow keys step too.
+    page.locator("h1").click()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.body.getAttribute('data-step')") == "2"
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.body.getAttribute('data-step')") == "1"
+    # The ring just outside a neuron takes the click for its bias too.
+    x, y = page.evaluate("""() => { const c = document.getElementById('m-n-1-2'), m = c.getScreenCTM();
+        const p = new DOMPoint(c.cx.baseVal.value, c.cy.baseVal.value + c.r.baseVal.value + 3).matrixTransform(m);
+        return [p.x, p.y]; }""")
+    page.mouse.click(x, y)
+    assert page.evaluate("document.body.getAttribute('data-selected')") == "b1_2"
 
     assert outside == [], f"the page asked the network for {outside}"
     assert errors == []

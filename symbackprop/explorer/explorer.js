@@ -155,6 +155,13 @@
   $("b-forward").onclick = function () { showStep(step < firstOf("loss") ? firstOf("loss") : firstOf("forward")); };
   $("b-backward").onclick = function () { showStep(step < lastOf("backward") ? lastOf("backward") : firstOf("backward")); };
   $("b-update").onclick = function () { showStep(lastOf("update")); };
+  // A presenter's remote sends arrows or page keys: they step too (not while a control has focus).
+  document.addEventListener("keydown", function (ev) {
+    var tag = ev.target && ev.target.tagName;
+    if (tag === "INPUT" || tag === "BUTTON" || tag === "SUMMARY" || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    var to = { ArrowRight: step + 1, PageDown: step + 1, ArrowLeft: step - 1, PageUp: step - 1, Home: 0 }[ev.key];
+    if (to !== undefined) { showStep(to); ev.preventDefault(); }
+  });
 
   // ------------------------------------------------------------ one parameter's derivation
   var selected = null;

@@ -2,7 +2,8 @@
 
 Every weight's line has an id (``e-l-j-k``) and a wide transparent twin on top of it that
 takes the click (a 1-pixel line is hard to hit on a projector); every neuron's circle
-stands for its bias (``data-p="b2_1"``). Colours and widths are set by the page's script
+stands for its bias (``data-p="b2_1"``), with a transparent ring 6 units wider that takes
+the click too. Colours and widths are set by the page's script
 from the weights it shows (the start, a step, or an epoch of training).
 """
 
@@ -83,6 +84,13 @@ def network_svg(net, prefix: str, clickable: bool = True) -> str:
     out += lines
     if clickable:
         out += hits
+    if clickable:  # a ring around each neuron that also takes the click for its bias
+        out.append('<g class="nhits">')
+        for l in range(1, L + 1):
+            for j in range(1, sizes[l] + 1):
+                out.append(f'<circle class="nhit" data-p="b{l}_{j}" cx="{xs[l]:.1f}" '
+                           f'cy="{ys[l][j - 1]:.1f}" r="{r + 6:.1f}"/>')
+        out.append("</g>")
     out.append('<g class="nodes">')
     for k in range(1, sizes[0] + 1):
         out.append(f'<circle id="{prefix}-n-0-{k}" class="x" cx="{xs[0]:.1f}" cy="{ys[0][k - 1]:.1f}" r="{r:.1f}"/>')
