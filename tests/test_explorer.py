@@ -139,6 +139,18 @@ def test_training_record_matches_sbp_train_at_every_recorded_epoch():
     assert cells.size == 2 * b["grid"] ** 2 and set(np.unique(cells[0::2])) <= {0, 1}
 
 
+def test_gradient_flow_section_can_be_left_out():
+    net = sbp.mlp([2, 2, 1], activation=["relu", "sigmoid"], loss="binary_cross_entropy")
+    data = sbp.datasets.for_network(sbp.datasets.xor(), net)
+    on = sbp.explore(net, data=data, epochs=3, lr=0.5)
+    off = sbp.explore(net, data=data, epochs=3, lr=0.5, gradient_flow=False)
+    assert on.data["training"]["flow"]["bound_holds"] is True and 'id="flow"' in on.html()
+    assert off.data["training"]["flow"] is None and 'id="flow"' not in off.html()
+    # Recording the flow changes no result.
+    assert on.data["training"]["loss"] == off.data["training"]["loss"]
+    assert on.data["training"]["weights"] == off.data["training"]["weights"]
+
+
 def test_jupyter_repr_is_the_page_in_an_iframe():
     _, ex = _mazur()
     rep = ex._repr_html_()

@@ -60,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="seed of the initial weights and the shuffling (default 0)")
     data.add_argument("--snapshots", type=positive_int, default=12,
                       help="about how many epochs to record the weights at (default 12)")
+    data.add_argument("--no-gradient-flow", action="store_true",
+                      help="leave out the gradient-flow section (its bound for tanh takes SymPy "
+                      "several seconds)")
     p.set_defaults(func=run)
 
 
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         data = for_network(load_data(args.data, targets), net)
     ex = explore(net, params, x=x, y=y, data=data, sample=args.sample, epochs=args.epochs,
                  lr=args.lr, batch_size=args.batch_size, momentum=args.momentum, seed=args.seed,
-                 snapshots=args.snapshots)
+                 snapshots=args.snapshots, gradient_flow=not args.no_gradient_flow)
     ex.save(args.out)
     say(f"wrote {args.out}: {ex.size / 1e6:.2f} MB, built in {ex.seconds:.1f} s")
     return 0

@@ -176,6 +176,7 @@ def explore(
     momentum: float = 0.0,
     seed: int = 0,
     snapshots: int = 12,
+    gradient_flow: bool = True,
     path: str | os.PathLike | None = None,
 ) -> Explorer:
     """Build the interactive explorer page of ``net``: one SGD step, every derivation, training.
@@ -200,6 +201,10 @@ def explore(
         Training settings; ``lr`` is also the learning rate of the step shown.
     snapshots : int
         About how many epochs to record weights at (spaced geometrically).
+    gradient_flow : bool
+        Record and show the per-layer gradient flow (:func:`~symbackprop.gradient_flow`).
+        Its bound needs sup|f'| of each activation from SymPy once per process: instant
+        for relu and about a second for sigmoid, but several seconds for tanh.
     path : str or path, optional
         Also write the page there.
 
@@ -262,7 +267,7 @@ def explore(
     if X is not None:
         data_out["training"] = record_training(
             net, X, Y, start, epochs=epochs, lr=float(lr), batch_size=batch_size, seed=seed,
-            momentum=momentum, snapshots=max(1, snapshots))
+            momentum=momentum, snapshots=max(1, snapshots), gradient_flow=bool(gradient_flow))
     title = f"symbackprop explorer: the {net.describe()}"
     sample_text = ", ".join(f"{v:g}" for v in x), ", ".join(f"{v:g}" for v in y)
     subtitle = (f"One step of SGD at the sample x = ({sample_text[0]}), y = ({sample_text[1]}), "

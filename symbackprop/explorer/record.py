@@ -76,7 +76,7 @@ def _raster(model, params, grid: np.ndarray) -> str:
 
 def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol, float], *,
                     epochs: int, lr: float, batch_size: int, seed: int, momentum: float,
-                    snapshots: int) -> dict[str, Any]:
+                    snapshots: int, gradient_flow: bool = True) -> dict[str, Any]:
     """Train ``net`` from ``params`` and record what the slider shows.
 
     Returns
@@ -87,7 +87,8 @@ def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol
         each recorded epoch's weights), ``weights`` (one list per recorded epoch, in
         ``net.params`` order, to four significant digits: they are drawn), ``boundary`` (for 2 inputs: the grid, one raster per
         recorded epoch, the points) or None, ``flow`` (per-layer δ norms, bounds and
-        weight-gradient norms per epoch, from :func:`~symbackprop.gradient_flow`),
+        weight-gradient norms per epoch, from :func:`~symbackprop.gradient_flow`; None
+        without ``gradient_flow``),
         ``settings`` and ``final`` (the trained parameters, name -> float).
 
     Examples
@@ -106,7 +107,8 @@ def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol
     settings = dict(lr=lr, batch_size=batch_size, seed=seed, momentum=momentum, progress=False)
     # The gradient flow is recorded on the full run only (it changes no result: the
     # snapshots below, trained again without it, are the same numbers).
-    final, history = train(net, X, Y, epochs=epochs, params=params, gradient_flow=True, **settings)
+    final, history = train(net, X, Y, epochs=epochs, params=params, gradient_flow=gradient_flow,
+                           **settings)
     done = history.epochs  # fewer than asked when interrupted
     marks = snapshot_epochs(done, snapshots)
     weights, snap_loss = [], []
