@@ -83,6 +83,8 @@ _EXPORTS: dict[str, str] = {
     "report": "reporting",
     "walkthrough": "walkthroughs",
     "Walkthrough": "walkthroughs",
+    "explore": "explorer",
+    "Explorer": "explorer",
     "datasets": "datasets",
     "save": "store",
     "load": "store",
@@ -211,6 +213,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .exercises import (
         load_exercise as load_exercise,
+    )
+    from .explorer import (
+        Explorer as Explorer,
+    )
+    from .explorer import (
+        explore as explore,
     )
     from .flow import (
         GradientFlow as GradientFlow,

@@ -293,6 +293,18 @@ class Network(Spec):
 
         return init_params(self, seed)
 
+    def explore(self, *args: Any, **kwargs: Any):
+        """The interactive explorer page of this network: :func:`symbackprop.explore`.
+
+        Examples
+        --------
+        >>> mlp([1, 1], activation="identity").explore().size > 0
+        True
+        """
+        from .explorer import explore
+
+        return explore(self, *args, **kwargs)
+
     def _repr_latex_(self) -> str:
         return "$$" + self.equations().latex() + "$$"
 

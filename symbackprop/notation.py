@@ -40,6 +40,7 @@ __all__ = [
     "text_name",
     "latex_name",
     "latex_text",
+    "name_parts",
 ]
 
 # An index is a number, or one of the letters i, j, k for a generic neuron.
@@ -358,3 +359,24 @@ def latex_text(text: str) -> str:
         "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
     }
     return "".join(table.get(ch, ch) for ch in text)
+
+
+def name_parts(name: str) -> tuple[str, str | None, tuple[str, ...]] | None:
+    """The parts a notation name is printed from: head, layer (the superscript) and indices.
+
+    The same reading of the name that :func:`to_latex` and :func:`to_text` print, for
+    printers that lay the parts out themselves (MathML); the head is in Unicode (``δ``).
+    None for a name outside the notation.
+
+    Examples
+    --------
+    >>> name_parts("w1_2_1"), name_parts("delta2_j"), name_parts("x3"), name_parts("J")
+    (('w', '1', ('2', '1')), ('δ', '2', ('j',)), ('x', None, ('3',)), ('J', None, ()))
+    >>> name_parts("foo") is None
+    True
+    """
+    s = parse_name(name)
+    if s is None:
+        return None
+    layer = None if s.layer is None else str(s.layer)
+    return _TEXT_HEAD.get(s.head, s.head), layer, tuple(str(i) for i in s.index)

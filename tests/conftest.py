@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 # Each of these starts many subprocesses (doc shell sessions, example scripts, the report
-# in Chromium) or compiles with JAX: together about half of the suite's time.
+# and the explorer in Chromium) or compiles with JAX: together about half of the suite's time.
 SLOW_MODULES = {
     "test_bounded.py",
     "test_compile_jax.py",
     "test_docs_commands.py",
     "test_examples.py",
+    "test_explore.py",
     "test_gradient_flow_jax.py",
     "test_report.py",
 }

@@ -159,11 +159,14 @@ def test_draw_formula_draws_a_document():
     assert "A note." in drawing.lines
 
 
-def test_report_prints_derivations_with_the_html_printer(tmp_path):
+def test_report_prints_derivations_with_the_mathml_printer(tmp_path):
+    from symbackprop.printing import print_mathml
+
     net = sbp.mlp([1, 1], activation="sigmoid", loss="quadratic")
     page = sbp.report(net, tmp_path / "r.html").read_text(encoding="utf-8")
     for p in net.params:
-        assert print_html(net.derivation(p).document(), heading=False) in page
+        assert print_mathml(net.derivation(p).document(), heading=False) in page
+    assert print_mathml(net.equations().document(), heading=False) in page
 
 
 def test_derive_module_still_exports_the_reverse_pass():

@@ -58,13 +58,18 @@ def test_report_small_network_has_every_part(tmp_path):
     # One derivation per parameter, in order.
     assert len(page.h3) == len(net.params) == 12
     assert not page.external, "the page must not need the network"
-    assert len(page.srcs) == 4
+    assert len(page.srcs) == 2  # the diagram and the gradient paths; every formula is MathML
     for src in page.srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     text = out.read_text()
     for p in net.params:
         assert f'id="d-{p.name}"' in text
+    # Every derivation is typeset: one MathML line per line of its document, none as text.
+    lines = sum(len(sec.lines) for p in net.params for sec in net.derivation(p).document().sections)
+    lines += sum(len(sec.lines) for sec in net.equations().document().sections)
+    assert text.count('<div class="sbp-line"><math') == lines
+    assert '<pre class="sbp-line"' not in text
     assert not list(tmp_path.glob(".*tmp")), "temporary file left behind"
 
 
@@ -95,7 +100,7 @@ def test_report_with_data_trains_and_plots(tmp_path):
     a2 = 1 / (1 + np.exp(-(a1 @ W2.T + b2)))
     ref = np.mean(-(Y * np.log(a2) + (1 - Y) * np.log(1 - a2)).sum(axis=1))
     assert abs(loss - ref) < 1e-5 * max(1, abs(ref))
-    assert len(page.srcs) == 6  # + loss curve and decision boundary
+    assert len(page.srcs) == 4  # + loss curve and decision boundary
 
 
 def test_report_rejects_bad_input(tmp_path):
@@ -146,7 +151,12 @@ def test_report_renders_in_headless_chromium(tmp_path):
     m = re.search(r'data-images="(\w+)"', dom.stdout)
     assert m and m.group(1) == "ok", re.search(r"<body[^>]*>", dom.stdout)
     n_imgs = re.search(r'data-images-decoded="(\d+)/(\d+)"', dom.stdout)
-    assert n_imgs and n_imgs.group(1) == n_imgs.group(2) == "4"
+    assert n_imgs and n_imgs.group(1) == n_imgs.group(2) == "2"
+    # The script marks the body once every <math> was laid out with a non-zero size.
+    m = re.search(r'data-mathml="(\w+)"', dom.stdout)
+    assert m and m.group(1) == "ok", re.search(r"<body[^>]*>", dom.stdout)
+    laid = re.search(r'data-mathml-laid-out="(\d+)/(\d+)"', dom.stdout)
+    assert laid and laid.group(1) == laid.group(2) and int(laid.group(2)) > 20
     for heading in ("Network", "Layer-level equations", "Gradient paths", "Derivations"):
         assert f"<h2>{heading}</h2>" in dom.stdout
     shot = tmp_path / "shot.png"
@@ -182,7 +192,7 @@ def test_report_shows_a_trained_result_and_does_not_train(tmp_path):
     ref = np.mean(np.logaddexp(0.0, z) - Y[:, 0] * z)
     loss = float(re.search(r"Mean loss on the 30 samples: <b>([^<]+)</b>", text).group(1))
     assert abs(loss - ref) < 1e-5 * max(1.0, abs(ref))
-    assert len(_parse(out).srcs) == 6  # + loss curve and decision boundary
+    assert len(_parse(out).srcs) == 4  # + loss curve and decision boundary
 
 
 def test_cli_report_trains_before_reporting(tmp_path):
