@@ -166,6 +166,10 @@ class Activation:
     text_derivative : str or None
         f'(u) in Unicode for messages, with ``{f}`` for the name and ``{u}`` for the
         argument (``{f}({u})(1−{f}({u}))``); None: ``{f}'({u})``.
+    max_slope : sympy.Expr or None
+        sup over real z of |f'(z)| (σ: 1/4), the bound gradient-flow diagnostics check
+        (:func:`symbackprop.flow.slope_bound`); None: worked out from f' when asked for.
+        tests/test_gradient_flow.py checks every registered value against f'.
     """
 
     name: str
@@ -182,6 +186,7 @@ class Activation:
     outputs: Callable[[Sequence[sp.Expr]], list[sp.Expr]] | None = field(default=None, compare=False)
     text: str | None = None
     text_derivative: str | None = None
+    max_slope: sp.Expr | None = None
 
     def display(self, u: str) -> tuple[str, str]:
         """f(u) and f'(u) as Unicode text, for messages.
@@ -421,7 +426,7 @@ def softmax_partial(i: int, j: int, a: Sequence[sp.Symbol]) -> sp.Expr:
     return a[i] * (1 - a[j]) if i == j else -a[i] * a[j]
 
 
-_add(Activation("identity", Z, r"\operatorname{id}", output_derivative=sp.Integer(1), text="id"))
+_add(Activation("identity", Z, r"\operatorname{id}", output_derivative=sp.Integer(1), text="id", max_slope=sp.S.One))
 _add(
     Activation(
         "sigmoid",
@@ -431,6 +436,7 @@ _add(
         numpy=_stable_sigmoid,
         text="σ",
         text_derivative="{f}({u})(1−{f}({u}))",
+        max_slope=sp.Rational(1, 4),
     ),
     aliases=("σ",),
 )
@@ -442,9 +448,10 @@ _add(
         output_derivative=1 - A**2,
         numpy=np.tanh,
         text_derivative="(1−{f}({u})²)",
+        max_slope=sp.S.One,
     )
 )
-_add(Activation("arctan", sp.atan(Z), r"\arctan", numpy=np.arctan))
+_add(Activation("arctan", sp.atan(Z), r"\arctan", numpy=np.arctan, max_slope=sp.S.One))
 _add(
     Activation(
         "relu",
@@ -454,6 +461,7 @@ _add(
         kink=sp.Heaviside(Z, 0),  # torch.relu: 0 at 0
         init="he",
         text="ReLU",
+        max_slope=sp.S.One,
     )
 )
 _add(
@@ -466,6 +474,7 @@ _add(
         kink=sp.Rational(1, 100) + sp.Rational(99, 100) * sp.Heaviside(Z, 0),
         init="he",
         text="LeakyReLU",
+        max_slope=sp.S.One,
     )
 )
 _add(
@@ -476,6 +485,7 @@ _add(
         # σ(z) written in a = log(1 + e^z); unlike e^z/(e^z + 1) it cannot overflow.
         output_derivative=1 - sp.exp(-A),
         numpy=lambda z: np.logaddexp(0.0, z),
+        max_slope=sp.S.One,
     )
 )
 _SOFTMAX = _add(

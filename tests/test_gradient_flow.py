@@ -210,6 +210,13 @@ def test_slope_bound_is_the_supremum(name):
 def test_slope_bounds_from_the_registry():
     assert [slope_bound(n).exact for n in ("sigmoid", "tanh", "relu", "arctan")] == ["1/4", "1", "1", "1"]
     assert slope_bound("softmax").value is None
+    # The registry's declared bounds are what SymPy works out from f' (tanh' takes seconds).
+    from symbackprop.activations import get_activation
+    from symbackprop.flow import _sup_abs
+
+    for name in ("sigmoid", "arctan", "leaky_relu"):
+        act = get_activation(name)
+        assert _sup_abs(act.derivative()).exact == sp.sstr(act.max_slope)
     assert slope_bound("z**3").value is None and slope_bound("z**3").exact == "no bound"
     # A registered custom activation gets its bound from its formula.
     sbp.register_activation("bump_demo", "exp(-z**2)")
