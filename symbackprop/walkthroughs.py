@@ -41,8 +41,16 @@ import sympy as sp
 
 from .errors import SpecError
 from .notation import latex_name, parse_name, text_name, to_latex, to_str
-from .printing import Document, Line, Section, print_html, print_latex, print_markdown, print_text
-from .printing.html import CSS as _DOC_CSS
+from .printing import (
+    MATHML_CSS,
+    Document,
+    Line,
+    Section,
+    print_latex,
+    print_markdown,
+    print_mathml,
+    print_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .network import Network
@@ -500,8 +508,9 @@ class Walkthrough:
         """The walkthrough as HTML: a fragment (``<div>`` with its own ``<style>``), or with
         ``page=True`` a whole self-contained page (no script, no external resource).
 
-        Each line is Unicode text carrying its LaTeX in ``data-latex``
-        (:func:`~symbackprop.printing.print_html`).
+        Every line is typeset in presentation MathML
+        (:func:`~symbackprop.printing.print_mathml`), which browsers and notebooks lay out
+        without any script, as in the report and the explorer.
 
         Examples
         --------
@@ -511,8 +520,8 @@ class Walkthrough:
         >>> w.html().startswith('<div class="sbp-walkthrough">'), w.html(page=True).startswith("<!DOCTYPE html>")
         (True, True)
         """
-        fragment = (f'<div class="sbp-walkthrough"><style>{_DOC_CSS}{_CSS}</style>\n'
-                    f"{print_html(self.document())}\n</div>")
+        fragment = (f'<div class="sbp-walkthrough"><style>{MATHML_CSS}{_CSS}</style>\n'
+                    f"{print_mathml(self.document())}\n</div>")
         if not page:
             return fragment
         title = _html.escape(f"One step of gradient descent on the {self.net.describe()}")

@@ -4,7 +4,9 @@ oracle and the published 2-2-2 example; its printers, its JSON and its command."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -199,7 +201,7 @@ def test_latex_markdown_html():
     assert md.startswith("### One step of gradient descent") and "$" in md
     frag = w.html()
     assert frag.startswith('<div class="sbp-walkthrough">') and "<script" not in frag
-    assert "data-latex=" in frag and "0.358916" in frag
+    assert "<math" in frag and "0.358916" in frag  # typeset in MathML, as the report is
     page = w.html(page=True)
     assert page.startswith("<!DOCTYPE html>") and frag in page and "http" not in page  # nothing fetched
     assert w._repr_html_() == frag
@@ -217,6 +219,9 @@ def test_html_is_well_formed():
             if tag not in ("br", "meta"):
                 self.open.append(tag)
 
+        def handle_startendtag(self, tag, attrs):  # <br/>, <mspace/>: nothing left open
+            pass
+
         def handle_endtag(self, tag):
             assert self.open.pop() == tag
 
@@ -227,9 +232,17 @@ def test_html_is_well_formed():
     X, Y = _data(net, "onehot", 2, seed=4)
     w = sbp.walkthrough(net, net.init_params(seed=4), X, Y, lr=0.1)
     parser = Tags()
-    parser.feed(w.html(page=True))
+    page = w.html(page=True)
+    parser.feed(page)
     assert parser.open == []
-    assert "δ⁽²⁾₁ = a⁽²⁾₁⋅y₂ + a⁽²⁾₁⋅y₃ - y₁⋅(1 - a⁽²⁾₁)" in "".join(parser.texts)
+    # Every formula is well-formed MathML, one per line of the document, δ⁽²⁾₁'s among them.
+    maths = re.findall(r"<math\b.*?</math>", page, flags=re.S)
+    lines = page.count('<div class="sbp-line"><math')
+    assert lines == sum(len(sec.lines) for sec in w.document().sections) and len(maths) >= lines
+    for m in maths:
+        ElementTree.fromstring(m)
+    delta = [m for m in maths if "<mi>δ</mi><mn>1</mn><mn>(2)</mn>" in m]
+    assert delta and "<mi>y</mi><mn>1</mn>" in delta[0]
 
 
 # ----------------------------------------------------------------------------------- JSON
