@@ -1,0 +1,177 @@
+"""The runtime of a compiled computation: :class:`ComputationModel`.
+
+It mirrors :class:`~.model.CompiledModel`, so that :func:`symbackprop.train`,
+:func:`symbackprop.gradcheck` and the model file drive both the same way: the checked,
+converting methods (:meth:`~ComputationModel.predict`, :meth:`~ComputationModel.loss`,
+:meth:`~ComputationModel.gradient`) and the raw array-level functions (``forward``,
+``loss_and_grad``, ``step``, ``step_momentum``) on the list ``P = [theta]``, ``theta``
+the parameters in ``comp.params`` order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import SpecError
+from ..params import Parameters
+from .backends import FUNCTIONS, Backend, get_backend
+from .columns import select
+from .model import _run_generated
+from .stable import sigmoid
+
+__all__ = ["ComputationModel"]
+
+
+class ComputationModel:
+    """Forward pass, loss and gradient of a computation over a batch of rows (NumPy, JAX).
+
+    Parameters go in as a mapping ``{Symbol or name: float}`` or a sequence of floats in
+    ``comp.params`` order; data as described in :mod:`.columns` (named columns are matched
+    to the inputs and targets by name, plain arrays by the declared order).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> w, x, y, o, J = sp.symbols("w x y o J", real=True)
+    >>> comp = SimpleNamespace(definitions=((o, w * x), (J, (o - y) ** 2 / 2)),
+    ...                        params=(w,), inputs=(x,), targets=(y,), loss=J, outputs=(o,))
+    >>> from symbackprop.compiler.computation import compile_computation
+    >>> model = compile_computation(comp)
+    >>> model.predict({"w": 2.0}, {"x": [1.0, 3.0]})
+    array([[2.],
+           [6.]])
+    >>> model.loss([2.0], {"x": [1.0, 3.0], "y": [1.0, 5.0]})
+    0.5
+    >>> model.gradient([2.0], [[1.0], [3.0]], [[1.0], [5.0]])
+    {w: 2.0}
+    """
+
+    def __init__(self, comp: Any, plan: Any, source: str, namespace: dict[str, Any],
+                 backend: Backend | str = "numpy"):
+        self.computation = comp
+        self.plan = plan
+        self.params = tuple(plan.params)
+        self.backend = get_backend(backend)
+        self._source = source
+        _run_generated(source, f"<symbackprop compiled computation of {plan.loss}>", namespace)
+        fns = self.backend.wrap({name: namespace[name] for name in FUNCTIONS})
+        self.forward = fns["forward"]
+        self._loss = fns["loss"]
+        self.loss_and_grad = fns["loss_and_grad"]
+        self.step = fns["step"]
+        self.step_momentum = fns["step_momentum"]
+
+    # -------------------------------------------------------------- conversion
+    def arrays(self, params: Mapping | Sequence) -> list[np.ndarray]:
+        """``[theta]``: a fresh float64 array of the parameters in ``comp.params`` order.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> a, b, J = sp.symbols("a b J", real=True)
+        >>> comp = SimpleNamespace(definitions=((J, (a - 1) ** 2 + b**2),), params=(a, b),
+        ...                        inputs=(), targets=(), loss=J, outputs=())
+        >>> from symbackprop.compiler.computation import compile_computation
+        >>> compile_computation(comp).arrays({"b": 2.0, "a": 1.0})
+        [array([1., 2.])]
+        >>> compile_computation(comp).arrays({"a": 1.0})
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.SpecError: No value for the parameter b; give every parameter of the computation (a, b).
+        """
+        names = ", ".join(p.name for p in self.params)
+        if isinstance(params, Mapping):
+            values = params if isinstance(params, Parameters) else Parameters(
+                {(k if isinstance(k, sp.Symbol) else sp.Symbol(str(k))): v for k, v in params.items()}
+            )
+            known = {p.name for p in self.params}
+            unknown = [str(getattr(k, "name", k)) for k in params if str(getattr(k, "name", k)) not in known]
+            if unknown:
+                raise SpecError(f"Unknown parameter(s) {', '.join(unknown)}; the computation's parameters are {names}.")
+            out = []
+            for p in self.params:
+                if p not in values:
+                    raise SpecError(f"No value for the parameter {p.name}; give every parameter of the computation ({names}).")
+                out.append(values[p])
+        else:
+            out = list(np.asarray(params, dtype=np.float64).ravel()) if not isinstance(params, (str, bytes)) else None
+            if out is None or len(out) != len(self.params):
+                raise SpecError(
+                    f"Parameters must be a mapping {{name: value}} or {len(self.params)} numbers in the order {names}."
+                )
+        try:
+            theta = np.array(out, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"Parameter values must be numbers: {exc}.") from None
+        return [theta.reshape(len(self.params))]
+
+    def mapping(self, arrays: Sequence[Any]) -> Parameters:
+        """``{Symbol: float}`` in ``comp.params`` order from ``[theta]`` (NumPy or JAX)."""
+        (theta,) = arrays
+        return Parameters(zip(self.params, (float(v) for v in np.asarray(theta))))
+
+    def check_data(self, X: Any, Y: Any = None, *, need_targets: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """X (n, n_inputs) and Y (n, n_targets) as float64, matched to the computation's columns.
+
+        Named columns (a :class:`~symbackprop.datasets.Dataset`, a mapping, a DataFrame)
+        are matched by name, and a named X may hold the target columns too; plain arrays
+        are matched by the declared order (see :mod:`.columns`). ``need_targets=False``:
+        Y is None when neither Y nor the target columns are given.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> w, x, y, J = sp.symbols("w x y J", real=True)
+        >>> comp = SimpleNamespace(definitions=((J, (w * x - y) ** 2),), params=(w,),
+        ...                        inputs=(x,), targets=(y,), loss=J, outputs=())
+        >>> from symbackprop.compiler.computation import compile_computation
+        >>> compile_computation(comp).check_data({"x": [1.0], "t": [2.0]})
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.DataError: The data has column(s) t that are not an input or target of the computation (inputs: x; targets: y); remove them.
+        """
+        p = self.plan
+        return select(X, Y, [s.name for s in p.inputs], [s.name for s in p.targets], need_targets)
+
+    # ------------------------------------------------------------ the contract
+    def predict(self, params: Mapping | Sequence, X: Any) -> np.ndarray:
+        """The outputs ``comp.outputs`` for the rows of X: shape (n_rows, n_outputs)."""
+        Xa, _ = self.check_data(X, need_targets=False)
+        return np.asarray(self.forward(self.arrays(params), Xa))
+
+    def loss(self, params: Mapping | Sequence, X: Any, Y: Any = None) -> float:
+        """Mean of the loss node over the rows."""
+        Xa, Ya = self.check_data(X, Y)
+        return float(self._loss(self.arrays(params), Xa, Ya))
+
+    def gradient(self, params: Mapping | Sequence, X: Any, Y: Any = None) -> Parameters:
+        """∂(mean loss)/∂p for every parameter p, as ``{Symbol: float}`` in ``comp.params`` order."""
+        Xa, Ya = self.check_data(X, Y)
+        _, grads = self.loss_and_grad(self.arrays(params), Xa, Ya)
+        return self.mapping(grads)
+
+    def accuracy_function(self, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
+        """For :func:`symbackprop.train`: accuracy of the outputs against 0/1 targets when
+        every output is a sigmoid and there is one output per target, else None."""
+        p = self.plan
+        defs = dict(p.forward)
+        outs = [defs.get(o) for o in p.outputs]
+        if not outs or len(outs) != Y.shape[1] or not all(isinstance(e, sigmoid) for e in outs):
+            return None
+        if not np.all((Y == 0) | (Y == 1)):
+            return None
+        truth = Y > 0.5
+        return lambda A: float(((A > 0.5) == truth).all(axis=1).mean())
+
+    def source(self) -> str:
+        """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``."""
+        return self._source
+
+    def __repr__(self) -> str:
+        names = ", ".join(p.name for p in self.params)
+        return f"ComputationModel(loss {self.plan.loss} in {names}, backend={self.backend.name!r})"
+
