@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "ModelFileError": "errors",
     "OutputError": "errors",
     "TrainingDivergedError": "errors",
+    "ComputationError": "errors",
     # limits on what a formula (or a LaTeX formula) may cost
     "Limits": "limits",
     "LatexLimits": "checking.latex",
@@ -49,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "Equations": "equations",
     "Network": "network",
     "mlp": "network",
+    "Computation": "computations",
+    "computation": "computations",
     "init_params": "params",
     "to_arrays": "params",
     "to_mapping": "params",
@@ -155,11 +158,20 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .compiler import (
         compile_network as compile_network,
     )
+    from .computations import (
+        Computation as Computation,
+    )
+    from .computations import (
+        computation as computation,
+    )
     from .derivation import (
         Derivation as Derivation,
     )
     from .equations import (
         Equations as Equations,
+    )
+    from .errors import (
+        ComputationError as ComputationError,
     )
     from .errors import (
         DataError as DataError,
