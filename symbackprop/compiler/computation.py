@@ -47,6 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
@@ -121,6 +122,29 @@ def _stable_loss(raw: sp.Expr, forward: list[tuple[sp.Symbol, sp.Expr]], li: int
     return fused if count(fused) > count(J) else J
 
 
+def _kinked(comp: Any, s: sp.Symbol, expr: sp.Expr) -> sp.Expr:
+    """``s``'s definition with the activations that have a kink convention (relu, leaky
+    relu) kept unevaluated (the computation's ``shown`` form), the others written out."""
+    graph = getattr(comp, "graph", None)
+    node = graph.nodes.get(s.name) if graph is not None and hasattr(graph, "nodes") else None
+    shown = node.get("shown") if node else None
+    if shown is None:
+        return expr
+    from ..computations import Applied
+
+    return shown.replace(lambda e: isinstance(e, Applied) and e.activation.kink is None,
+                         lambda e: e.activation(e.args[0]))
+
+
+def _written_out(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every unevaluated activation written out, in stable forms."""
+    if any(hasattr(type(f), "activation") for f in expr.atoms(sp.Function)):
+        from ..computations import realize
+
+        expr = realize(expr)
+    return stabilize(expr)
+
+
 def plan_computation(comp: Any) -> ComputationPlan:
     """The :class:`ComputationPlan` of ``comp`` (see the module docstring, steps 1–3).
 
@@ -145,9 +169,13 @@ def plan_computation(comp: Any) -> ComputationPlan:
     if loss not in names:
         raise SpecError(f"The loss {loss} is not one of the computation's definitions ({', '.join(map(str, names))}).")
     outputs = tuple(getattr(comp, "outputs", ()) or ())
-    forward = [(s, stabilize(e)) for s, e in definitions]
+    # Differentiated: activations with a kink convention of their own (relu'(0) = 0) kept
+    # as functions, as the computation's symbolic reverse pass takes them; printed: written out.
+    raw = [(s, _kinked(comp, s, e)) for s, e in definitions]
+    kinked = [(s, stabilize(e)) for s, e in raw]
     li = names.index(loss)
-    forward[li] = (loss, _stable_loss(definitions[li][1], forward, li))
+    kinked[li] = (loss, _stable_loss(raw[li][1], kinked, li))
+    forward = [(s, _written_out(e)) for s, e in kinked]
 
     rowwise = set(inputs) | set(targets)
     for s, e in forward:
@@ -157,9 +185,9 @@ def plan_computation(comp: Any) -> ComputationPlan:
     reuse = {e: s for s, e in forward if not e.is_Atom}
     differentiable = set(params) | set(names)
     partials: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
-    for s, e in forward[: li + 1]:
+    for s, e in kinked[: li + 1]:
         partials[s] = {
-            u: stabilize(at_kinks(sp.diff(e, u))).xreplace(reuse)
+            u: _written_out(at_kinks(sp.diff(e, u))).xreplace(reuse)
             for u in sorted(e.free_symbols & differentiable, key=sp.default_sort_key)
         }
 
@@ -192,6 +220,23 @@ def plan_computation(comp: Any) -> ComputationPlan:
         grads.append((sp.Symbol(f"d_{p.name}", real=True), g, not rowwise.isdisjoint(g.free_symbols)))
     return ComputationPlan(params, inputs, targets, outputs, loss, forward, partials, adjoints,
                            adjoint_of, grads, rowwise)
+
+
+#: The stable vocabulary's one-argument functions (:mod:`.stable`).
+_ELEMENTWISE = ("sigmoid", "log_sigmoid", "softplus", "log_softplus", "dsigmoid", "sech2")
+
+
+def _scalar_safe(f: Any) -> Any:
+    """``f`` (a NumPy helper that works in place on an array) also for a scalar argument."""
+    ndim = np.ndim
+
+    def call(u: Any) -> Any:
+        if ndim(u) == 0:
+            return f(np.reshape(np.asarray(u, dtype=np.float64), 1))[0]
+        return f(u)
+
+    call.__name__ = getattr(f, "__name__", "helper")
+    return call
 
 
 # ------------------------------------------------------------------ printing
@@ -395,5 +440,9 @@ def compile_computation(comp: Any, backend: BackendName | Backend = "numpy"):
             "use the functions the formula parser knows (docs/notation.md)."
         ) from None
     namespace = dict(target.namespace)
+    if target.name == "numpy":
+        # A node constant over the rows is a NumPy scalar; the helpers work in place on arrays.
+        for name in _ELEMENTWISE:
+            namespace[name] = _scalar_safe(namespace[name])
     return ComputationModel(comp, plan, source, namespace, target)
 
