@@ -16,6 +16,7 @@ import pytest
 SLOW_MODULES = {
     "test_bounded.py",
     "test_compile_jax.py",
+    "test_compile_computation_jax.py",
     "test_docs_commands.py",
     "test_examples.py",
     "test_report.py",
