@@ -298,3 +298,55 @@ def test_source_shows_the_forward_and_reverse_lines():
     src = build("skip").compile().source()
     for line in ("h = numpy.tanh(", "o = sigmoid(", "g_h = ", "d_w1 = ", "theta -= s * G"):
         assert line in src
+
+
+# ------------------------------------------------------------------ model files
+def test_save_and_load_round_trip_bit_identically(tmp_path):
+    g, X, Y = toy()
+    params, history = sbp.train(g, X, Y, epochs=5, seed=0, progress=False)
+    path = tmp_path / "model.npz"
+    sbp.save(path, g, params, history, meta={"features": ["x"], "note": "toy"})
+    saved = sbp.load(path)
+    g2, params2 = saved
+    assert g2.source() == g.source() and g2.params == g.params and g2.outputs == g.outputs
+    assert list(params2) == list(g.params)
+    assert all(params2[p] == params[p] for p in g.params)  # bit-identical
+    assert saved.history.loss == history.loss and saved.meta["note"] == "toy"
+    np.testing.assert_array_equal(g2.compile().predict(params2, X), g.compile().predict(params, X))
+
+
+def _tampered(tmp_path, spec_change=None, theta=None):
+    import json
+
+    g = sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
+    path = tmp_path / "model.npz"
+    sbp.save(path, g, {"w": 1.5})
+    with np.load(path, allow_pickle=False) as npz:
+        spec = json.loads(str(npz["spec"][()]))
+        arrays = {k: npz[k] for k in npz.files if k != "spec"}
+    if spec_change:
+        spec.update(spec_change)
+    if theta is not None:
+        arrays["theta"] = theta
+    np.savez(path, spec=np.array(json.dumps(spec)), **arrays)
+    return path
+
+
+@pytest.mark.parametrize("change, theta, message", [
+    ({"source": "J = __import__('os').system('true')"}, None, "cannot be read"),
+    ({"source": "J = (w*x - y)**2\nK = q"}, None, "cannot be read"),
+    ({"params": "w"}, None, "'params' must be a list of names"),
+    (None, np.array([1.0, 2.0]), "array 'theta' is float64 of shape (2,)"),
+    (None, np.array([np.nan]), "parameter w is nan"),
+])
+def test_a_damaged_computation_file_gets_a_clear_error(tmp_path, change, theta, message):
+    path = _tampered(tmp_path, change, theta)
+    with pytest.raises(sbp.ModelFileError) as info:
+        sbp.load(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_saving_refuses_non_finite_parameters(tmp_path):
+    g = sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
+    with pytest.raises(SpecError, match="parameter w is inf"):
+        sbp.save(tmp_path / "m.npz", g, {"w": math.inf})
