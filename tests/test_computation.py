@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 import symbackprop as sbp
 from symbackprop.computations import adjoint_symbol
 from symbackprop.derivation import MAX_PATHS
-from tests.oracle import value
 
 R = {n: sp.Symbol(n, real=True) for n in "w1 b1 w2 w3 b2 x y w v a b c x1 x2".split()}
 
