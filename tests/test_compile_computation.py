@@ -206,6 +206,43 @@ def test_kinks_follow_the_convention_of_the_symbolic_side(formula, want):
     assert symbolic == pytest.approx(want, abs=1e-15)
 
 
+@pytest.mark.parametrize("sizes, activation, loss", [
+    ([2, 3, 2], "sigmoid", "binary_cross_entropy"),
+    ([2, 3, 3], ["tanh", "softmax"], "cross_entropy"),
+    ([2, 4, 1], "relu", "quadratic"),
+    ([3, 2, 2], ["softplus", "leaky_relu"], "mse"),
+])
+def test_an_mlp_as_a_computation_compiles_to_the_layer_level_results(sizes, activation, loss):
+    """The two compilers (layer-level matrices, scalar computation) agree on every MLP."""
+    net = sbp.mlp(sizes, activation, loss)
+    rng = np.random.default_rng(14)
+    X = rng.normal(0.0, 1.0, (6, sizes[0]))
+    Y = rng.uniform(0.1, 0.9, (6, sizes[-1]))
+    params = net.init_params(seed=1)
+    mine, theirs = net.as_computation().compile(), net.compile()
+    np.testing.assert_allclose(mine.predict(params, X), theirs.predict(params, X), rtol=1e-13, atol=1e-15)
+    assert mine.loss(params, X, Y) == pytest.approx(theirs.loss(params, X, Y), rel=1e-13)
+    a, b = mine.gradient(params, X, Y), theirs.gradient(params, X, Y)
+    for p in net.params:
+        assert a[p] == pytest.approx(b[p], rel=1e-11, abs=1e-14), p
+
+
+def test_softmax_written_out_is_computed_through_logsumexp():
+    """exp(z1)/(exp(z1) + exp(z2)) at z = ±400 neither overflows nor takes log(0)."""
+    g = sbp.computation("""
+        a1 = exp(z1)/(exp(z1) + exp(z2))
+        a2 = exp(z2)/(exp(z1) + exp(z2))
+        J = -(y1*log(a1) + y2*log(a2))
+    """, params="z1 z2", inputs="", targets="y1 y2")
+    model = g.compile()
+    assert "logsumexp(" in model.source()
+    params, Y = {"z1": 400.0, "z2": -400.0}, np.array([[0.0, 1.0]])
+    assert model.loss(params, np.zeros((1, 0)), Y) == 800.0
+    grad = model.gradient(params, np.zeros((1, 0)), Y)
+    assert (grad[g.symbol("z1")], grad[g.symbol("z2")]) == (1.0, -1.0)  # softmax − y
+    np.testing.assert_array_equal(model.predict(params, np.zeros((1, 0))), [[1.0, 0.0]])
+
+
 # ------------------------------------------------------------------ data by name
 def test_columns_are_matched_by_name(tmp_path):
     g = build("shared")

@@ -54,12 +54,80 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from ..activations import at_kinks
 from ..errors import SpecError
 from .backends import Backend, BackendName, get_backend
-from .stable import log_sigmoid, log_softplus, softplus, stabilize
+from sympy.codegen.cfunctions import log1p
 
-__all__ = ["ComputationPlan", "compile_computation", "plan_computation"]
+from .stable import stabilize
 
-#: Stable functions whose appearance in the loss line means the rewrite in the operands won.
-_STABLE_LOGS = (log_sigmoid, softplus, log_softplus)
+__all__ = ["ComputationPlan", "compile_computation", "logsumexp", "plan_computation"]
+
+class logsumexp(sp.Function):  # noqa: N801 - the name printed into the generated code
+    """log Σ_k e^(u_k), computed around the largest u_k (no overflow); a softmax
+    e^(u_j)/Σ_k e^(u_k) is written e^(u_j − logsumexp(u)), and its log u_j − logsumexp(u).
+
+    Examples
+    --------
+    >>> u, v = sp.symbols("u v", real=True)
+    >>> sp.diff(logsumexp(u, v), u)
+    exp(u - logsumexp(u, v))
+    """
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.exp(self.args[argindex - 1] - self)
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"logsumexp({', '.join(printer._print(a) for a in self.args)})"
+
+    _jaxcode = _numpycode
+
+
+def _np_logsumexp(*us: Any) -> Any:
+    us = np.broadcast_arrays(*us)
+    top = us[0]
+    for u in us[1:]:
+        top = np.maximum(top, u)
+    top = np.where(np.isfinite(top), top, 0.0)  # all −inf (or an inf): no shift
+    return top + np.log(sum(np.exp(u - top) for u in us))
+
+
+def _jax_logsumexp(*us: Any) -> Any:
+    import jax
+    import jax.numpy as jnp
+
+    return jax.nn.logsumexp(jnp.stack(jnp.broadcast_arrays(*us)), axis=0)
+
+
+def _exponents(total: sp.Expr) -> list[sp.Expr] | None:
+    """[u_k + log c_k] when ``total`` is Σ_k c_k e^(u_k) (c_k > 0, two terms or more), else None."""
+    if not isinstance(total, sp.Add):
+        return None
+    out = []
+    for term in total.args:
+        c, f = term.as_coeff_Mul()
+        if not isinstance(f, sp.exp) or not (c.is_number and c.is_positive):
+            return None
+        out.append(f.args[0] + (sp.log(c) if c != 1 else 0))
+    return out
+
+
+def _softmax_rule(e: sp.Expr) -> sp.Expr:
+    if isinstance(e, sp.log):
+        us = _exponents(e.args[0])
+        return logsumexp(*us) if us else e
+    if isinstance(e, sp.Mul):
+        for f in e.args:
+            if isinstance(f, sp.Pow) and f.exp == -1:
+                us = _exponents(f.base)
+                if us:
+                    return sp.exp(-logsumexp(*us)) * (e / f)
+    return e
+
+
+def _logsumexp_forms(expr: sp.Expr) -> sp.Expr:
+    """Sums of exponentials as :class:`logsumexp`: e^(u_j)/Σ_k e^(u_k) → e^(u_j − lse(u)),
+    log Σ_k e^(u_k) → lse(u); then the stable vocabulary (:func:`~.stable.stabilize`)."""
+    if not expr.has(sp.exp):
+        return expr
+    return stabilize(expr.replace(lambda e: isinstance(e, (sp.log, sp.Mul)), _softmax_rule))
 
 
 @dataclass
@@ -113,13 +181,13 @@ def _stable_loss(raw: sp.Expr, forward: list[tuple[sp.Symbol, sp.Expr]], li: int
     operands = {s: defs[s] for s in raw.free_symbols if s in defs}
     if not operands:
         return J
-    fused = stabilize(raw.xreplace(operands))
+    fused = _logsumexp_forms(stabilize(raw.xreplace(operands)))
     fused = fused.xreplace({e: s for s, e in operands.items()})  # what remains reads the arrays
 
-    def count(e: sp.Expr) -> int:
-        return sum(1 for f in sp.preorder_traversal(e) if isinstance(f, _STABLE_LOGS))
+    def logs(e: sp.Expr) -> int:  # logs of computed values: where precision is lost
+        return sum(1 for f in sp.preorder_traversal(e) if isinstance(f, (sp.log, log1p)))
 
-    return fused if count(fused) > count(J) else J
+    return fused if logs(fused) < logs(J) else J
 
 
 def _kinked(comp: Any, s: sp.Symbol, expr: sp.Expr) -> sp.Expr:
@@ -142,7 +210,7 @@ def _written_out(expr: sp.Expr) -> sp.Expr:
         from ..computations import realize
 
         expr = realize(expr)
-    return stabilize(expr)
+    return _logsumexp_forms(stabilize(expr))
 
 
 def plan_computation(comp: Any) -> ComputationPlan:
@@ -172,7 +240,7 @@ def plan_computation(comp: Any) -> ComputationPlan:
     # Differentiated: activations with a kink convention of their own (relu'(0) = 0) kept
     # as functions, as the computation's symbolic reverse pass takes them; printed: written out.
     raw = [(s, _kinked(comp, s, e)) for s, e in definitions]
-    kinked = [(s, stabilize(e)) for s, e in raw]
+    kinked = [(s, _logsumexp_forms(stabilize(e))) for s, e in raw]
     li = names.index(loss)
     kinked[li] = (loss, _stable_loss(raw[li][1], kinked, li))
     forward = [(s, _written_out(e)) for s, e in kinked]
@@ -440,6 +508,7 @@ def compile_computation(comp: Any, backend: BackendName | Backend = "numpy"):
             "use the functions the formula parser knows (docs/notation.md)."
         ) from None
     namespace = dict(target.namespace)
+    namespace["logsumexp"] = _np_logsumexp if target.name == "numpy" else _jax_logsumexp
     if target.name == "numpy":
         # A node constant over the rows is a NumPy scalar; the helpers work in place on arrays.
         for name in _ELEMENTWISE:
