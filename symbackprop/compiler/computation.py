@@ -49,13 +49,12 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from ..activations import at_kinks
 from ..errors import SpecError
 from .backends import Backend, BackendName, get_backend
-from sympy.codegen.cfunctions import log1p
-
 from .stable import stabilize
 
 __all__ = ["ComputationPlan", "compile_computation", "logsumexp", "plan_computation"]
