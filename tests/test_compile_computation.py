@@ -387,3 +387,64 @@ def test_saving_refuses_non_finite_parameters(tmp_path):
     g = sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
     with pytest.raises(SpecError, match="parameter w is inf"):
         sbp.save(tmp_path / "m.npz", g, {"w": math.inf})
+
+
+# ------------------------------------------------------------------ second order
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hessian_matches_sympy_hessian_at_30_digits(name):
+    g = build(name)
+    X, Y = data(g, 4, seed=31)
+    params = point(g, seed=32)
+    H = g.compile().hessian(params, X, Y)
+    J = substituted(g)
+    k = len(g.params)
+    assert H.shape == (k, k)
+    for i, p in enumerate(g.params):
+        for j, q in enumerate(g.params):
+            want = mean_at_30_digits(sp.diff(J, p, q), g, params, X, Y)
+            assert math.isclose(H[i, j], want, rel_tol=1e-10, abs_tol=1e-12), (p, q, H[i, j], want)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hvp_is_the_hessian_times_v_and_the_difference_of_gradients(name):
+    g = build(name)
+    X, Y = data(g, 12, seed=33)
+    params = point(g, seed=34)
+    model = g.compile()
+    rng = np.random.default_rng(35)
+    v = rng.normal(size=len(g.params))
+    hv = model.hvp(params, v, X, Y)
+    assert list(hv) == list(g.params)
+    np.testing.assert_allclose(list(hv.values()), model.hessian(params, X, Y) @ v, rtol=1e-10, atol=1e-12)
+    # Central differences of the compiled gradient along v.
+    h = 1e-5
+    up = {p: params[p] + h * vi for p, vi in zip(g.params, v)}
+    down = {p: params[p] - h * vi for p, vi in zip(g.params, v)}
+    gu, gd = model.gradient(up, X, Y), model.gradient(down, X, Y)
+    for p in g.params:
+        assert hv[p] == pytest.approx((gu[p] - gd[p]) / (2 * h), rel=1e-5, abs=1e-7), p
+
+
+def test_input_jacobian_matches_sympy_diff_of_the_outputs():
+    g = build("shared")
+    X, _ = data(g, 3, seed=36)
+    params = point(g, seed=37)
+    jac = g.compile().input_jacobian(params, X)
+    assert jac.shape == (3, len(g.outputs), len(g.inputs))
+    done = {}
+    for s, e in g.definitions:
+        done[s] = e.xreplace(done)
+    for r, row in enumerate(X):
+        at = {p: sp.Float(v, 30) for p, v in params.items()}
+        at.update({x: sp.Float(float(v), 30) for x, v in zip(g.inputs, row)})
+        for i, o in enumerate(g.outputs):
+            for j, x in enumerate(g.inputs):
+                want = float(sp.diff(done[o], x).xreplace(at).evalf(30))
+                assert math.isclose(jac[r, i, j], want, rel_tol=1e-12, abs_tol=1e-14)
+
+
+def test_second_order_code_is_shown_once_used():
+    model = build("skip").compile()
+    assert "def hvp" not in model.source()
+    model.hessian(point(build("skip"), 0), *data(build("skip"), 2, 0))
+    assert "def hvp(P, V, X, Y):" in model.source() and "def input_jacobian(P, X):" in model.source()

@@ -57,6 +57,7 @@ class ComputationModel:
         self.params = tuple(plan.params)
         self.backend = get_backend(backend)
         self._source = source
+        self._namespace = dict(namespace)  # before it runs: the second-order code gets its own
         _run_generated(source, f"<symbackprop compiled computation of {plan.loss}>", namespace)
         fns = self.backend.wrap({name: namespace[name] for name in FUNCTIONS})
         self.forward = fns["forward"]
@@ -154,6 +155,93 @@ class ComputationModel:
         _, grads = self.loss_and_grad(self.arrays(params), Xa, Ya)
         return self.mapping(grads)
 
+    # ------------------------------------------------------------ second order
+    def _second_order(self) -> dict[str, Callable[..., Any]]:
+        """``hvp`` and ``input_jacobian``, generated and compiled on first use."""
+        fns = self.__dict__.get("_second")
+        if fns is None:
+            from .computation import second_order_source
+
+            source = second_order_source(self.plan, self.backend)
+            namespace = dict(self._namespace)
+            _run_generated(source, f"<symbackprop second order of {self.plan.loss}>", namespace)
+            fns = {name: namespace[name] for name in ("hvp", "input_jacobian")}
+            if self.backend.name == "jax":
+                import jax
+
+                fns = {name: jax.jit(fn) for name, fn in fns.items()}
+            self._second_source = source
+            self.__dict__["_second"] = fns
+        return fns
+
+    def _direction(self, v: Mapping | Sequence) -> np.ndarray:
+        try:
+            return self.arrays(v)[0]
+        except SpecError as exc:
+            raise SpecError(f"v: {exc}") from None
+
+    def hvp(self, params: Mapping | Sequence, v: Mapping | Sequence, X: Any, Y: Any = None) -> Parameters:
+        """H·v, the Hessian of the mean loss at ``params`` times the direction ``v``.
+
+        ``v`` is given like the parameters (a mapping by name or Symbol, or numbers in
+        ``comp.params`` order); the result is ``{Symbol: float}`` in ``comp.params`` order.
+        Computed by the R-operator on the generated gradient code (forward over reverse,
+        :mod:`.tangent`): about the cost of two or three gradients.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> a, b, x, J = sp.symbols("a b x J", real=True)
+        >>> comp = SimpleNamespace(definitions=((J, a**2 * b * x),), params=(a, b),
+        ...                        inputs=(x,), targets=(), loss=J, outputs=())
+        >>> from symbackprop.compiler.computation import compile_computation
+        >>> compile_computation(comp).hvp({"a": 1.0, "b": 3.0}, [1.0, 0.0], [[2.0]])
+        {a: 12.0, b: 4.0}
+        """
+        Xa, Ya = self.check_data(X, Y)
+        V = [self._direction(v)]
+        out = self._second_order()["hvp"](self.arrays(params), V, Xa, Ya)
+        return self.mapping([out])
+
+    def hessian(self, params: Mapping | Sequence, X: Any, Y: Any = None) -> np.ndarray:
+        """The dense Hessian of the mean loss, (k, k) in ``comp.params`` order (for small k).
+
+        One :meth:`hvp` per parameter (column j is H·e_j).
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> a, b, x, J = sp.symbols("a b x J", real=True)
+        >>> comp = SimpleNamespace(definitions=((J, a**2 * b * x),), params=(a, b),
+        ...                        inputs=(x,), targets=(), loss=J, outputs=())
+        >>> from symbackprop.compiler.computation import compile_computation
+        >>> compile_computation(comp).hessian({"a": 1.0, "b": 3.0}, [[2.0]])
+        array([[12.,  4.],
+               [ 4.,  0.]])
+        """
+        Xa, Ya = self.check_data(X, Y)
+        P, k = self.arrays(params), len(self.params)
+        hvp = self._second_order()["hvp"]
+        eye = np.eye(k)
+        columns = [np.asarray(hvp(P, [eye[j]], Xa, Ya)) for j in range(k)]
+        return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+
+    def input_jacobian(self, params: Mapping | Sequence, X: Any) -> np.ndarray:
+        """∂output/∂input for every row: shape (n_rows, n_outputs, n_inputs) (saliency).
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> w, x1, x2, o, J = sp.symbols("w x1 x2 o J", real=True)
+        >>> comp = SimpleNamespace(definitions=((o, w * x1 * x2), (J, o**2)), params=(w,),
+        ...                        inputs=(x1, x2), targets=(), loss=J, outputs=(o,))
+        >>> from symbackprop.compiler.computation import compile_computation
+        >>> compile_computation(comp).input_jacobian({"w": 2.0}, [[3.0, 5.0]])
+        array([[[10.,  6.]]])
+        """
+        Xa, _ = self.check_data(X, need_targets=False)
+        return np.asarray(self._second_order()["input_jacobian"](self.arrays(params), Xa))
+
     def accuracy_function(self, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
         """For :func:`symbackprop.train`: accuracy of the outputs against 0/1 targets when
         every output is a sigmoid and there is one output per target, else None."""
@@ -168,8 +256,9 @@ class ComputationModel:
         return lambda A: float(((A > 0.5) == truth).all(axis=1).mean())
 
     def source(self) -> str:
-        """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``."""
-        return self._source
+        """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``,
+        and ``hvp`` and ``input_jacobian`` once second order has been used."""
+        return self._source + ("\n" + self._second_source if "_second" in self.__dict__ else "")
 
     def __repr__(self) -> str:
         names = ", ".join(p.name for p in self.params)
