@@ -52,6 +52,10 @@ _EXPORTS: dict[str, str] = {
     "mlp": "network",
     "Computation": "computations",
     "computation": "computations",
+    "ComputationDerivation": "computation_derivation",
+    "explain": "explaining",
+    "Explanation": "explaining",
+    "load_computation": "computation_file",
     "init_params": "params",
     "to_arrays": "params",
     "to_mapping": "params",
@@ -158,6 +162,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     from .compiler import (
         compile_network as compile_network,
     )
+    from .computation_derivation import (
+        ComputationDerivation as ComputationDerivation,
+    )
+    from .computation_file import (
+        load_computation as load_computation,
+    )
     from .computations import (
         Computation as Computation,
     )
@@ -217,6 +227,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .exercises import (
         load_exercise as load_exercise,
+    )
+    from .explaining import (
+        Explanation as Explanation,
+    )
+    from .explaining import (
+        explain as explain,
     )
     from .graph import (
         build_graph as build_graph,

@@ -228,7 +228,7 @@ class ComputationDerivation:
             ))
         if self.adjoints:
             out.append(Section(
-                f"Adjoints (δ_u = ∂{to_text(J)}/∂u, from the loss back; each sums over the uses of u)",
+                f"Adjoints (δ_u = ∂{to_text(J)}/∂u, from {to_text(J)} back; each sums over the uses of u)",
                 tuple(Line(to_text(d), to_latex(d), e) for d, e in self.adjoints),
             ))
         result = [Line(grad.text, grad.latex, self.delta_form)]

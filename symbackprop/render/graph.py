@@ -186,6 +186,9 @@ def draw_computation_graph(net: Network, *, ax: Axes | None = None) -> Drawing:
     >>> (len(d.nodes), len(d.edges)) == (net.graph.number_of_nodes(), net.graph.number_of_edges())
     True
     """
+    if not hasattr(net, "sizes"):  # a Computation (symbackprop.computations)
+        from .computation import draw_computation
+        return draw_computation(net, ax=ax)
     return _draw(net, _ordered(net), ax, set(), False,
                  f"Computation graph of the {net.describe()}", "graph")
 
@@ -228,6 +231,9 @@ def draw_gradient_paths(
     >>> sorted(d.highlighted)[:2], d.labels["w1_1_1", "z1_1"]
     ([('a1_1', 'z2_1'), ('a2_1', 'J')], '$x_{1}$')
     """
+    if not hasattr(net, "sizes"):  # a Computation: any variable, the whole graph unless told
+        from .computation import draw_computation_paths
+        return draw_computation_paths(net, param, ax=ax, partials=partials, full=full is not False)
     p = net.parameter(param)
     g = net.graph
     hl = set(path_edges(g, p.name))
