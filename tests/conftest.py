@@ -17,6 +17,7 @@ SLOW_MODULES = {
     "test_bounded.py",
     "test_compile_jax.py",
     "test_compile_computation_jax.py",
+    "test_cli_train_computation.py",
     "test_docs_commands.py",
     "test_examples.py",
     "test_report.py",
