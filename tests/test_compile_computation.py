@@ -265,9 +265,10 @@ def test_bad_data_gets_one_line_errors_naming_the_columns():
     model = build("shared").compile()
     params = {"w": 0.1, "b": 0.2, "v": 0.3}
     cases = [
-        ({"x1": [1.0], "y": [0.5]}, None, "no column for the input x2"),
+        ({"x1": [1.0], "y": [0.5]}, None, "no column for x2 (its columns: x1, y;"),
         ({"x1": [1.0], "x2": [1.0], "y": [0.5], "x3": [1.0]}, None, "column(s) x3 that are not an input or target"),
-        ({"x1": [1.0], "x2": [1.0]}, None, "no column for the target y"),
+        ({"x1": [1.0], "x2": [1.0]}, None, "no column for y (its columns: x1, x2;"),
+        ({"x1": [1.0], "x2": [1.0], "t": [1.0]}, None, "no column for y and column(s) t that are not"),
         (np.zeros((1, 2)), None, "No targets: give Y"),
         ({"x1": [1.0, 2.0], "x2": [1.0], "y": [0.5]}, None, "different numbers of rows"),
         (np.zeros((2, 3)), np.zeros((2, 1)), "X must have shape (n_rows, 2)"),

@@ -104,6 +104,26 @@ def _role(what: str) -> str:
     return "input" if what == "X" else "target"
 
 
+def _check_names(columns: dict[str, np.ndarray], inputs: Sequence[str], targets: Sequence[str],
+                 need_targets: bool) -> None:
+    """One error naming every missing and every extra column, when there are any."""
+    missing = [n for n in inputs if n not in columns]
+    if need_targets or any(t in columns for t in targets):
+        missing += [n for n in targets if n not in columns]
+    extra = [n for n in columns if n not in inputs and n not in targets]
+    if not missing and not extra:
+        return
+    parts = []
+    if missing:
+        parts.append(f"no column for {_listed(missing)}")
+    if extra:
+        parts.append(f"column(s) {_listed(extra)} that are not an input or target")
+    raise DataError(
+        f"The data has {' and '.join(parts)} (its columns: {_listed(list(columns))}; the computation's "
+        f"inputs: {_listed(inputs)}; targets: {_listed(targets)}); name the columns after them."
+    )
+
+
 def select(
     X: Any, Y: Any, inputs: Sequence[str], targets: Sequence[str], need_targets: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -120,18 +140,13 @@ def select(
     >>> select({"x": [1.0], "z": [2.0]}, None, ["x"], [])
     Traceback (most recent call last):
     ...
-    symbackprop.errors.DataError: The data has column(s) z that are not an input or target of the computation (inputs: x; targets: (none)); remove them.
+    symbackprop.errors.DataError: The data has column(s) z that are not an input or target (its columns: x, z; the computation's inputs: x; targets: (none)); name the columns after them.
     """
     columns = named_columns(X)
     if columns is None:
         Xa = _ordered(X, inputs, "X")
     else:
-        extra = [n for n in columns if n not in inputs and n not in targets]
-        if extra:
-            raise DataError(
-                f"The data has column(s) {_listed(extra)} that are not an input or target of the "
-                f"computation (inputs: {_listed(inputs)}; targets: {_listed(targets)}); remove them."
-            )
+        _check_names(columns, inputs, targets, need_targets and Y is None)
         Xa = _pick(columns, inputs, "input")
         if not inputs:
             Xa = np.zeros((len(next(iter(columns.values()), [])), 0))

@@ -133,7 +133,7 @@ class ComputationModel:
         >>> compile_computation(comp).check_data({"x": [1.0], "t": [2.0]})
         Traceback (most recent call last):
         ...
-        symbackprop.errors.DataError: The data has column(s) t that are not an input or target of the computation (inputs: x; targets: y); remove them.
+        symbackprop.errors.DataError: The data has no column for y and column(s) t that are not an input or target (its columns: x, t; the computation's inputs: x; targets: y); name the columns after them.
         """
         p = self.plan
         return select(X, Y, [s.name for s in p.inputs], [s.name for s in p.targets], need_targets)
