@@ -61,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     "to_mapping": "params",
     "CompiledModel": "compiler",
     "compile_network": "compiler",
+    "ComputationModel": "compiler",
+    "compile_computation": "compiler",
     "History": "training",
     "train": "training",
     "check": "checking",
@@ -161,6 +163,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .compiler import (
         compile_network as compile_network,
+    )
+    from .compiler import (
+        ComputationModel as ComputationModel,
+    )
+    from .compiler import (
+        compile_computation as compile_computation,
     )
     from .computation_derivation import (
         ComputationDerivation as ComputationDerivation,

@@ -45,7 +45,7 @@ import keyword
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -57,6 +57,9 @@ from ..errors import SpecError
 from .backends import Backend, BackendName, get_backend
 from .stable import stabilize
 from .tangent import tangent_lines
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .computation_model import ComputationModel
 
 __all__ = ["ComputationPlan", "compile_computation", "logsumexp", "plan_computation", "second_order_source"]
 
@@ -519,7 +522,7 @@ def second_order_source(plan: ComputationPlan, backend: Backend) -> str:
     return w.second_order_module()
 
 
-def compile_computation(comp: Any, backend: BackendName | Backend = "numpy"):
+def compile_computation(comp: Any, backend: BackendName | Backend = "numpy") -> ComputationModel:
     """Compile ``comp``'s forward pass, loss and gradient over a batch of rows.
 
     Parameters
