@@ -3,7 +3,7 @@
 Oracles: ``sympy.diff`` of the fully substituted loss (each definition written into the
 next, here, not by the library), evaluated at 30 digits with mpmath; central differences
 of the compiled loss; and the other level of the design, the symbolic reverse pass of the
-computation (``g.grad``), evaluated at 30 digits.
+computation (``g.grad``), evaluated at 30 digits; and random computations (hypothesis).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.errors import DataError, SpecError, TrainingDivergedError
@@ -449,3 +451,51 @@ def test_second_order_code_is_shown_once_used():
     assert "def hvp" not in model.source()
     model.hessian(point(build("skip"), 0), *data(build("skip"), 2, 0))
     assert "def hvp(P, V, X, Y):" in model.source() and "def input_jacobian(P, X):" in model.source()
+
+
+# ------------------------------------------------------------------ random computations
+LEAVES = sp.symbols("a b c x", real=True)
+FUNCS = {"sin": sp.sin, "tanh": sp.tanh, "sigmoid": lambda t: 1 / (1 + sp.exp(-t)),
+         "softplus": lambda t: sp.log(1 + sp.exp(t)), "": lambda t: t}
+OPS = {"+": lambda p, q: p + q, "*": lambda p, q: p * q, "-": lambda p, q: p - q}
+
+
+@st.composite
+def random_computations(draw):
+    """Lines u_i = f(u_j op u_k) over the leaves a, b, c (parameters) and x (an input), the
+    loss J a sum of squares; and the same loss composed here directly, as the oracle."""
+    names = ["a", "b", "c", "x"]
+    exprs = dict(zip(names, LEAVES))
+    lines = []
+    for i in range(1, draw(st.integers(2, 6)) + 1):
+        pool = names + [f"u{k}" for k in range(1, i)]
+        op, fn = draw(st.sampled_from(sorted(OPS))), draw(st.sampled_from(sorted(FUNCS)))
+        left = draw(st.sampled_from(pool))
+        right = draw(st.sampled_from([q for q in pool if q != left] if op == "-" else pool))
+        lines.append(f"u{i} = {fn}({left} {op} {right})")
+        exprs[f"u{i}"] = FUNCS[fn](OPS[op](exprs[left], exprs[right]))
+    last = [f"u{k}" for k in range(1, len(lines) + 1)]
+    lines.append("J = " + " + ".join(f"{u}**2/2" for u in last))
+    oracle = sp.Add(*[exprs[u] ** 2 / 2 for u in last])
+    return "\n".join(lines), oracle
+
+
+@settings(max_examples=20, deadline=None)
+@given(random_computations(), st.lists(st.integers(-9, 9), min_size=3, max_size=3))
+def test_random_computations_match_sympy_diff(case, values):
+    source, oracle = case
+    used = [s for s in LEAVES if s in oracle.free_symbols]
+    params = [s.name for s in used if s.name != "x"]
+    if not params:
+        return
+    g = sbp.computation(source, params=params, inputs="x" if LEAVES[3] in used else "")
+    point = {p: v / 10 for p, v in zip(g.params, values)}
+    X = np.array([[0.3], [-1.1], [0.7]])[:, : len(g.inputs)]
+    model = g.compile()
+    grad, H = model.gradient(point, X), model.hessian(point, X)
+    for i, p in enumerate(g.params):
+        want = mean_at_30_digits(sp.diff(oracle, p), g, point, X, np.zeros((3, 0)))
+        assert math.isclose(grad[p], want, rel_tol=1e-10, abs_tol=1e-12), (source, p)
+        for j, q in enumerate(g.params):
+            want = mean_at_30_digits(sp.diff(oracle, p, q), g, point, X, np.zeros((3, 0)))
+            assert math.isclose(H[i, j], want, rel_tol=1e-9, abs_tol=1e-11), (source, p, q)
