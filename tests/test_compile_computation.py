@@ -416,9 +416,10 @@ def test_hvp_is_the_hessian_times_v_and_the_difference_of_gradients(name):
     model = g.compile()
     rng = np.random.default_rng(35)
     v = rng.normal(size=len(g.params))
-    hv = model.hvp(params, v, X, Y)
+    hv = model.hvp(params, dict(zip(g.params, v)), X, Y)
     assert list(hv) == list(g.params)
     np.testing.assert_allclose(list(hv.values()), model.hessian(params, X, Y) @ v, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(model.hvp(params, v, X, Y), list(hv.values()))
     # Central differences of the compiled gradient along v.
     h = 1e-5
     up = {p: params[p] + h * vi for p, vi in zip(g.params, v)}
@@ -444,6 +445,14 @@ def test_input_jacobian_matches_sympy_diff_of_the_outputs():
             for j, x in enumerate(g.inputs):
                 want = float(sp.diff(done[o], x).xreplace(at).evalf(30))
                 assert math.isclose(jac[r, i, j], want, rel_tol=1e-12, abs_tol=1e-14)
+
+
+def test_a_dense_hessian_past_max_params_is_refused_before_any_work():
+    g = build("skip")
+    with pytest.raises(SpecError, match=r"would be 5 x 5 .*max_params=4"):
+        g.compile().hessian(point(g, 0), *data(g, 2, 0), max_params=4)
+    with pytest.raises(SpecError, match="direction v must be finite"):
+        g.compile().hvp(point(g, 0), [math.nan] * 5, *data(g, 2, 0))
 
 
 def test_second_order_code_is_shown_once_used():

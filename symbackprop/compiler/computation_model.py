@@ -23,7 +23,16 @@ from .columns import select
 from .model import _run_generated
 from .stable import sigmoid
 
-__all__ = ["ComputationModel"]
+__all__ = ["MAX_HESSIAN_PARAMS", "ComputationModel"]
+
+#: model.hessian builds the dense matrix for at most this many parameters unless told
+#: otherwise (as for networks: 2,000² float64 entries are 32 MB, and 2,000 products).
+MAX_HESSIAN_PARAMS = 2000
+
+try:  # the networks' error for the same refusal (symbackprop.compiler.second_order)
+    from ..errors import HessianTooLargeError
+except ImportError:  # pragma: no cover - before that module lands
+    HessianTooLargeError = SpecError
 
 
 class ComputationModel:
@@ -176,17 +185,20 @@ class ComputationModel:
 
     def _direction(self, v: Mapping | Sequence) -> np.ndarray:
         try:
-            return self.arrays(v)[0]
+            (flat,) = self.arrays(v)
         except SpecError as exc:
-            raise SpecError(f"v: {exc}") from None
+            raise SpecError(f"The direction v: {exc}") from None
+        if not np.isfinite(flat).all():
+            raise SpecError("The direction v must be finite; it has a NaN or infinite entry.")
+        return flat
 
-    def hvp(self, params: Mapping | Sequence, v: Mapping | Sequence, X: Any, Y: Any = None) -> Parameters:
+    def hvp(self, params: Mapping | Sequence, v: Mapping | Sequence, X: Any, Y: Any = None) -> Any:
         """H·v, the Hessian of the mean loss at ``params`` times the direction ``v``.
 
-        ``v`` is given like the parameters (a mapping by name or Symbol, or numbers in
-        ``comp.params`` order); the result is ``{Symbol: float}`` in ``comp.params`` order.
-        Computed by the R-operator on the generated gradient code (forward over reverse,
-        :mod:`.tangent`): about the cost of two or three gradients.
+        ``v`` is a mapping over every parameter (by name or Symbol; the result is a
+        ``{Symbol: float}`` in ``comp.params`` order) or a flat vector in ``comp.params``
+        order (the result is a NumPy vector). Computed by the R-operator on the generated
+        gradient code (forward over reverse, :mod:`.tangent`): a few gradients' cost.
 
         Examples
         --------
@@ -195,18 +207,23 @@ class ComputationModel:
         >>> comp = SimpleNamespace(definitions=((J, a**2 * b * x),), params=(a, b),
         ...                        inputs=(x,), targets=(), loss=J, outputs=())
         >>> from symbackprop.compiler.computation import compile_computation
-        >>> compile_computation(comp).hvp({"a": 1.0, "b": 3.0}, [1.0, 0.0], [[2.0]])
+        >>> model = compile_computation(comp)
+        >>> model.hvp({"a": 1.0, "b": 3.0}, [1.0, 0.0], [[2.0]])
+        array([12.,  4.])
+        >>> model.hvp({"a": 1.0, "b": 3.0}, {"a": 1.0, "b": 0.0}, [[2.0]])
         {a: 12.0, b: 4.0}
         """
         Xa, Ya = self.check_data(X, Y)
         V = [self._direction(v)]
-        out = self._second_order()["hvp"](self.arrays(params), V, Xa, Ya)
-        return self.mapping([out])
+        out = np.asarray(self._second_order()["hvp"](self.arrays(params), V, Xa, Ya), dtype=np.float64)
+        return self.mapping([out]) if isinstance(v, Mapping) else out
 
-    def hessian(self, params: Mapping | Sequence, X: Any, Y: Any = None) -> np.ndarray:
-        """The dense Hessian of the mean loss, (k, k) in ``comp.params`` order (for small k).
+    def hessian(self, params: Mapping | Sequence, X: Any, Y: Any = None, *,
+                max_params: int | None = MAX_HESSIAN_PARAMS) -> np.ndarray:
+        """The dense Hessian of the mean loss, (k, k) in ``comp.params`` order.
 
-        One :meth:`hvp` per parameter (column j is H·e_j).
+        Column j is :meth:`hvp` with the j-th unit vector. Refused past ``max_params``
+        parameters (default 2,000: 32 MB); None for no limit.
 
         Examples
         --------
@@ -219,12 +236,20 @@ class ComputationModel:
         array([[12.,  4.],
                [ 4.,  0.]])
         """
+        k = len(self.params)
+        if max_params is not None and k > max_params:
+            raise HessianTooLargeError(
+                f"The dense Hessian of the computation would be {k:,} x {k:,} ({k * k * 8 / 1e6:,.0f} MB); "
+                f"model.hessian builds it for at most max_params={max_params:,} parameters: pass "
+                f"max_params={k} (or None) to build it anyway, or use model.hvp(params, v, X, Y) for products with it."
+            )
         Xa, Ya = self.check_data(X, Y)
-        P, k = self.arrays(params), len(self.params)
+        P = self.arrays(params)
         hvp = self._second_order()["hvp"]
-        eye = np.eye(k)
-        columns = [np.asarray(hvp(P, [eye[j]], Xa, Ya)) for j in range(k)]
-        return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+        H = np.empty((k, k))
+        for j, unit in enumerate(np.eye(k)):
+            H[:, j] = np.asarray(hvp(P, [unit], Xa, Ya))
+        return H
 
     def input_jacobian(self, params: Mapping | Sequence, X: Any) -> np.ndarray:
         """∂output/∂input for every row: shape (n_rows, n_outputs, n_inputs) (saliency).
