@@ -162,13 +162,13 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         CompiledModel as CompiledModel,
     )
     from .compiler import (
-        compile_network as compile_network,
-    )
-    from .compiler import (
         ComputationModel as ComputationModel,
     )
     from .compiler import (
         compile_computation as compile_computation,
+    )
+    from .compiler import (
+        compile_network as compile_network,
     )
     from .computation_derivation import (
         ComputationDerivation as ComputationDerivation,
