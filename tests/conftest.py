@@ -18,6 +18,7 @@ SLOW_MODULES = {
     "test_compile_jax.py",
     "test_docs_commands.py",
     "test_examples.py",
+    "test_explain.py",
     "test_report.py",
 }
 
