@@ -42,8 +42,8 @@ import numpy as np
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 
-from .activations import A, Activation, Z, at_kinks
-from .backprop import DEFAULT_MAX_SIZE, TIDY_MAX_SIZE, tidy, tree_size
+from .activations import A, Activation, Z
+from .backprop import DEFAULT_MAX_SIZE, diff_shape, tidy_shape
 from .errors import ComputationError, ExpressionTooLargeError, FormulaError, closest, unknown
 from .limits import Limits, resolve
 from .notation import real_symbol
@@ -321,6 +321,7 @@ class Computation:
             used = self.definitions[-1][1].free_symbols
             outputs = [s for s, _ in self.definitions[:-1] if s in used and s in defined]
         self.outputs = tuple(outputs)
+        self._shapes: dict[sp.Expr, sp.Expr] = {}
         self.graph = self._build_graph()
         self._check_reach()
         self.adjoints: dict[str, sp.Expr] = {}
@@ -329,6 +330,7 @@ class Computation:
         self._expansion: dict[sp.Symbol, sp.Expr] = {}
         self._sizes: dict[sp.Basic, int] = {}
         self._compiled: dict[str, Any] = {}
+        self._tidied: dict[sp.Expr, sp.Expr] = {}
 
     # ------------------------------------------------------------------ the graph
     def _build_graph(self) -> nx.DiGraph:
@@ -339,16 +341,21 @@ class Computation:
         last = len(self.definitions) - 1
         for i, ((s, expr), shown, line) in enumerate(zip(self.definitions, self._shown, self._lines)):
             g.add_node(s.name, kind="loss" if i == last else "node", symbol=s, expr=expr, shown=shown, line=line)
-            for u in sorted(expr.free_symbols | shown.free_symbols, key=lambda u: u.name):
+            # Each summand filed under the symbols it holds, in one pass: a weighted sum of n
+            # terms costs n, not n² (n edges, each differentiating only its own terms).
+            terms: dict[sp.Symbol, list[sp.Expr]] = {}
+            for t in sp.Add.make_args(shown):
+                for u in t.free_symbols:
+                    terms.setdefault(u, []).append(t)
+            for u in sorted(terms, key=lambda u: u.name):
                 if u.name in g and g.nodes[u.name]["symbol"] == u:
-                    g.add_edge(u.name, s.name, partial=self._partial(u, s, shown))
+                    g.add_edge(u.name, s.name, partial=self._partial(u, s, shown, terms[u]))
         return g
 
-    @staticmethod
-    def _partial(u: sp.Symbol, v: sp.Symbol, shown: sp.Expr) -> sp.Expr:
-        """∂v/∂u in textbook form, taken on the summands of v's definition that hold u."""
-        terms = [t for t in sp.Add.make_args(shown) if t.has(u)]
-        partial = at_kinks(sp.diff(sp.Add(*terms), u))
+    def _partial(self, u: sp.Symbol, v: sp.Symbol, shown: sp.Expr, terms: list[sp.Expr]) -> sp.Expr:
+        """∂v/∂u in textbook form, taken on the summands of v's definition that hold u
+        (once per shape: the w·a terms of a wide layer share one ``diff``)."""
+        partial = diff_shape(sp.Add(*terms), u, self._shapes)
         if shown.args:  # v's own definition inside its derivative (σ, tanh, exp) is v
             partial = partial.xreplace({shown: v})
         return partial
@@ -471,8 +478,7 @@ class Computation:
         adjoint = self.adjoints[s.name]
         consumers = {adjoint_symbol(c): self.deltas[adjoint_symbol(c)]
                      for c in self.graph.successors(s.name) if adjoint_symbol(c) in self.deltas}
-        out = realize(adjoint.xreplace(consumers))
-        return tidy(out) if tree_size(out) <= TIDY_MAX_SIZE else out
+        return tidy_shape(realize(adjoint.xreplace(consumers)), self._tidied)
 
     def gradients(self, expand: bool = False, *, max_size: int | None = DEFAULT_MAX_SIZE) -> dict[sp.Symbol, sp.Expr]:
         """``{p: grad(p, expand)}`` for every parameter, in declared order.

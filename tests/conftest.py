@@ -20,6 +20,7 @@ SLOW_MODULES = {
     "test_cli_train_computation.py",
     "test_docs_commands.py",
     "test_examples.py",
+    "test_explain.py",
     "test_report.py",
 }
 
