@@ -174,6 +174,12 @@ def test_predict_gives_every_output_as_a_column():
     np.testing.assert_array_equal(out, [[2.0, 4.0], [6.0, 36.0]])
 
 
+def test_a_computation_without_outputs_predicts_no_columns():
+    g = sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
+    assert g.outputs == ()
+    assert g.compile().predict({"w": 1.0}, [[1.0], [2.0]]).shape == (2, 0)
+
+
 def test_outputs_constant_over_the_rows_are_broadcast():
     g = sbp.computation("c = w**2\nJ = (c - y)**2", params="w", inputs="", targets="y")
     out = g.compile().predict({"w": 3.0}, np.zeros((3, 0)))

@@ -486,7 +486,8 @@ class _Writer:
             outs.append(name if o in p.rowwise else f"{self.xp}.full(n, {name}, dtype=float)")
         # Targets are read only when the lines that follow use them.
         fwd = ["", "def forward(P, X):", "    n = X.shape[0]", "    theta, = P", *self.head(False),
-               *self.body(fwd_lines), f"    return {self.xp}.stack([{', '.join(outs)}], axis=1)"]
+               *self.body(fwd_lines),
+               f"    return {self.xp}.stack([{', '.join(outs)}], axis=1)" if outs else f"    return {self.xp}.zeros((n, 0))"]
         loss = ["", "def loss(P, X, Y):", "    n = X.shape[0]", "    theta, = P", *self.head(True),
                 *self.body(used_loss), self.loss_line(), "    return loss"]
         full = used_loss + self.grad_lines()
