@@ -308,3 +308,21 @@ def test_line_limit_is_checked_before_reading():
 def test_never_evaluates_the_text():
     with pytest.raises(sbp.ComputationError, match="only calls of named functions"):
         sbp.computation("J = __import__('os').system('true')", params="w", inputs="x")
+
+
+def test_a_long_chain_is_refused_cleanly_when_expanded_and_computed_when_compact():
+    n = 1500
+    lines = ["u0 = w*x", *(f"u{i} = tanh(u{i - 1})" for i in range(1, n)), f"J = u{n - 1}"]
+    g = sbp.computation("\n".join(lines), params="w", inputs="x")
+    assert g.grad("w") == adjoint_symbol("u1") * (1 - sp.Symbol("u1", real=True) ** 2) * R["x"]
+    with pytest.raises(sbp.ExpressionTooLargeError, match="limit 100,000"):
+        g.grad("w", expand=True)
+    with pytest.raises(sbp.ExpressionTooLargeError, match="nested too deeply"):
+        g.grad("w", expand=True, max_size=None)
+    # the numbers come from the compiled program, node by node: against the chain rule by hand
+    d = g.derivation("w").at(w=0.5, x=1.0)
+    v, slope = 0.5, 1.0
+    for _ in range(1, n):
+        v = math.tanh(v)
+        slope *= 1 - v * v
+    assert math.isclose(d.value(d.compact), slope, rel_tol=1e-9)
