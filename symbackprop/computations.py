@@ -44,7 +44,14 @@ from mpmath.libmp import prec_to_dps
 
 from .activations import A, Activation, Z
 from .backprop import DEFAULT_MAX_SIZE, diff_shape, tidy_shape
-from .errors import ComputationError, ExpressionTooLargeError, FormulaError, closest, unknown
+from .errors import (
+    ComputationError,
+    ExpressionTooLargeError,
+    FormulaError,
+    SpecError,
+    closest,
+    unknown,
+)
 from .limits import Limits, resolve
 from .notation import real_symbol
 from .parse import CONSTANTS, FUNCTIONS, Function, parse_formula
@@ -572,6 +579,19 @@ class Computation:
                 f"The expanded form of {what} is nested too deeply for SymPy to build "
                 "(a chain of thousands of definitions); use the compact form (expand=False)."
             ) from None
+
+    def equations(self) -> None:
+        """Refused: the layer-level equations exist only for layered networks (``sbp.mlp``).
+
+        Examples
+        --------
+        >>> computation("J = w*x", params="w", inputs="x").equations()
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.SpecError: The layer-level backpropagation equations exist only for layered networks (sbp.mlp); a computation has its adjoints instead: g.deltas, g.derivation(v).
+        """
+        raise SpecError("The layer-level backpropagation equations exist only for layered networks "
+                        "(sbp.mlp); a computation has its adjoints instead: g.deltas, g.derivation(v).")
 
     def derivation(self, p: str | sp.Symbol) -> ComputationDerivation:
         """The chain-rule derivation of ∂J/∂p: every path, each local partial, the sum.

@@ -172,3 +172,11 @@ def test_pictures_of_a_computation():
     d = sbp.draw_gradient_paths(g, "x")
     assert sorted(d.highlighted) == [("h", "o"), ("o", "J"), ("x", "h"), ("x", "o")]
     assert d.labels["o", "J"] == "$o - y$"
+
+
+def test_layer_only_features_say_so_in_one_line():
+    g = sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
+    with pytest.raises(sbp.SpecError, match="only for layered networks"):
+        sbp.check_layer(g, "dW1", "delta1 @ x.T")
+    with pytest.raises(sbp.SpecError, match="only for layered networks"):
+        g.equations()
