@@ -44,7 +44,14 @@ from mpmath.libmp import prec_to_dps
 
 from .activations import A, Activation, Z
 from .backprop import DEFAULT_MAX_SIZE, diff_shape, tidy_shape
-from .errors import ComputationError, ExpressionTooLargeError, FormulaError, closest, unknown
+from .errors import (
+    ComputationError,
+    ExpressionTooLargeError,
+    FormulaError,
+    SpecError,
+    closest,
+    unknown,
+)
 from .limits import Limits, resolve
 from .notation import real_symbol
 from .parse import CONSTANTS, FUNCTIONS, Function, parse_formula
@@ -507,12 +514,9 @@ class Computation:
         defs = self._definitions()
         memo: dict[sp.Basic, int] = {}
 
-        def size(e: sp.Basic) -> int:
+        def size(e: sp.Basic) -> int:  # within one expression (its depth is bounded)
             if e in defs:
-                n = self._sizes.get(e)
-                if n is None:
-                    n = self._sizes[e] = size(defs[e])
-                return n
+                return self._sizes[e]
             if not e.args:
                 return 1
             n = memo.get(e)
@@ -520,7 +524,25 @@ class Computation:
                 n = memo[e] = 1 + sum(size(a) for a in e.args)
             return n
 
+        # Node by node in dependency order, never recursing from one node into the next: a
+        # chain of thousands of definitions is as deep as its lines.
+        for s in self._needed(realize(expr), defs):
+            if s not in self._sizes:
+                self._sizes[s] = size(defs[s])
         return size(realize(expr))
+
+    def _needed(self, expr: sp.Expr, defs: Mapping[sp.Symbol, sp.Expr]) -> list[sp.Symbol]:
+        """The nodes and δ that ``expr`` depends on, in an order where each comes after
+        everything its definition uses (the lines in order, then the δ from the loss back)."""
+        seen: set[sp.Symbol] = set()
+        stack = [s for s in expr.free_symbols if s in defs]
+        while stack:
+            s = stack.pop()
+            if s not in seen:
+                seen.add(s)
+                stack.extend(u for u in defs[s].free_symbols if u in defs and u not in seen)
+        order = [s for s, _ in self.definitions] + list(self.deltas)
+        return [s for s in order if s in seen]
 
     def expanded(self, expr: sp.Expr, *, max_size: int | None = DEFAULT_MAX_SIZE, what: str = "expression") -> sp.Expr:
         """``expr`` in parameters, inputs and targets only (nodes and δ substituted).
@@ -545,16 +567,31 @@ class Computation:
                     "(expand=False), or pass max_size=None to build it anyway."
                 )
         defs = self._definitions()
-
-        def expand(s: sp.Symbol) -> sp.Expr:
-            done = self._expansion.get(s)
-            if done is None:
-                e = defs[s]
-                done = self._expansion[s] = e.xreplace({u: expand(u) for u in e.free_symbols if u in defs})
-            return done
-
         expr = realize(expr)
-        return expr.xreplace({s: expand(s) for s in expr.free_symbols if s in defs})
+        try:
+            for s in self._needed(expr, defs):  # in dependency order: no recursion across nodes
+                if s not in self._expansion:
+                    e = defs[s]
+                    self._expansion[s] = e.xreplace({u: self._expansion[u] for u in e.free_symbols if u in defs})
+            return expr.xreplace({s: self._expansion[s] for s in expr.free_symbols if s in defs})
+        except RecursionError:  # SymPy walks trees recursively: a chain of thousands of nodes
+            raise ExpressionTooLargeError(
+                f"The expanded form of {what} is nested too deeply for SymPy to build "
+                "(a chain of thousands of definitions); use the compact form (expand=False)."
+            ) from None
+
+    def equations(self) -> None:
+        """Refused: the layer-level equations exist only for layered networks (``sbp.mlp``).
+
+        Examples
+        --------
+        >>> computation("J = w*x", params="w", inputs="x").equations()
+        Traceback (most recent call last):
+        ...
+        symbackprop.errors.SpecError: The layer-level backpropagation equations exist only for layered networks (sbp.mlp); a computation has its adjoints instead: g.deltas, g.derivation(v).
+        """
+        raise SpecError("The layer-level backpropagation equations exist only for layered networks "
+                        "(sbp.mlp); a computation has its adjoints instead: g.deltas, g.derivation(v).")
 
     def derivation(self, p: str | sp.Symbol) -> ComputationDerivation:
         """The chain-rule derivation of ∂J/∂p: every path, each local partial, the sum.

@@ -305,6 +305,9 @@ def explain(
     if at is not None:
         if not isinstance(at, Mapping):
             raise SpecError(f"at= takes a mapping {{name: number}}, e.g. {{'x': 1, 'y': 2}}; got {type(at).__name__}.")
+        missing = [n for n in variables if n not in at]
+        if missing:
+            raise SpecError(f"No value for {', '.join(missing)}: give a value for every variable ({', '.join(variables)}).")
         derivation = derivation.at(dict(at))
         point = {symbols[n]: derivation.values[symbols[n]] for n in variables}
         if not all(math.isfinite(v) for v in point.values()):

@@ -172,3 +172,18 @@ def test_pictures_of_a_computation():
     d = sbp.draw_gradient_paths(g, "x")
     assert sorted(d.highlighted) == [("h", "o"), ("o", "J"), ("x", "h"), ("x", "o")]
     assert d.labels["o", "J"] == "$o - y$"
+
+
+def test_layer_only_features_say_so_in_one_line():
+    g = sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
+    with pytest.raises(sbp.SpecError, match="only for layered networks"):
+        sbp.check_layer(g, "dW1", "delta1 @ x.T")
+    with pytest.raises(sbp.SpecError, match="only for layered networks"):
+        g.equations()
+
+
+def test_explain_at_needs_every_variable(capsys):
+    with pytest.raises(sbp.SpecError, match=r"No value for y: give a value for every variable \(x, y\)"):
+        sbp.explain("x*y", at={"x": 1})
+    assert main(["explain", "x*y", "--at", "x=1"]) == 2
+    assert "No value for y" in capsys.readouterr().err

@@ -40,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
         data.update(expression=e.expression, direct=to_str(e.direct), agrees=e.agrees)
         say(for_cli(json.dumps(data, indent=2)))
     else:
-        say(for_cli({"text": e.text, "latex": e.latex, "markdown": e.markdown}[args.format]()))
+        say({"text": e.text, "latex": e.latex, "markdown": e.markdown}[args.format]())
     return 0 if e.agrees else 2
