@@ -514,3 +514,21 @@ def test_random_computations_match_sympy_diff(case, values):
         for j, q in enumerate(g.params):
             want = mean_at_30_digits(sp.diff(oracle, p, q), g, point, X, np.zeros((3, 0)))
             assert math.isclose(H[i, j], want, rel_tol=1e-9, abs_tol=1e-11), (source, p, q)
+
+
+def test_a_long_chain_compiles_and_its_gradient_is_right():
+    """200 lines of one shape: each partial is differentiated once per shape, the code has
+    one line per definition (the set-up stays linear in the lines)."""
+    lines = ["u1 = tanh(w*x)"] + [f"u{i} = tanh(w*u{i - 1} + b)" for i in range(2, 201)] + ["J = (u200 - y)**2"]
+    g = sbp.computation("\n".join(lines), params="w b", inputs="x", targets="y")
+    model = g.compile()
+    X, Y = np.array([[1.0], [-0.5]]), np.array([[0.0], [0.3]])
+    params = {g.symbol("w"): 0.5, g.symbol("b"): 0.1}
+    grad = model.gradient(params, X, Y)
+    for p in g.params:
+        up, down = dict(params), dict(params)
+        up[p], down[p] = params[p] + 1e-6, params[p] - 1e-6
+        fd = (model.loss(up, X, Y) - model.loss(down, X, Y)) / 2e-6
+        assert grad[p] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+    lag = model.source().split("def loss_and_grad")[1].split("def step")[0]
+    assert lag.count("numpy.tanh(") == 200

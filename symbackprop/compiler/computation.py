@@ -52,11 +52,10 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from ..activations import at_kinks
 from ..errors import SpecError
 from .backends import Backend, BackendName, get_backend
 from .stable import stabilize
-from .tangent import tangent_lines
+from .tangent import partial, tangent_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from .computation_model import ComputationModel
@@ -258,7 +257,7 @@ def plan_computation(comp: Any) -> ComputationPlan:
     partials: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
     for s, e in kinked[: li + 1]:
         partials[s] = {
-            u: _written_out(at_kinks(sp.diff(e, u))).xreplace(reuse)
+            u: _written_out(partial(e, u)).xreplace(reuse)
             for u in sorted(e.free_symbols & differentiable, key=sp.default_sort_key)
         }
 
@@ -335,6 +334,23 @@ class _Names:
         return name
 
 
+def _renaming(printer: Any, names: dict[sp.Symbol, sp.Symbol]) -> Any:
+    """A copy of the backend's ``printer`` that prints each symbol by its name in ``names``
+    (renaming in the printer rebuilds no expression)."""
+
+    class Renaming(type(printer)):  # type: ignore[misc]
+        def _print_Symbol(self, expr: sp.Symbol, **kwargs: Any) -> str:
+            new = names.get(expr)
+            return new.name if new is not None else super()._print_Symbol(expr, **kwargs)
+
+    out = Renaming.__new__(Renaming)
+    out.__dict__.update(printer.__dict__)
+    # Terms in their stored order: sorting them (SymPy's default, for people) costs a third
+    # of the printing.
+    out._settings = {**printer._settings, "order": "none"}
+    return out
+
+
 class _Writer:
     """Prints a :class:`ComputationPlan` through a backend into the generated module."""
 
@@ -350,11 +366,14 @@ class _Writer:
         for d, _, _ in plan.grads:
             self.names.add(d)
 
+        self.printer = _renaming(backend.printer, self.names.of)
+        self._bodies: dict[tuple, list[str]] = {}
+
     def name(self, s: sp.Symbol) -> str:
         return self.names.of[s].name
 
     def code(self, expr: sp.Expr) -> str:
-        return self.backend.code(sp.sympify(expr).xreplace(self.names.of))
+        return self.printer.doprint(sp.sympify(expr))
 
     def head(self, targets: bool) -> list[str]:
         p = self.plan
@@ -370,23 +389,33 @@ class _Writer:
         A shared temporary is printed just before the first line that needs it: everything
         it reads is defined by then, since it is a part of that line's expression.
         """
+        key = tuple(lines)
+        if key in self._bodies:  # loss_and_grad and the steps share their lines
+            return self._bodies[key]
         taken = {s.name for s in self.names.of.values()} | _RESERVED
         temps = (t for t in sp.numbered_symbols("t", real=True) if t.name not in taken)
         replacements, reduced = sp.cse([e for _, e in lines], symbols=temps, order="none", list=True)
         pending = dict(replacements)
-        order = [t for t, _ in replacements]
+        index = {t: i for i, (t, _) in enumerate(replacements)}
         out: list[str] = []
 
         def need(expr: sp.Expr) -> None:
-            for t in order:  # in the order cse made them: a temporary's parts come first
-                if t in pending and t in expr.free_symbols:
+            # The temporaries expr reads, and theirs; printed in the order cse made them
+            # (a temporary reads only earlier ones).
+            todo, found = [t for t in expr.free_symbols if t in pending], []
+            while todo:
+                t = todo.pop()
+                if t in pending:
                     value = pending.pop(t)
-                    need(value)
-                    out.append(f"    {t.name} = {self.code(value)}")
+                    found.append((t, value))
+                    todo.extend(u for u in value.free_symbols if u in pending)
+            for t, value in sorted(found, key=lambda tv: index[tv[0]]):
+                out.append(f"    {t.name} = {self.code(value)}")
 
         for (target, _), expr in zip(lines, reduced):
             need(expr)
             out.append(f"    {self.name(target)} = {self.code(expr)}")
+        self._bodies[key] = out
         return out
 
     def forward_lines(self, upto: sp.Symbol | None = None) -> list[tuple[sp.Symbol, sp.Expr]]:
