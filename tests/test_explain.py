@@ -187,3 +187,20 @@ def test_explain_at_needs_every_variable(capsys):
         sbp.explain("x*y", at={"x": 1})
     assert main(["explain", "x*y", "--at", "x=1"]) == 2
     assert "No value for y" in capsys.readouterr().err
+
+
+def test_cli_render_file(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL)
+    for what in ("graph", "paths", "formula", "expression"):
+        out = tmp_path / f"{what}.png"
+        assert main(["render", "--file", str(model), "--what", what, "--wrt", "x", "--out", str(out)]) == 0
+        assert out.stat().st_size > 1000
+    assert main(["render", "--file", str(model), "--what", "equations", "--out", str(tmp_path / "e.png")]) == 2
+    assert "only for layered networks" in capsys.readouterr().err
+
+
+def test_draw_formula_takes_a_computation_derivation_and_an_explanation():
+    g = sbp.computation("h = tanh(w*x)\nJ = (h - y)**2", params="w", inputs="x", targets="y")
+    assert sbp.draw_formula(g.derivation("w")).kind
+    assert sbp.draw_formula(sbp.explain("sin(x*y)", wrt="x")).kind
