@@ -58,7 +58,7 @@ def decompose(expression: str, *, limits: Limits | None = None) -> tuple[list[tu
     """Split ``expression`` into elementary operations: ``(name, formula)`` lines and the variables.
 
     Every function call and binary operation on a variable becomes one line, in evaluation
-    order; the last line is ``f``. Subexpressions typed identically are one line.
+    order; the last line is ``f``. Equal subexpressions (``x*y`` and ``y*x``) are one line.
 
     Examples
     --------
@@ -91,7 +91,8 @@ def decompose(expression: str, *, limits: Limits | None = None) -> tuple[list[tu
     prefix = _fresh(("u", "v", "t", "node"), taken, numbered=True)
     result = _fresh(("f", "F", "g", "result"), taken, numbered=False)
     lines: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
+    seen: dict[sp.Expr, str] = {}
+    known = dict(symbols)  # the variables, then each node as it is named
 
     def numeric(node: ast.AST) -> bool:  # no variable inside: stays a number in its operation
         return all(n in ("pi", "E") for n in _variables(node))
@@ -116,9 +117,11 @@ def decompose(expression: str, *, limits: Limits | None = None) -> tuple[list[tu
             formula = f"{node.func.id}({', '.join(operand(a) for a in node.args)})"
         else:  # parse_formula accepted nothing else
             raise ComputationError(f"Cannot split {ast.unparse(node)!r} into elementary operations.")
-        key = formula
+        # Shared by value, not by spelling: y*x is the node x*y already is.
+        key = parse_formula(formula, known, what="expression", limits=limits)
         if key not in seen:
             seen[key] = f"{prefix}{len(seen) + 1}"
+            known[seen[key]] = real_symbol(seen[key])
             lines.append((seen[key], formula))
         return seen[key]
 

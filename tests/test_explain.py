@@ -204,3 +204,8 @@ def test_draw_formula_takes_a_computation_derivation_and_an_explanation():
     g = sbp.computation("h = tanh(w*x)\nJ = (h - y)**2", params="w", inputs="x", targets="y")
     assert sbp.draw_formula(g.derivation("w")).kind
     assert sbp.draw_formula(sbp.explain("sin(x*y)", wrt="x")).kind
+
+
+def test_subexpressions_equal_by_value_are_one_node():
+    lines, _ = decompose("sin(x*y) + cos(y*x)")
+    assert [f for _, f in lines] == ["x * y", "sin(u1)", "cos(u1)", "u2 + u3"]
