@@ -209,3 +209,13 @@ def test_draw_formula_takes_a_computation_derivation_and_an_explanation():
 def test_subexpressions_equal_by_value_are_one_node():
     lines, _ = decompose("sin(x*y) + cos(y*x)")
     assert [f for _, f in lines] == ["x * y", "sin(u1)", "cos(u1)", "u2 + u3"]
+
+
+def test_cli_check_a_computation_file(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL)
+    assert main(["check", "--computation", str(model), "--wrt", "w3", "--formula", "(o - y)*o*(1 - o)*x"]) == 0
+    assert "RIGHT" in capsys.readouterr().out
+    assert main(["check", "--computation", str(model), "--wrt", "x", "--formula", "delta_h*w1*(1 - h**2)"]) == 1
+    assert "missing: path 2: x → o → J" in capsys.readouterr().out
+    assert main(["check", "--computation", str(model), "--wrt", "x"]) == 2
