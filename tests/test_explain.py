@@ -219,3 +219,17 @@ def test_cli_check_a_computation_file(tmp_path, capsys):
     assert main(["check", "--computation", str(model), "--wrt", "x", "--formula", "delta_h*w1*(1 - h**2)"]) == 1
     assert "missing: path 2: x → o → J" in capsys.readouterr().out
     assert main(["check", "--computation", str(model), "--wrt", "x"]) == 2
+
+
+def test_cli_derive_file_json_and_latex(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL)
+    assert main(["derive", "--file", str(model), "--wrt", "x", "--format", "json"]) == 0
+    (data,) = json.loads(capsys.readouterr().out)
+    assert data["variable"] == "x" and data["n_paths"] == 2 and len(data["products"]) == 2
+    g = sbp.load_computation(model)
+    # the compact form, read back by the safe parser in the computation's names, is grad(x)
+    names = {n: g.symbol(n) for n in g.names} | {d.name: d for d in g.deltas}
+    assert sbp.parse_formula(data["compact"], names) == g.grad("x")
+    assert main(["derive", "--file", str(model), "--wrt", "w1,b1", "--format", "latex"]) == 0
+    assert capsys.readouterr().out.count(r"\begin{aligned}") == 2
