@@ -248,10 +248,9 @@ def _order_problem(lines: list[tuple[int, str, str]], declared: Mapping[str, str
         uses[name] = _used_names(formula) & set(first)
         deps.add_node(name)
         deps.add_edges_from((u, name) for u in uses[name])
-    try:
+    cycle = None
+    if not nx.is_directed_acyclic_graph(deps):  # linear; find_cycle only when there is one
         cycle = nx.find_cycle(deps)
-    except nx.NetworkXNoCycle:
-        cycle = None
     if cycle:
         names = [u for u, _ in cycle] + [cycle[0][0]]
         where = ", ".join(f"{n} (line {first[n]})" for n in dict.fromkeys(names))

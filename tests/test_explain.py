@@ -233,3 +233,12 @@ def test_cli_derive_file_json_and_latex(tmp_path, capsys):
     assert sbp.parse_formula(data["compact"], names) == g.grad("x")
     assert main(["derive", "--file", str(model), "--wrt", "w1,b1", "--format", "latex"]) == 0
     assert capsys.readouterr().out.count(r"\begin{aligned}") == 2
+
+
+def test_a_long_sum_is_split_without_recursion():
+    # a sum of 400 terms is a chain of 400 nested operations in Python's parse tree
+    e = sbp.explain(" + ".join(f"sin({k}*x)" for k in range(1, 401)), wrt="x", at={"x": 0.3})
+    assert len(e.computation.definitions) == 3 * 400 - 1 and e.agrees  # k*x, sin, and 399 sums
+    assert e.derivation.n_paths == 400 and e.derivation.paths is None  # summarised past 16
+    want = sum(k * math.cos(k * 0.3) for k in range(1, 401))
+    assert math.isclose(e.derivation.value(e.derivation.compact), want, rel_tol=1e-9)
