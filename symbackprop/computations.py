@@ -248,10 +248,9 @@ def _order_problem(lines: list[tuple[int, str, str]], declared: Mapping[str, str
         uses[name] = _used_names(formula) & set(first)
         deps.add_node(name)
         deps.add_edges_from((u, name) for u in uses[name])
-    try:
+    cycle = None
+    if not nx.is_directed_acyclic_graph(deps):  # linear; find_cycle only when there is one
         cycle = nx.find_cycle(deps)
-    except nx.NetworkXNoCycle:
-        cycle = None
     if cycle:
         names = [u for u, _ in cycle] + [cycle[0][0]]
         where = ", ".join(f"{n} (line {first[n]})" for n in dict.fromkeys(names))
@@ -314,6 +313,7 @@ class Computation:
         shown: Sequence[sp.Expr] | None = None,
         lines: Sequence[int] | None = None,
         title: str = "computation",
+        partials: Mapping[tuple[str, str], sp.Expr] | None = None,
     ):
         self.definitions = tuple((s, e) for s, e in definitions)
         self.params, self.inputs, self.targets = tuple(params), tuple(inputs), tuple(targets)
@@ -329,6 +329,7 @@ class Computation:
             outputs = [s for s, _ in self.definitions[:-1] if s in used and s in defined]
         self.outputs = tuple(outputs)
         self._shapes: dict[sp.Expr, sp.Expr] = {}
+        self._given = dict(partials or {})  # local partials a producer knows in textbook form
         self.graph = self._build_graph()
         self._check_reach()
         self.adjoints: dict[str, sp.Expr] = {}
@@ -356,7 +357,9 @@ class Computation:
                     terms.setdefault(u, []).append(t)
             for u in sorted(terms, key=lambda u: u.name):
                 if u.name in g and g.nodes[u.name]["symbol"] == u:
-                    g.add_edge(u.name, s.name, partial=self._partial(u, s, shown, terms[u]))
+                    given = self._given.get((u.name, s.name))
+                    partial = given if given is not None else self._partial(u, s, shown, terms[u])
+                    g.add_edge(u.name, s.name, partial=partial)
         return g
 
     def _partial(self, u: sp.Symbol, v: sp.Symbol, shown: sp.Expr, terms: list[sp.Expr]) -> sp.Expr:
@@ -767,19 +770,24 @@ def from_network(net: Any) -> Computation:
     from .graph import definition
 
     opaque = _opaque_functions()
-    definitions, shown, totals = [], [], {}
+    definitions, shown, totals, partials = [], [], {}, {}
     for layer in range(1, net.n_layers + 1):
         act = net.activations[layer - 1]
         entry = opaque.get(act.name)
+        n = net.sizes[layer]
         for head in ("z", "a"):
-            for j in range(1, net.sizes[layer] + 1):
+            for j in range(1, n + 1):
                 s = getattr(net, head)(layer, j)
                 expr = definition(net, s, totals=totals)
                 definitions.append((s, expr))
                 # σ, softplus, relu, ... of the registry: unevaluated, for the textbook a' (tanh is SymPy's)
                 keep = head == "a" and entry is not None and FUNCTIONS[act.name].build is act
                 shown.append(entry.build(net.z(layer, j)) if keep else expr)
+        if not act.elementwise:  # softmax: ∂a_j/∂z_k = a_j(δ_jk − a_k), as the MLP writes it
+            outputs = [net.a(layer, k) for k in range(1, n + 1)]
+            partials.update({(net.z(layer, k).name, net.a(layer, j).name): act.jacobian(j - 1, k - 1, outputs)
+                             for j in range(1, n + 1) for k in range(1, n + 1)})
     definitions.append((net.J, definition(net, net.J)))
     shown.append(definitions[-1][1])
     return Computation(definitions, net.params, net.inputs, net.targets, net.outputs, shown=shown,
-                       title=f"{'-'.join(map(str, net.sizes))} network as a computation")
+                       title=f"{'-'.join(map(str, net.sizes))} network as a computation", partials=partials)

@@ -58,7 +58,7 @@ def decompose(expression: str, *, limits: Limits | None = None) -> tuple[list[tu
     """Split ``expression`` into elementary operations: ``(name, formula)`` lines and the variables.
 
     Every function call and binary operation on a variable becomes one line, in evaluation
-    order; the last line is ``f``. Subexpressions typed identically are one line.
+    order; the last line is ``f``. Equal subexpressions (``x*y`` and ``y*x``) are one line.
 
     Examples
     --------
@@ -91,44 +91,71 @@ def decompose(expression: str, *, limits: Limits | None = None) -> tuple[list[tu
     prefix = _fresh(("u", "v", "t", "node"), taken, numbered=True)
     result = _fresh(("f", "F", "g", "result"), taken, numbered=False)
     lines: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
+    seen: dict[sp.Expr, str] = {}
+    known = dict(symbols)  # the variables, then each node as it is named
 
-    def numeric(node: ast.AST) -> bool:  # no variable inside: stays a number in its operation
-        return all(n in ("pi", "E") for n in _variables(node))
-
-    def operand(node: ast.AST) -> str:
+    body = tree.body
+    while isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.UAdd):
+        body = body.operand
+    # One iterative post-order walk (a long sum is a deep chain of BinOps: no recursion):
+    # children first, so each node's operands are named before it (evaluation order).
+    order: list[ast.AST] = []
+    stack: list[tuple[ast.AST, bool]] = [(body, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        kids = ([node.left, node.right] if isinstance(node, ast.BinOp) else [node.operand]
+                if isinstance(node, ast.UnaryOp) else list(node.args) if isinstance(node, ast.Call) else [])
+        stack.extend((k, False) for k in reversed(kids))
+    has_var: dict[int, bool] = {}  # does the subtree hold a variable (it is then split)?
+    named: dict[int, str] = {}  # what an operation's node is called in the lines
+    for node in order:
         if isinstance(node, ast.Name):
-            return node.id
-        if numeric(node):
-            segment = ast.get_source_segment(text, node) or ast.unparse(node)
-            return segment if isinstance(node, ast.Constant) else f"({segment})"
-        return visit(node)
+            has_var[id(node)] = node.id not in ("pi", "E")
+        elif isinstance(node, ast.BinOp):
+            has_var[id(node)] = has_var[id(node.left)] or has_var[id(node.right)]
+        elif isinstance(node, ast.UnaryOp):
+            has_var[id(node)] = has_var[id(node.operand)]
+        elif isinstance(node, ast.Call):
+            has_var[id(node)] = any(has_var[id(a)] for a in node.args)
+        else:
+            has_var[id(node)] = False
+        if not has_var[id(node)] or isinstance(node, ast.Name):
+            continue
 
-    def visit(node: ast.AST) -> str:
-        # A post-order walk: the operands' lines come first (evaluation order).
+        def operand(child: ast.AST) -> str:
+            if isinstance(child, ast.Name):
+                return child.id
+            if not has_var[id(child)]:  # a number stays inside the operation that uses it
+                segment = ast.unparse(child)  # (get_source_segment re-splits the text each call)
+                return segment if isinstance(child, ast.Constant) else f"({segment})"
+            return named[id(child)]
+
         if isinstance(node, ast.BinOp):
             formula = f"{operand(node.left)} {_OPS[type(node.op)]} {operand(node.right)}"
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             formula = f"-{operand(node.operand)}"
         elif isinstance(node, ast.UnaryOp):  # unary + changes nothing
-            return operand(node.operand)
+            named[id(node)] = operand(node.operand)
+            continue
         elif isinstance(node, ast.Call):
             formula = f"{node.func.id}({', '.join(operand(a) for a in node.args)})"
         else:  # parse_formula accepted nothing else
             raise ComputationError(f"Cannot split {ast.unparse(node)!r} into elementary operations.")
-        key = formula
+        # Shared by value, not by spelling: y*x is the node x*y already is.
+        key = parse_formula(formula, known, what="expression", limits=limits)
         if key not in seen:
             seen[key] = f"{prefix}{len(seen) + 1}"
+            known[seen[key]] = real_symbol(seen[key])
             lines.append((seen[key], formula))
-        return seen[key]
-
-    body = tree.body
-    while isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.UAdd):
-        body = body.operand
-    if isinstance(body, ast.Name) or numeric(body):
-        lines.append((result, operand(body)))
+        named[id(node)] = seen[key]
+    if isinstance(body, ast.Name) or not has_var[id(body)]:
+        segment = body.id if isinstance(body, ast.Name) else ast.unparse(body)
+        lines.append((result, segment))
     else:
-        visit(body)
         _, formula = lines.pop()  # the root's line, used by no other: it is f
         lines.append((result, formula))
     return lines, variables

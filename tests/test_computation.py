@@ -218,11 +218,16 @@ def test_as_computation_gradients_equal_net_grad_and_the_compiled_model(sizes, a
         assert math.isclose(float(mine), compiled[p], rel_tol=1e-9, abs_tol=1e-12)
 
 
-def test_as_computation_keeps_the_textbook_activation_partial():
+def test_as_computation_keeps_the_textbook_activation_partials():
     net = sbp.mlp([1, 1], "sigmoid")
     g = net.as_computation()
     a, z = net.a(1, 1), net.z(1, 1)
     assert g.graph.edges[z.name, a.name]["partial"] == a * (1 - a)
+    soft = sbp.mlp([2, 3], "softmax", "cross_entropy")
+    gs = soft.as_computation()
+    _ = soft.backprop  # sets the partial of every edge of the MLP graph
+    for u, v in [("z1_2", "a1_1"), ("z1_1", "a1_1")]:
+        assert gs.graph.edges[u, v]["partial"] == soft.graph.edges[u, v]["partial"]
 
 
 # ------------------------------------------------------------------ random computations

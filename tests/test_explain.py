@@ -187,3 +187,58 @@ def test_explain_at_needs_every_variable(capsys):
         sbp.explain("x*y", at={"x": 1})
     assert main(["explain", "x*y", "--at", "x=1"]) == 2
     assert "No value for y" in capsys.readouterr().err
+
+
+def test_cli_render_file(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL)
+    for what in ("graph", "paths", "formula", "expression"):
+        out = tmp_path / f"{what}.png"
+        assert main(["render", "--file", str(model), "--what", what, "--wrt", "x", "--out", str(out)]) == 0
+        assert out.stat().st_size > 1000
+    assert main(["render", "--file", str(model), "--what", "equations", "--out", str(tmp_path / "e.png")]) == 2
+    assert "only for layered networks" in capsys.readouterr().err
+
+
+def test_draw_formula_takes_a_computation_derivation_and_an_explanation():
+    g = sbp.computation("h = tanh(w*x)\nJ = (h - y)**2", params="w", inputs="x", targets="y")
+    assert sbp.draw_formula(g.derivation("w")).kind
+    assert sbp.draw_formula(sbp.explain("sin(x*y)", wrt="x")).kind
+
+
+def test_subexpressions_equal_by_value_are_one_node():
+    lines, _ = decompose("sin(x*y) + cos(y*x)")
+    assert [f for _, f in lines] == ["x * y", "sin(u1)", "cos(u1)", "u2 + u3"]
+
+
+def test_cli_check_a_computation_file(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL)
+    assert main(["check", "--computation", str(model), "--wrt", "w3", "--formula", "(o - y)*o*(1 - o)*x"]) == 0
+    assert "RIGHT" in capsys.readouterr().out
+    assert main(["check", "--computation", str(model), "--wrt", "x", "--formula", "delta_h*w1*(1 - h**2)"]) == 1
+    assert "missing: path 2: x → o → J" in capsys.readouterr().out
+    assert main(["check", "--computation", str(model), "--wrt", "x"]) == 2
+
+
+def test_cli_derive_file_json_and_latex(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text(MODEL)
+    assert main(["derive", "--file", str(model), "--wrt", "x", "--format", "json"]) == 0
+    (data,) = json.loads(capsys.readouterr().out)
+    assert data["variable"] == "x" and data["n_paths"] == 2 and len(data["products"]) == 2
+    g = sbp.load_computation(model)
+    # the compact form, read back by the safe parser in the computation's names, is grad(x)
+    names = {n: g.symbol(n) for n in g.names} | {d.name: d for d in g.deltas}
+    assert sbp.parse_formula(data["compact"], names) == g.grad("x")
+    assert main(["derive", "--file", str(model), "--wrt", "w1,b1", "--format", "latex"]) == 0
+    assert capsys.readouterr().out.count(r"\begin{aligned}") == 2
+
+
+def test_a_long_sum_is_split_without_recursion():
+    # a sum of 400 terms is a chain of 400 nested operations in Python's parse tree
+    e = sbp.explain(" + ".join(f"sin({k}*x)" for k in range(1, 401)), wrt="x", at={"x": 0.3})
+    assert len(e.computation.definitions) == 3 * 400 - 1 and e.agrees  # k*x, sin, and 399 sums
+    assert e.derivation.n_paths == 400 and e.derivation.paths is None  # summarised past 16
+    want = sum(k * math.cos(k * 0.3) for k in range(1, 401))
+    assert math.isclose(e.derivation.value(e.derivation.compact), want, rel_tol=1e-9)

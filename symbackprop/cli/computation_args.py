@@ -105,8 +105,34 @@ def run_file(args: argparse.Namespace) -> int:
     return 0
 
 
-def with_file(run):  # noqa: ANN001, ANN201
-    """``run`` for a network, or :func:`run_file` when ``--file`` names a computation."""
+def render_file(args: argparse.Namespace) -> int:
+    """``symbackprop render --file model.txt --what graph|paths|formula|expression``."""
+    from .. import render
+    from ..computation_file import load_computation
+    from ..errors import SpecError
+    from .common import check_picture
+
+    check_picture("--out", args.out)
+    if args.layers is not None or args.what in ("network", "equations"):
+        what = "--layers" if args.layers is not None else f"--what {args.what} (it exists only for layered networks)"
+        raise SpecError(f"--file reads a computation; it cannot go with {what}. "
+                        "Use --what graph, paths, formula or expression.")
+    g = load_computation(args.file)
+    wrt = g.symbol(args.wrt) if args.wrt else (g.params or g.inputs or (g.definitions[0][0],))[0]
+    if args.what == "graph":
+        drawing = render.draw_computation_graph(g)
+    elif args.what == "paths":
+        drawing = render.draw_gradient_paths(g, wrt)
+    elif args.what == "formula":
+        drawing = render.draw_formula(g.derivation(wrt))
+    else:
+        drawing = render.draw_expression(g.grad(wrt))
+    say(str(drawing.save(args.out)))
+    return 0
+
+
+def with_file(run, on_file=run_file, command: str = "derive"):  # noqa: ANN001, ANN201
+    """``run`` for a network, or ``on_file`` when ``--file`` names a computation."""
     import functools
 
     @functools.wraps(run)
@@ -114,9 +140,9 @@ def with_file(run):  # noqa: ANN001, ANN201
         from ..errors import SpecError
 
         if getattr(args, "file", None) is not None:
-            return run_file(args)
+            return on_file(args)
         if args.layers is None:
-            raise SpecError("derive needs --layers (a network) or --file (a computation file).")
+            raise SpecError(f"{command} needs --layers (a network) or --file (a computation file).")
         return run(args)
 
     return wrapped
