@@ -102,9 +102,7 @@ def predict_computation(g: Any, params: Any, source: str) -> tuple[Any, list[str
 
     names = [x.name for x in g.inputs]
     if source.strip() in BUILTIN:
-        data = load_data(source)
-        columns = dict(zip(data.features, data.X.T))
-        X = {n: columns[n] for n in names if n in columns} if set(names) <= set(columns) else data
+        X = load_data(source)  # its columns by name (x1, x2, y)
     else:
         X = load_csv(source, target=(), features=names)  # the inputs by name; other columns ignored
     return g.compile().predict(params, X), [o.name for o in g.outputs]
