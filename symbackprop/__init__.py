@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "ModelFileError": "errors",
     "OutputError": "errors",
     "TrainingDivergedError": "errors",
+    "ComputationError": "errors",
     # limits on what a formula (or a LaTeX formula) may cost
     "Limits": "limits",
     "LatexLimits": "checking.latex",
@@ -49,11 +50,19 @@ _EXPORTS: dict[str, str] = {
     "Equations": "equations",
     "Network": "network",
     "mlp": "network",
+    "Computation": "computations",
+    "computation": "computations",
+    "ComputationDerivation": "computation_derivation",
+    "explain": "explaining",
+    "Explanation": "explaining",
+    "load_computation": "computation_file",
     "init_params": "params",
     "to_arrays": "params",
     "to_mapping": "params",
     "CompiledModel": "compiler",
     "compile_network": "compiler",
+    "ComputationModel": "compiler",
+    "compile_computation": "compiler",
     "History": "training",
     "train": "training",
     "gradient_flow": "flow",
@@ -161,13 +170,34 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
         CompiledModel as CompiledModel,
     )
     from .compiler import (
+        ComputationModel as ComputationModel,
+    )
+    from .compiler import (
+        compile_computation as compile_computation,
+    )
+    from .compiler import (
         compile_network as compile_network,
+    )
+    from .computation_derivation import (
+        ComputationDerivation as ComputationDerivation,
+    )
+    from .computation_file import (
+        load_computation as load_computation,
+    )
+    from .computations import (
+        Computation as Computation,
+    )
+    from .computations import (
+        computation as computation,
     )
     from .derivation import (
         Derivation as Derivation,
     )
     from .equations import (
         Equations as Equations,
+    )
+    from .errors import (
+        ComputationError as ComputationError,
     )
     from .errors import (
         DataError as DataError,
@@ -213,6 +243,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .exercises import (
         load_exercise as load_exercise,
+    )
+    from .explaining import (
+        Explanation as Explanation,
+    )
+    from .explaining import (
+        explain as explain,
     )
     from .explorer import (
         Explorer as Explorer,

@@ -87,6 +87,48 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     return candidate if 2 * tree_size(candidate) <= tree_size(expr) else expr
 
 
+def diff_shape(term: sp.Expr, var: sp.Symbol, cache: dict[sp.Expr, sp.Expr]) -> sp.Expr:
+    """``sympy.diff(term, var)`` with the kink convention (:func:`at_kinks`), taken once per
+    shape of ``term`` (kept in ``cache``; see ``Backprop._diff``).
+
+    Examples
+    --------
+    >>> w, a = sp.symbols("w a", real=True)
+    >>> diff_shape(w * a, w, {})
+    a
+    """
+    others = sorted(term.free_symbols - {var}, key=lambda s: s.name)
+    while len(_PLACEHOLDERS) < len(others):
+        _PLACEHOLDERS.append(real_symbol(f"_v{len(_PLACEHOLDERS)}"))
+    forward = {var: _U, **dict(zip(others, _PLACEHOLDERS))}
+    shape = term.xreplace(forward)
+    partial = cache.get(shape)
+    if partial is None:
+        partial = cache[shape] = at_kinks(sp.diff(shape, _U))
+    return partial.xreplace({v: k for k, v in forward.items()})
+
+
+def tidy_shape(expr: sp.Expr, cache: dict[sp.Expr, sp.Expr]) -> sp.Expr:
+    """:func:`tidy`, taken once per shape (kept in ``cache``); ``expr`` as it is past
+    ``TIDY_MAX_SIZE`` tree nodes (see ``Backprop._tidy``).
+
+    Examples
+    --------
+    >>> a, y = sp.symbols("a y")
+    >>> tidy_shape(a * (1 - a) * ((1 - y) / (1 - a) - y / a), {})
+    a - y
+    """
+    if tree_size(expr) > TIDY_MAX_SIZE:
+        return expr
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    forward = {s: sp.Symbol(f"_t{i:06d}", **s.assumptions0) for i, s in enumerate(symbols)}
+    shape = expr.xreplace(forward)
+    done = cache.get(shape)
+    if done is None:
+        done = cache[shape] = tidy(shape)
+    return done.xreplace({v: k for k, v in forward.items()})
+
+
 #: The assumption under which softmax + cross-entropy's δ^(L) is the textbook a − y.
 SUM_TO_ONE = "assuming the targets sum to one (as one-hot and probability targets do)"
 
@@ -179,15 +221,7 @@ class Backprop:
         placeholders (var → u, the other symbols → v0, v1, ... in name order), the
         placeholder form is differentiated once, and each edge renames the result back.
         """
-        others = sorted(term.free_symbols - {var}, key=lambda s: s.name)
-        while len(_PLACEHOLDERS) < len(others):
-            _PLACEHOLDERS.append(real_symbol(f"_v{len(_PLACEHOLDERS)}"))
-        forward = {var: _U, **dict(zip(others, _PLACEHOLDERS))}
-        shape = term.xreplace(forward)
-        partial = self._shapes.get(shape)
-        if partial is None:
-            partial = self._shapes[shape] = at_kinks(sp.diff(shape, _U))
-        return partial.xreplace({v: k for k, v in forward.items()})
+        return diff_shape(term, var, self._shapes)
 
     def _run(self) -> None:
         g = self.graph
@@ -227,15 +261,7 @@ class Backprop:
         is: factoring costs grow steeply with the number of symbols (38 s for one δ of a
         30-output softmax with the quadratic loss), and no textbook form is that long.
         """
-        if tree_size(expr) > TIDY_MAX_SIZE:
-            return expr
-        symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-        forward = {s: sp.Symbol(f"_t{i:06d}", **s.assumptions0) for i, s in enumerate(symbols)}
-        shape = expr.xreplace(forward)
-        done = self._tidied.get(shape)
-        if done is None:
-            done = self._tidied[shape] = tidy(shape)
-        return done.xreplace({v: k for k, v in forward.items()})
+        return tidy_shape(expr, self._tidied)
 
     def _named_adjoint(self, name: str) -> sp.Expr:
         node = self.graph.nodes[name]

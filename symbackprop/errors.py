@@ -153,3 +153,9 @@ class GraphTooLargeError(SymbackpropError, ValueError):
         """The same error, with the way out in command-line flags (``equations``: how this
         command gets the layer-level equations)."""
         return GraphTooLargeError(self.what, self.nodes, self.edges, self.limit, flags=equations)
+
+
+class ComputationError(FormulaError):
+    """A computation (named scalar definitions) that cannot be read: the message names the
+    line, what is wrong and what is accepted."""
+__all__ += ["ComputationError"]

@@ -84,6 +84,8 @@ class Limits:
         Nodes of the expression tree.
     max_seconds : float
         Seconds that building the expression may take (read after every operation).
+    max_lines : int
+        Lines of a computation's source (:func:`~symbackprop.computation.computation`).
 
     Examples
     --------
@@ -99,6 +101,7 @@ class Limits:
     max_exponent: int = 100
     max_size: int = 50_000
     max_seconds: float = 2.0
+    max_lines: int = 10_000
 
 
 #: Per (function, arity): the size of its form in placeholders and how often each appears.

@@ -38,6 +38,7 @@ from .spec import ActivationSpec, LossSpec, Spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compiler import Backend, CompiledModel
+    from .computations import Computation
 
 __all__ = ["Network", "mlp"]
 
@@ -279,6 +280,20 @@ class Network(Spec):
         if backend not in models:  # an unknown name fails in compile_network, never kept
             models[backend] = compile_network(self, backend=backend)
         return models[backend]
+
+    def as_computation(self) -> Computation:
+        """This network as a :class:`~symbackprop.computations.Computation` (z, a, J as named
+        definitions); its gradients equal :meth:`grad`'s (see docs/computations.md).
+
+        Examples
+        --------
+        >>> net = mlp([2, 1])
+        >>> net.as_computation().grad("b1_1", expand=True) == net.grad("b1_1", expand=True)
+        True
+        """
+        from .computations import from_network
+
+        return from_network(self)
 
     def init_params(self, seed: int | Any = 0) -> dict[sp.Symbol, float]:
         """Starting parameters, reproducible from ``seed`` (see :mod:`symbackprop.params`).

@@ -118,8 +118,10 @@ def _allowed(names: Mapping[str, sp.Basic]) -> str:
 
 
 class _Translator:
-    def __init__(self, text: str, names: Mapping[str, sp.Basic], what: str, limits: Limits | None = None):
+    def __init__(self, text: str, names: Mapping[str, sp.Basic], what: str, limits: Limits | None = None,
+                 functions: Mapping[str, Function] | None = None):
         self.text = text
+        self.functions = FUNCTIONS if functions is None else functions
         self.names = names
         self.what = what
         self.arith = Arithmetic(limits)
@@ -213,7 +215,7 @@ class _Translator:
                 return self.visit(node.operand)
             raise self.fail(node, f"operator {type(node.op).__name__} is not allowed")
         if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+            if isinstance(node.func, ast.Name) and node.func.id in self.functions:
                 # Arguments first, so that SymPy never builds exp(c*log(k)) = k**c for a huge c.
                 args = [self.visit(a) for a in node.args]
                 self.bounded(node, lambda: self.arith.check_arguments(args, node.func.id, FUNCTIONS[node.func.id][0]))
@@ -244,13 +246,13 @@ class _Translator:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node.func, "only calls of named functions are allowed")
         name = node.func.id
-        if name not in FUNCTIONS:
-            guess = closest(name, FUNCTIONS)
+        if name not in self.functions:
+            guess = closest(name, self.functions)
             hint = f" (did you mean {guess!r}?)" if guess else ""
             raise self.fail(node.func, f"unknown function {name!r}{hint}")
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
-        func, arity = FUNCTIONS[name][:2]
+        func, arity = self.functions[name][:2]
         args = [self.visit(a) for a in node.args]
         if func is _heaviside and len(args) == 2 and not args[1].is_number:
             raise self.fail(node, "the second argument of heaviside, its value at 0, must be a number")
@@ -266,7 +268,8 @@ class _Translator:
 
 
 def parse_formula(
-    text: str, names: Mapping[str, sp.Basic], *, what: str = "formula", limits: Limits | None = None
+    text: str, names: Mapping[str, sp.Basic], *, what: str = "formula", limits: Limits | None = None,
+    functions: Mapping[str, Function] | None = None,
 ) -> sp.Expr:
     """Translate the formula ``text`` into a SymPy expression, safely.
 
@@ -281,6 +284,9 @@ def parse_formula(
     limits : Limits, optional
         Bounds on the formula and on every number it computes (default
         :data:`symbackprop.limits.LIMITS` as it is at the call); pass e.g. ``Limits(max_size=200_000)`` to raise one.
+    functions : Mapping[str, Function], optional
+        The functions a formula may call (default :data:`FUNCTIONS`); a computation passes
+        a copy whose activations stay unevaluated, to differentiate them in textbook form.
 
     Returns
     -------
@@ -326,7 +332,7 @@ def parse_formula(
     if not text.strip():
         raise FormulaError(f"The {what} is empty.")
     _registry()
-    translator = _Translator(text, names, what, limits)
+    translator = _Translator(text, names, what, limits, functions)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

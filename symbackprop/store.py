@@ -46,6 +46,10 @@ import sympy as sp
 
 from .activations import ACTIVATIONS, A, Activation, Z
 from .bounded import is_zero
+from .computation_store import KIND as COMPUTATION
+from .computation_store import is_computation
+from .computation_store import rebuild as rebuild_computation
+from .computation_store import spec_and_arrays as computation_spec
 from .errors import FormulaError, ModelFileError, OutputError, SpecError, SymbackpropError
 from .files import limit, open_input, open_output, too_large
 from .losses import LOSSES, Loss
@@ -227,6 +231,11 @@ def save(
     >>> net2, params2 == params
     (Network([2, 3, 1], activation=['tanh', 'z**2/2'], loss='quadratic'), True)
     """
+    if is_computation(net):  # named definitions: source lines and one array theta
+        spec, data = computation_spec(net, params, _history_fields(history), meta)
+        _check_meta(meta, net, SpecError, "Cannot save: ")
+        _write(path, {"format": FORMAT, "version": FORMAT_VERSION, **spec}, data, history)
+        return
     arrays = to_arrays(net, params)
     for layer, pair in enumerate(arrays, start=1):
         for key, value in zip((f"W{layer}", f"b{layer}"), pair):
@@ -234,14 +243,18 @@ def save(
             if bad:
                 raise SpecError(f"Cannot save: {bad}; a model's weights must be finite numbers.")
     _check_meta(meta, net, SpecError, "Cannot save: ")
-    spec = _spec_json(net, history, meta)
+    data = {}
+    for layer, (W, b) in enumerate(arrays, start=1):
+        data[f"W{layer}"], data[f"b{layer}"] = W, b
+    _write(path, _spec_json(net, history, meta), data, history)
+
+
+def _write(path: str | os.PathLike, spec: dict, arrays: dict[str, np.ndarray], history: Any) -> None:
     try:
         text = json.dumps(spec, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise SpecError(f"meta must be a JSON-serialisable mapping: {exc}.") from None
-    data = {"spec": np.array(text)}
-    for layer, (W, b) in enumerate(arrays, start=1):
-        data[f"W{layer}"], data[f"b{layer}"] = W, b
+    data = {"spec": np.array(text), **arrays}
     data.update(_history_arrays(history))
     try:
         with open_output(path, "wb", what="model file") as fh:
@@ -322,13 +335,16 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Saved:
         # A damaged member: bad deflate data, a broken header, an unknown compression.
         raise fail(f"truncated or corrupt ({type(exc).__name__}: {exc})") from None
 
-    try:
-        net = _network(spec)
-    except (SymbackpropError, KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise ModelFileError(f"{where}: {exc}") from None
-        raise ModelFileError(f"{where}: its network spec is invalid: {exc}") from None
-    params = _params(where, net, arrays)
+    if spec.get("kind") == COMPUTATION:
+        net, params = rebuild_computation(where, spec, arrays)
+    else:
+        try:
+            net = _network(spec)
+        except (SymbackpropError, KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise ModelFileError(f"{where}: {exc}") from None
+            raise ModelFileError(f"{where}: its network spec is invalid: {exc}") from None
+        params = _params(where, net, arrays)
     history = _history(spec.get("history"), arrays)
     if arrays:
         raise ModelFileError(
@@ -484,8 +500,9 @@ def _check_meta(meta: Any, net: Spec, error: type[SymbackpropError], prefix: str
         else:
             ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
         if key == "features":
-            ok = ok and len(value) == net.sizes[0]
-            rule = f"a list of {net.sizes[0]} column names, one per input of the network"
+            n_in = len(net.inputs) if is_computation(net) else net.sizes[0]
+            ok = ok and len(value) == n_in
+            rule = f"a list of {n_in} column names, one per input of the network"
         if not ok:
             raise error(f"{prefix}its meta {key!r} must be {rule}; got {reprlib.repr(value)}.")
 

@@ -114,6 +114,9 @@ def _copy_flat(flat: np.ndarray) -> Callable[[np.ndarray, Any], None]:
 
 def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], float] | None:
     """A function params-output -> accuracy, or None when accuracy makes no sense."""
+    own = getattr(model, "accuracy_function", None)
+    if own is not None:  # a computation's model (it has no layers): it knows its outputs
+        return own(Y)
     out = model.spec.activations[-1]
     # Array methods rather than numpy functions: this runs once per epoch on all the data.
     if not out.elementwise:
@@ -151,7 +154,7 @@ class _Progress:
 def train(
     net: Network,
     X: Any,
-    Y: Any,
+    Y: Any = None,
     epochs: int = 100,
     lr: float = 0.1,
     batch_size: int = 32,
@@ -168,10 +171,14 @@ def train(
 
     Parameters
     ----------
-    net : Network
-        The network (compiled here with :meth:`Network.compile`).
+    net : Network or Computation
+        The network or computation (compiled here with its ``compile`` method).
     X, Y : array_like
         Inputs of shape (n, n_0) and targets of shape (n, n_L) (1-D Y for one output).
+        For a computation, columns are matched to its inputs and targets by name when the
+        data names them (a CSV file's :class:`~symbackprop.datasets.Dataset`, a mapping
+        ``{"x": column, ...}``, a DataFrame; then Y may be left out), else by declared
+        order (docs/computations-training.md).
     epochs : int
         Passes over the data, at least 1.
     lr : float
@@ -239,6 +246,8 @@ def train(
     model = net.compile(backend=backend)  # kept by the network: compiled once per backend
     # Shapes, finite values and targets in the loss's domain (symbackprop.domain).
     X, Y = model.check_data(X, Y)
+    if Y is None:
+        raise SpecError("train needs the targets Y (one row per row of X).")
     n = X.shape[0]
     if n == 0:
         raise SpecError("X has no rows: training needs at least one sample.")

@@ -16,10 +16,13 @@ import pytest
 SLOW_MODULES = {
     "test_bounded.py",
     "test_compile_jax.py",
+    "test_compile_computation_jax.py",
+    "test_cli_train_computation.py",
     "test_docs_commands.py",
     "test_examples.py",
     "test_explore.py",
     "test_gradient_flow_jax.py",
+    "test_explain.py",
     "test_report.py",
 }
 

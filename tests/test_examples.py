@@ -24,10 +24,15 @@ EXPECTED = {
     "train_iris.py": (["iris_loss.png"], "classes setosa, versicolor, virginica"),
     "batch_and_lr.py": (["batch_and_lr.png"], "full batch"),
     "vanishing_gradient.py": (["vanishing_gradient.png"], "the first layer's δ is"),
+    "lecture_composition.py": (["lecture_composition.md"], "dJ/dW1: chain rule"),
+    "residual_block.py": (["residual_paths.png"], "paths from a to J: 2"),
+    "shared_weights.py": (["shared_weights.md"], "Diagnosis (missing paths)"),
+    "explain_calculus.py": (["explain_calculus.md"], "agrees with sympy.diff"),
 }
 
 #: Half the scripts get an output folder; the others write into the current directory.
-WITH_FOLDER = {"single_neuron.py", "network_222.py", "train_xor.py", "train_iris.py"}
+WITH_FOLDER = {"single_neuron.py", "network_222.py", "train_xor.py", "train_iris.py", "residual_block.py",
+               "explain_calculus.py"}
 
 
 def checkout_files() -> set[Path]:

@@ -129,7 +129,7 @@ def gradcheck(
 
     Parameters
     ----------
-    net : Network
+    net : Network or Computation
     params : Mapping[Symbol or str, float] or per-layer [(W, b), ...]
         Where to check.
     X, Y : array-like
@@ -161,7 +161,10 @@ def gradcheck(
             model = net.compile()
         except ImportError:  # the compiler is an optional part of the flow
             model = _Evaluated(net)
-    point = to_mapping(net, to_arrays(net, params))
+    if hasattr(net, "definitions"):  # a computation: its model converts its parameters
+        point = model.mapping(model.arrays(params))
+    else:
+        point = to_mapping(net, to_arrays(net, params))
     analytic = {p: float(v) for p, v in model.gradient(point, X, Y).items()}
     numeric: dict[sp.Symbol, float] = {}
     for p in net.params:

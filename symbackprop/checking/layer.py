@@ -480,6 +480,9 @@ def check_layer(
     >>> print(r.diagnosis.message)
     W2 @ delta2 multiplies shapes (2×3) and (2×1), which cannot multiply (3 columns, 2 rows). W2 needs a transpose: (W2.T @ delta2) * a1 * (1 - a1) is right.
     """
+    if not hasattr(net, "sizes"):  # a Computation: no layers, no matrices
+        raise SpecError("check_layer checks layer-level (matrix) answers, which exist only for layered "
+                        "networks (sbp.mlp); for a computation use sbp.check(g, v, formula).")
     kind, layer = _target(net, wrt)
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 2):
         raise SpecError(f"The batch (--batch) must be a number of samples of at least 2 (leave it out "

@@ -207,6 +207,10 @@ def check(
     >>> print(r.diagnosis.message)
     Your formula lacks the factor σ'(z2_1) = a2_1*(1 - a2_1) = ∂a⁽²⁾₁/∂z⁽²⁾₁, the local partial on the edge z⁽²⁾₁ → a⁽²⁾₁.
     """
+    if not hasattr(net, "sizes") and hasattr(net, "definitions"):  # a Computation
+        from .computation_check import check_computation
+
+        return check_computation(net, wrt, formula, points=points, seed=seed, symbolic=symbolic, timeout=timeout)
     p = net.parameter(wrt)
     size_first(net, max_edges)
     expr = read_formula(net, formula)

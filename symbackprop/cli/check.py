@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help=r"your dJ/dp in LaTeX, e.g. '\sigma(z^{(2)}_1)(1-\sigma(z^{(2)}_1))a^{(1)}_1' "
                       "(needs the optional extra symbackprop[latex])")
     what.add_argument("--file", metavar="PATH", help="a file of 'name: formula' lines (# starts a comment)")
+    p.add_argument("--computation", metavar="MODEL.txt",
+                   help="a computation file (docs/computations.md) instead of --layers: check --formula "
+                   "for d(loss)/d(--wrt), any node")
     p.add_argument("--function", metavar="F",
                    help="check --formula as the derivative of this scalar function of --wrt instead")
     p.add_argument("--json", action="store_true", help="print the result(s) as JSON")
@@ -71,6 +74,16 @@ def run(args: argparse.Namespace) -> int:
         if args.formula is None:
             raise SpecError("--function needs --formula, its claimed derivative.")
         r = check_derivative(args.function, args.formula, wrt=args.wrt or "z", **options)
+        _emit([r], args.json)
+        return 0 if r.ok else 1
+    if args.computation is not None:  # a computation file: one formula for one node
+        from ..checking import check
+        from ..computation_file import load_computation
+
+        if args.layers is not None or args.file is not None or args.latex is not None or args.formula is None or args.wrt is None:
+            raise SpecError("--computation checks one --formula for one --wrt (any node); it cannot go with "
+                            "--layers, --file or --latex.")
+        r = check(load_computation(args.computation), args.wrt, args.formula, **options)
         _emit([r], args.json)
         return 0 if r.ok else 1
     if args.layers is None:

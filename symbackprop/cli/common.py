@@ -186,7 +186,7 @@ def check_picture(flag: str, path: str) -> None:
 
 #: Library wording that names Python arguments, and what a command-line user types instead.
 _PYTHON_WORDS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"net\.grad\(p, expand=True\) builds it"), "--expand prints it"),
+    (re.compile(r"(?:net|g)\.grad\([pv], expand=True\) builds it"), "--expand prints it"),
     (re.compile(r" ?\(Pass symbols=\[\.\.\.\] to allow more names\.\)"), ""),
     (re.compile(r"^(epochs|lr|batch_size|momentum|seed|points|timeout|max_params) (?=must )"),
      lambda m: "--" + m.group(1).replace("_", "-") + " "),

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .common import add_network_args, for_cli, network_from_args, say
+from .computation_args import with_file
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -22,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss quadratic --wrt w1_1_1",
     )
     add_network_args(p)
+    add_computation_file(p)
     add_graph_limit(p)
     p.add_argument(
         "--wrt", default="all", metavar="PARAM[,PARAM...]|all",
@@ -41,6 +43,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--x", metavar="X1,X2,...", help="one input (needs --at)")
     p.add_argument("--y", metavar="Y1,Y2,...", help="its target (needs --at)")
     p.set_defaults(func=run)
+
+
+def add_computation_file(p: argparse.ArgumentParser) -> None:
+    """--file: a computation file instead of --layers (see docs/computations.md)."""
+    for action in p._actions:
+        if "--layers" in action.option_strings:
+            action.required = False  # --file replaces it
+    p.add_argument("--file", metavar="MODEL.txt",
+                   help="a computation file (params:/inputs:/targets: headers, then lines "
+                   "name = formula) instead of --layers; --at then gives values by name "
+                   "(JSON file or x=1,y=0)")
 
 
 def _floats(text: str | None, flag: str) -> list[float]:
@@ -241,4 +254,4 @@ def size_first(run, equations: str = "--equations", needs_graph=_derives_all):  
     return wrapped
 
 
-run = size_first(run)
+run = with_file(size_first(run))

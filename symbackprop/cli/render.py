@@ -19,7 +19,7 @@ WHAT = ("network", "graph", "paths", "formula", "equations", "expression")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .derive import add_graph_limit
+    from .derive import add_computation_file, add_graph_limit
 
     p = sub.add_parser(
         "render",
@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss cross_entropy --what paths --wrt w1_2_1 --out paths.svg",
     )
     add_network_args(p)
+    add_computation_file(p)
     add_graph_limit(p)
     p.add_argument("--what", choices=WHAT, default="network",
                    help="network diagram, computation graph, gradient paths of --wrt, "
@@ -111,6 +112,7 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+from .computation_args import render_file, with_file  # noqa: E402 - the wrappers, kept at the end
 from .derive import size_first  # noqa: E402 - the wrappers, kept at the end of the file
 
 
@@ -118,5 +120,5 @@ def _draws_graph(args: argparse.Namespace) -> str:
     return f"--what {args.what} draws" if args.what in ("network", "graph", "paths") else ""
 
 
-run_render = size_first(run_render, "--what equations", _draws_graph)
+run_render = with_file(size_first(run_render, "--what equations", _draws_graph), render_file, "render")
 run_report = size_first(run_report, "symbackprop derive --equations", lambda args: "")

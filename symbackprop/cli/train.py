@@ -28,6 +28,7 @@ from .common import (
     printable,
     say,
 )
+from .train_computation import add_file_argument, predict_computation, run_train_file
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_network_args(p)
+    add_file_argument(p)  # a computation file instead (symbackprop.cli.train_computation)
     data = p.add_argument_group("data")
     data.add_argument("--data", required=True, metavar="NAME|FILE.csv",
                       help="xor, moons, circles, spirals, iris, or a CSV file with a header row")
@@ -99,6 +101,12 @@ def run_train(args: argparse.Namespace) -> int:
     from ..datasets import for_network, load_data
     from ..training import TrainingDivergedError, train
 
+    if args.file is not None:
+        return run_train_file(args, check_writable, check_picture)
+    if args.layers is None:
+        from ..errors import SpecError
+
+        raise SpecError("train needs --layers (a network) or --file (a computation file).")
     # Every path first: a typo must not cost the run.
     if args.save:
         check_writable("--save", args.save)
@@ -222,10 +230,14 @@ def run_predict(args: argparse.Namespace) -> int:
     saved = load(args.model)
     net, params = saved
     meta = saved.meta
-    X = _inputs(args.data, net.sizes[0], meta)
-    P = net.compile().predict(params, X)
+    if hasattr(net, "definitions"):  # a computation: its inputs by name, its outputs' names
+        P, names = predict_computation(net, params, args.data)
+    else:
+        X = _inputs(args.data, net.sizes[0], meta)
+        P = net.compile().predict(params, X)
+        names = _columns(P.shape[1], meta)
     # Names come from the user's data: safe for a spreadsheet (and, below, a terminal).
-    header = [csv_cell(c) for c in _columns(P.shape[1], meta)]
+    header = [csv_cell(c) for c in names]
     predicted = _predicted(P, meta) if meta.get("classification") else None
     if predicted is not None:
         header.append("predicted")

@@ -68,6 +68,8 @@ from __future__ import annotations
 from ..spec import Spec
 from .backends import BACKENDS, Backend, BackendName, get_backend
 from .codegen import generate
+from .computation import compile_computation
+from .computation_model import ComputationModel
 from .model import CompiledModel
 from .plan import make_plan, numeric_derivative, output_forms
 
@@ -76,6 +78,8 @@ __all__ = [
     "Backend",
     "BackendName",
     "CompiledModel",
+    "ComputationModel",
+    "compile_computation",
     "compile_network",
     "numeric_derivative",
     "output_forms",

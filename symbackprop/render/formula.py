@@ -69,8 +69,8 @@ def _source_rows(obj: Any) -> list[Row]:
 
     if hasattr(obj, "equations") and hasattr(obj, "graph") and callable(obj.equations):
         obj = obj.equations()
-    if isinstance(obj, (Derivation, Equations)):
-        obj = obj.document()
+    if isinstance(obj, (Derivation, Equations)) or callable(getattr(obj, "document", None)):
+        obj = obj.document()  # a computation's derivation or an explanation too
     if isinstance(obj, Document):
         return mathtext_rows(obj)
     if isinstance(obj, sp.Basic):

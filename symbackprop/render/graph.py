@@ -342,6 +342,9 @@ def draw_computation_graph(net: Network, *, ax: Axes | None = None, group: bool 
     >>> len(d.nodes), sorted(n for n in d.nodes if n.startswith("w2_"))[:2]
     (65, ['w2_1_k', 'w2_2_k'])
     """
+    if not hasattr(net, "sizes"):  # a Computation (symbackprop.computations)
+        from .computation import draw_computation
+        return draw_computation(net, ax=ax)
     if group is None:
         group = net.graph.number_of_nodes() > MAX_FULL_NODES
     return _draw(net, _ordered(net, group=group), ax, set(), False,
@@ -396,6 +399,9 @@ def draw_gradient_paths(
     >>> draw_gradient_paths(sbp.mlp([1, 1, 2]), "w1_1_1", path=2).highlighted
     [('w1_1_1', 'z1_1'), ('z1_1', 'a1_1'), ('a1_1', 'z2_2'), ('z2_2', 'a2_2'), ('a2_2', 'J')]
     """
+    if not hasattr(net, "sizes"):  # a Computation: any variable, the whole graph unless told
+        from .computation import draw_computation_paths
+        return draw_computation_paths(net, param, ax=ax, partials=partials, full=full is not False)
     p = net.parameter(param)
     g = net.graph
     hl = set(path_edges(g, p.name))

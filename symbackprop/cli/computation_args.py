@@ -1,0 +1,148 @@
+"""Values for a computation on the command line, and ``derive --file`` (a computation file).
+
+``--at`` takes a JSON file ``{name: number}`` or inline pairs ``x=1,y=2``; either gives
+values by name for the parameters, inputs and targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+
+from .common import for_cli, say
+
+__all__ = ["read_values", "run_file", "FORMATS"]
+
+FORMATS = ("text", "latex", "markdown", "json")
+
+_PAIRS = re.compile(r"^\s*[A-Za-z_]\w*\s*=\s*[^,=]+(\s*,\s*[A-Za-z_]\w*\s*=\s*[^,=]+)*\s*$")
+
+
+def read_values(text: str, flag: str = "--at") -> dict[str, float]:
+    """``x=1,y=2`` or the path of a JSON file ``{name: number}``, as ``{name: value}``.
+
+    Examples
+    --------
+    >>> read_values("x=1, y=-2.5")
+    {'x': 1.0, 'y': -2.5}
+    >>> read_values("x=one")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: --at x=one: 'one' is not a number; write name=number pairs such as x=1,y=2, or give a JSON file {name: number}.
+    """
+    from ..errors import SpecError
+    from ..files import read_bytes
+
+    if _PAIRS.match(text) and not os.path.exists(text):
+        out = {}
+        for pair in text.split(","):
+            name, value = (part.strip() for part in pair.split("="))
+            try:
+                out[name] = float(value)
+            except ValueError:
+                raise SpecError(f"{flag} {text}: {value!r} is not a number; write name=number pairs such as "
+                                "x=1,y=2, or give a JSON file {name: number}.") from None
+        return out
+    raw = read_bytes(text, what=f"{flag} file", error=SpecError, limit_name="text_bytes", argument=None)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError(f"{flag} file {text!r} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
+    ):
+        raise SpecError(f"{flag} file {text!r} must hold one JSON object {{name: number}}.")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def run_file(args: argparse.Namespace) -> int:
+    """``symbackprop derive --file model.txt [--wrt w1,x] [--at values.json|x=1,...]``."""
+    from ..computation_file import load_computation
+    from ..errors import ExpressionTooLargeError, SpecError
+    from ..notation import equation_text, to_latex, to_str, to_text
+
+    if args.layers is not None or args.equations:
+        what = "--layers" if args.layers is not None else "--equations (layer-level equations exist only for layered networks)"
+        raise SpecError(f"--file reads a computation; it cannot go with {what}.")
+    if args.x is not None or args.y is not None:
+        raise SpecError("With --file, give inputs and targets by name in --at (e.g. --at x=1,y=0 or a JSON file).")
+    values = read_values(args.at) if args.at is not None else None
+    g = load_computation(args.file)
+    if args.wrt.strip() == "all":
+        wrt = list(g.params) or list(g.inputs)
+    else:
+        wrt = [g.symbol(name.strip()) for name in args.wrt.split(",")]
+    if args.expand:
+        if values is not None:
+            raise SpecError("--at shows values in the step-by-step derivation; it cannot go with --expand.")
+        try:
+            grads = {p: g.grad(p, expand=True) for p in wrt}
+        except ExpressionTooLargeError as exc:
+            first = str(exc).split(";")[0]
+            raise SpecError(f"{first}. Leave out --expand for the compact form.") from None
+        for p, e in grads.items():
+            if args.format == "json":
+                say(json.dumps({p.name: {"expanded": to_str(e), "latex": to_latex(e)}}))
+            elif args.format == "text":
+                say(equation_text(f"∂{to_text(g.loss)}/∂{to_text(p)}", e))
+            else:
+                line = rf"\frac{{\partial {to_latex(g.loss)}}}{{\partial {to_latex(p)}}} = {to_latex(e)}"
+                say(f"$${line}$$" if args.format == "markdown" else line)
+        return 0
+    derivations = (g.derivation(p) for p in wrt)
+    if values is not None:
+        derivations = (d.at(values) for d in derivations)
+    if args.format == "json":
+        say(for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
+        return 0
+    render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
+    for i, d in enumerate(derivations):
+        say(("\n" if i else "") + for_cli(render(d)))
+        sys.stdout.flush()
+    return 0
+
+
+def render_file(args: argparse.Namespace) -> int:
+    """``symbackprop render --file model.txt --what graph|paths|formula|expression``."""
+    from .. import render
+    from ..computation_file import load_computation
+    from ..errors import SpecError
+    from .common import check_picture
+
+    check_picture("--out", args.out)
+    if args.layers is not None or args.what in ("network", "equations"):
+        what = "--layers" if args.layers is not None else f"--what {args.what} (it exists only for layered networks)"
+        raise SpecError(f"--file reads a computation; it cannot go with {what}. "
+                        "Use --what graph, paths, formula or expression.")
+    g = load_computation(args.file)
+    wrt = g.symbol(args.wrt) if args.wrt else (g.params or g.inputs or (g.definitions[0][0],))[0]
+    if args.what == "graph":
+        drawing = render.draw_computation_graph(g)
+    elif args.what == "paths":
+        drawing = render.draw_gradient_paths(g, wrt)
+    elif args.what == "formula":
+        drawing = render.draw_formula(g.derivation(wrt))
+    else:
+        drawing = render.draw_expression(g.grad(wrt))
+    say(str(drawing.save(args.out)))
+    return 0
+
+
+def with_file(run, on_file=run_file, command: str = "derive"):  # noqa: ANN001, ANN201
+    """``run`` for a network, or ``on_file`` when ``--file`` names a computation."""
+    import functools
+
+    @functools.wraps(run)
+    def wrapped(args: argparse.Namespace) -> int:
+        from ..errors import SpecError
+
+        if getattr(args, "file", None) is not None:
+            return on_file(args)
+        if args.layers is None:
+            raise SpecError(f"{command} needs --layers (a network) or --file (a computation file).")
+        return run(args)
+
+    return wrapped
