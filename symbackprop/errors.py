@@ -153,3 +153,11 @@ class GraphTooLargeError(SymbackpropError, ValueError):
         """The same error, with the way out in command-line flags (``equations``: how this
         command gets the layer-level equations)."""
         return GraphTooLargeError(self.what, self.nodes, self.edges, self.limit, flags=equations)
+
+
+class HessianTooLargeError(SymbackpropError, ValueError):
+    """A dense Hessian with more parameters than ``model.hessian(..., max_params=...)`` allows.
+
+    Raised before anything is computed; ``model.hvp`` gives products with the Hessian at
+    any size.
+    """

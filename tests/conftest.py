@@ -19,6 +19,7 @@ SLOW_MODULES = {
     "test_docs_commands.py",
     "test_examples.py",
     "test_report.py",
+    "test_second_order_jax.py",
 }
 
 
