@@ -164,11 +164,15 @@ class HessianDerivation:
         self.backprop, self.p, self.q, self.values = backprop, p, q, values
         self._rec = recursions or _Recursions(backprop, q)
         spec = backprop.spec
-        low = backprop.graph.nodes[p.name]["layer"]
+        node = backprop.graph.nodes[p.name]
+        low, own = node["layer"], spec.delta(node["layer"], node["index"][0])
+        # every δ and δ̇ of the layers above p's, and p's own neuron's in its layer
+        needed = [d for layer in range(spec.n_layers, low - 1, -1)
+                  for d in (spec.delta(layer, j) for j in range(1, spec.sizes[layer] + 1))
+                  if layer > low or d == own]
         self.tangent = dict(self._rec.tangent)
-        self.adjoint = {s: e for s, e in self._rec.adjoint.items() if _layer(s) >= low}
-        self.deltas = [(d, backprop.delta[d]) for layer in range(spec.n_layers, low - 1, -1)
-                       for d in (spec.delta(layer, j) for j in range(1, spec.sizes[layer] + 1))]
+        self.adjoint = {dot(d): self._rec.adjoint[dot(d)] for d in needed if dot(d) in self._rec.adjoint}
+        self.deltas = [(d, backprop.delta[d]) for d in needed]
         self.compact = _compact(backprop, self._rec, p)
 
     # ------------------------------------------------------------ expansion
@@ -324,10 +328,6 @@ class HessianDerivation:
 
     def __repr__(self) -> str:
         return f"<HessianDerivation of d2J/d{self.p}d{self.q} in the {self.backprop.spec.describe()}>"
-
-
-def _layer(s: sp.Symbol) -> int:
-    return int(s.name.split("dot", 1)[1].split("_")[0])
 
 
 def input_jacobian(backprop: Backprop) -> sp.Matrix:

@@ -23,6 +23,7 @@ EXPECTED = {
     "train_moons.py": (["moons_boundary.png", "moons_loss.png"], "training accuracy"),
     "train_iris.py": (["iris_loss.png"], "classes setosa, versicolor, virginica"),
     "batch_and_lr.py": (["batch_and_lr.png"], "full batch"),
+    "hessian_221.py": ([], "Newton steps from there"),
 }
 
 #: Half the scripts get an output folder; the others write into the current directory.
