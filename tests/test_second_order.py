@@ -54,14 +54,14 @@ def _convention(expr):
     return step_at_zero(expr)
 
 
-def sympy_hessian(net, params, X, Y):
-    """Hessian of the mean batch loss: sympy.hessian of the expanded loss, at 30 digits
+def sympy_hessian(net, params, X, Y, dps=30):
+    """Hessian of the mean batch loss: sympy.hessian of the expanded loss, at ``dps`` digits
     (lambdified to mpmath; common subexpressions shared, or printing it takes seconds)."""
     H = _convention(sp.hessian(expanded_loss(net), net.params))
     symbols = [*net.params, *net.inputs, *net.targets]
     f = sp.lambdify(symbols, H, modules="mpmath", cse=True)
     total = np.zeros(H.shape)
-    with mpmath.workdps(30):
+    with mpmath.workdps(dps):
         for x, y in zip(X, Y):
             values = [mpmath.mpf(float(v)) for v in [*(params[p] for p in net.params), *x, *y]]
             total += np.array(f(*values).tolist(), dtype=float)
@@ -225,3 +225,26 @@ def test_bad_direction_and_size_limit_are_one_line_errors():
     assert H.shape == (9, 9)
     with pytest.raises(HessianTooLargeError):
         model.hessian(params, X, Y, max_params=8)
+
+
+@pytest.mark.parametrize(("sizes", "act", "loss", "values"), [
+    ([1, 1], "sigmoid", "binary_cross_entropy", [40.0, 0.0]),
+    ([1, 1], "sigmoid", "quadratic", [-38.0, 0.5]),
+    ([1, 2], "softmax", "cross_entropy", [20.0, -20.0, 0.5, 0.0]),
+    ([1, 2], "softmax", "quadratic", [-21.0, 19.0, 0.0, 0.25]),
+    ([1, 2, 2], ["tanh", "softmax"], "cross_entropy", [20.0, -15.0, 0.0, 0.0, 15.0, -15.0, 5.0, 2.0, 0.0, 0.0]),
+], ids=str)
+def test_saturated_outputs_keep_their_relative_precision(sizes, act, loss, values):
+    """Where a = σ(40) rounds to 1, σ'' and the softmax Hessian are ~1e-17: the compiled
+    second order keeps all their digits (the textbook a(1 − a) would give 0)."""
+    net = sbp.mlp(sizes, act, loss)
+    params = dict(zip(net.params, values))
+    X, Y = np.array([[1.0], [0.9]]), np.full((2, sizes[-1]), 0.3)
+    model = net.compile()
+    want = sympy_hessian(net, params, X, Y, dps=80)  # the expanded loss cancels e^40-sized terms
+    assert 0 < np.abs(want).max() < 1e-10  # saturated indeed
+    np.testing.assert_allclose(model.hessian(params, X, Y), want, rtol=1e-9, atol=0)
+    outs = _outputs(net)
+    at = {s: sp.Float(v, 80) for s, v in [*params.items(), (net.x(1), 1.0)]}
+    jac = np.array([[float(_convention(sp.diff(o, net.x(1))).xreplace(at).evalf(80))] for o in outs])
+    np.testing.assert_allclose(model.input_jacobian(params, X[:1])[0], jac, rtol=1e-9, atol=0)

@@ -147,16 +147,23 @@ class _Writer2(_Writer):
             lines = []
             if (u.has(L1M_SYM) or du.has(L1M_SYM)) and not p.needs_l1m:
                 lines.append(f"    L1M = log1m_softmax(Z{L})")
-            lines += [f"    RS = RZ{L} - (A{L} * RZ{L}).sum(axis=1, keepdims=True)  # R{{log a}}",
+            lines += [self._rs(),
                       f"    U = {ucode}  # dℓ/d log a",
                       "    SU = U.sum(axis=1, keepdims=True)"]
             if du == 0:
                 lines.append(f"    RD{L} = -A{L} * (RS * SU)")
-            else:
+            else:  # RU − A ΣRU, as C·RU − A Σ_{j≠i} RU_j: no cancellation where a_i ≈ 1
                 lines += [f"    RU = {_paren(self.code(du, names), du)} * RS",
-                          f"    RD{L} = RU - A{L} * (RS * SU + RU.sum(axis=1, keepdims=True))"]
+                          f"    RD{L} = C * RU - A{L} * (RS * SU + sum_others(RU, TOP))"]
             return lines
         return self._rdelta_columns()
+
+    def _rs(self) -> str:
+        """R{s} = R{log a} of a softmax output: R{Z_i} − Σ_k a_k R{Z_k}, written
+        (1 − a_i) R{Z_i} − Σ_{k≠i} a_k R{Z_k} with the exact 1 − a (C) and
+        :func:`~.stable.sum_others`, so that it does not cancel where a_i rounds to 1."""
+        L = self.spec.n_layers
+        return f"    RS = C * RZ{L} - sum_others(A{L} * RZ{L}, TOP)  # R{{log a}}"
 
     def _rdelta_columns(self) -> list[str]:
         """R{δ^(L)} of a loss that is not Σ_j ℓ(a_j, y_j), column by column."""
@@ -168,7 +175,7 @@ class _Writer2(_Writer):
             per_j = [{"log": sp.Symbol(f"log_{aj.name}", real=True), "log1m": sp.Symbol(f"log1m_{aj.name}", real=True),
                       "c": sp.Symbol(f"c_{aj.name}", real=True)} for aj in a]
             # w_ij = dδ_i/ds_j; R{δ_i} = Σ_j w_ij R{s_j}, R{s} = R{Z} − Σ_k a_k R{Z_k}
-            lines.append(f"    RS = RZ{L} - (A{L} * RZ{L}).sum(axis=1, keepdims=True)")
+            lines.append(self._rs())
             table = [[stabilize(sp.diff(d, q["log"]) + a[j] * sp.diff(d, a[j]) - a[j] * sp.diff(d, q["c"])
                                 - a[j] / q["c"] * sp.diff(d, q["log1m"])) for j, q in enumerate(per_j)]
                      for d in p.delta_cols]
@@ -228,8 +235,9 @@ class _Writer2(_Writer):
             u = f"(W{l} @ T)" if l > 1 else f"{xp}.broadcast_to(W1, (X.shape[0],) + W1.shape)"
             act = self.spec.activations[l - 1]
             if not act.elementwise:  # softmax: ∂a_i/∂z_j = a_i ([i = j] − a_j)
-                lines += [f"    U = {u}",
-                          f"    T = A{l}[:, :, None] * (U - (A{l}[:, :, None] * U).sum(axis=1, keepdims=True))"]
+                lines += [f"    U = {u}",  # a (U − Σ_i a_i U_i), without cancellation at a ≈ 1
+                          f"    T = A{l}[:, :, None] * (C[:, :, None] * U - sum_others(A{l}[:, :, None] * U, "
+                          "TOP[:, :, None]))"]
                 continue
             fp = self.fprime(l)
             if fp == 1:
