@@ -60,6 +60,46 @@ def dot(symbol: sp.Symbol) -> sp.Symbol:
     raise SpecError(f"Only z, a and δ symbols have a tangent; got {symbol}.")
 
 
+class _Partials:
+    """∂e/∂s by the sum and product rules, visiting only the subexpressions that hold s.
+
+    ``sympy.diff`` of a hidden δ line f'(z_j) Σ_k w_kj δ_k walks the whole sum once per
+    δ_k it is taken for: fan-out² work per line (38 s for the δ̇ of a 4-32-32-3 network).
+    Here each sum is indexed once by the symbols of its terms, so ∂/∂δ_k finds its one term
+    directly; powers and functions (small: f'(z), (1 − a)²) go to ``sympy.diff``.
+    """
+
+    def __init__(self) -> None:
+        self._symbols: dict[sp.Basic, frozenset] = {}
+        self._terms: dict[sp.Basic, dict[sp.Symbol, list[sp.Basic]]] = {}
+
+    def symbols(self, e: sp.Basic) -> frozenset:
+        done = self._symbols.get(e)
+        if done is None:
+            done = self._symbols[e] = frozenset(e.free_symbols)
+        return done
+
+    def of(self, e: sp.Expr, s: sp.Symbol) -> sp.Expr:
+        """∂e/∂s (the kink convention applied: a step's derivative is 0)."""
+        if e == s:
+            return sp.S.One
+        if s not in self.symbols(e):
+            return sp.S.Zero
+        if e.is_Add:
+            index = self._terms.get(e)
+            if index is None:
+                index = self._terms[e] = {}
+                for term in e.args:
+                    for t in self.symbols(term):
+                        index.setdefault(t, []).append(term)
+            return sp.Add(*[self.of(term, s) for term in index.get(s, ())])
+        if e.is_Mul:
+            args = e.args
+            return sp.Add(*[sp.Mul(*args[:i], self.of(f, s), *args[i + 1:])
+                            for i, f in enumerate(args) if s in self.symbols(f)])
+        return at_kinks(sp.diff(e, s))
+
+
 class _Recursions:
     """The forward tangent and the second-order adjoint of one direction q (built once)."""
 
@@ -90,11 +130,13 @@ class _Recursions:
                 else:
                     rhs = sp.Add(*[act.jacobian(j - 1, i - 1, outputs) * zs[i - 1] for i in range(1, n + 1)])
                 self._set(spec.a(layer, j), rhs)
+        partials = _Partials()
         for layer in range(spec.n_layers, 0, -1):
             for j in range(1, spec.sizes[layer] + 1):
                 d = spec.delta(layer, j)
                 E = backprop.delta[d]
-                rhs = sp.Add(*[sp.diff(E, s) * self.d(s) for s in sorted(E.free_symbols, key=str)])
+                moving = [(s, ds) for s in sorted(E.free_symbols, key=str) if (ds := self.d(s)) != 0]
+                rhs = sp.Add(*[partials.of(E, s) * ds for s, ds in moving])
                 self._set(d, at_kinks(rhs), self.adjoint)
 
     def _set(self, s: sp.Symbol, rhs: sp.Expr, into: dict | None = None) -> sp.Expr:

@@ -117,3 +117,15 @@ def test_jacobian_against_sympy_and_the_compiled_level(case):
     named = np.array([[float(e.xreplace(values)) for e in row] for row in compact.tolist()])
     np.testing.assert_allclose(named, want, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(net.compile().input_jacobian(params, x[None])[0], want, rtol=1e-10, atol=1e-12)
+
+
+def test_symbolic_hessian_at_a_relu_kink_matches_the_compiled_convention():
+    """z⁽¹⁾₁ = 0 exactly: relu'(0) = 0 and relu'' = 0 at both levels."""
+    net = sbp.mlp([1, 2, 1], ["relu", "sigmoid"], "quadratic")
+    params = dict(zip(net.params, [0.5, -1.0, -0.5, 0.25, 0.7, -1.2, 0.1]))
+    x, y = [1.0], [0.3]  # z⁽¹⁾₁ = 0.5·1 − 0.5 = 0
+    H = np.array([[net.hessian_derivation(p, q).at(params, x, y).value(net.hessian(p, q))
+                   for q in net.params] for p in net.params])
+    np.testing.assert_allclose(H, net.compile().hessian(params, [x], [y]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(H, sympy_hessian(net, params, [x], [y]), rtol=1e-9, atol=1e-12)
+    assert not H[0].any()  # the unit at its kink is off: nothing flows through w⁽¹⁾₁₁
