@@ -84,7 +84,7 @@ def fd_hessian(model, net, params, X, Y, h=1e-6):
 SYMPY = (
     [("2-2-1", [2, 2, 1], act, "quadratic") for act in ELEMENTWISE]
     + [("2-2-1", [2, 2, 1], ["z**3/3 + z", "z*sigmoid(z)"], "quadratic")]
-    + [("2-2-2", [2, 2, 2], [act, "softmax"], "cross_entropy") for act in ("tanh", "relu", "sigmoid")]
+    + [("2-2-2", [2, 2, 2], [act, "softmax"], "cross_entropy") for act in ELEMENTWISE]
     + [("2-2-2", [2, 2, 2], ["relu", "sigmoid"], "binary_cross_entropy")]
     # a loss that is not a sum over the outputs: R{δ^(L)} column by column
     + [("2-2-2", [2, 2, 2], ["tanh", "sigmoid"], "(a2_1 - y1)**2*(a2_2 + y2)**2")]
