@@ -85,7 +85,7 @@ def _ds(expr: sp.Expr) -> sp.Expr:
     return stabilize(d)
 
 
-def _paren(code: str, expr: sp.Expr | None = None) -> str:
+def _paren(code: str) -> str:
     """``code`` in parentheses unless it is one name or one call ``f(...)``."""
     if code.isidentifier():
         return code
@@ -117,7 +117,7 @@ class _Writer2(_Writer):
         """``expr ⊙ array`` as code (``array`` alone when expr = 1)."""
         if expr == 1:
             return array
-        return f"{_paren(self.fcode(expr, l), expr)} * {array}"
+        return f"{_paren(self.fcode(expr, l))} * {array}"
 
     # ------------------------------------------------------------ R-forward
     def r_forward(self) -> list[str]:
@@ -153,7 +153,7 @@ class _Writer2(_Writer):
             if du == 0:
                 lines.append(f"    RD{L} = -A{L} * (RS * SU)")
             else:  # RU − A ΣRU, as C·RU − A Σ_{j≠i} RU_j: no cancellation where a_i ≈ 1
-                lines += [f"    RU = {_paren(self.code(du, names), du)} * RS",
+                lines += [f"    RU = {_paren(self.code(du, names))} * RS",
                           f"    RD{L} = C * RU - A{L} * (RS * SU + sum_others(RU, TOP))"]
             return lines
         return self._rdelta_columns()
@@ -199,7 +199,7 @@ class _Writer2(_Writer):
         lines += [f"    {s.name} = {arrays[s][0]}[:, {arrays[s][1]}]" for s in sorted(used, key=str) if s in arrays]
         cols = []
         for row in table:
-            terms = [f"{_paren(self.code(e), e)} * {source}[:, {k}]" for k, e in enumerate(row) if e != 0]
+            terms = [f"{_paren(self.code(e))} * {source}[:, {k}]" for k, e in enumerate(row) if e != 0]
             cols.append(" + ".join(terms) if terms else f"{xp}.zeros(n)")
         return lines + [f"    RD{L} = {xp}.stack([{', '.join(cols)}], axis=1)"]
 
@@ -245,7 +245,7 @@ class _Writer2(_Writer):
             elif fp.is_number:
                 lines.append(f"    T = {float(fp)!r} * {u}")
             else:
-                lines.append(f"    T = {_paren(self.fcode(fp, l), fp)}[:, :, None] * {u}")
+                lines.append(f"    T = {_paren(self.fcode(fp, l))}[:, :, None] * {u}")
         return lines
 
     def module(self) -> str:
