@@ -37,6 +37,8 @@ __all__ = [
     "ModelFileError",
     "OutputError",
     "TrainingDivergedError",
+    "ComputationError",
+    "HessianTooLargeError",
     "closest",
 ]
 
@@ -158,4 +160,11 @@ class GraphTooLargeError(SymbackpropError, ValueError):
 class ComputationError(FormulaError):
     """A computation (named scalar definitions) that cannot be read: the message names the
     line, what is wrong and what is accepted."""
-__all__ += ["ComputationError"]
+
+
+class HessianTooLargeError(SymbackpropError, ValueError):
+    """A dense Hessian with more parameters than ``model.hessian(..., max_params=...)`` allows.
+
+    Raised before anything is computed; ``model.hvp`` gives products with the Hessian at
+    any size.
+    """

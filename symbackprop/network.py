@@ -39,6 +39,7 @@ from .spec import ActivationSpec, LossSpec, Spec
 if TYPE_CHECKING:  # pragma: no cover
     from .compiler import Backend, CompiledModel
     from .computations import Computation
+    from .hessian import HessianDerivation
 
 __all__ = ["Network", "mlp"]
 
@@ -248,6 +249,72 @@ class Network(Spec):
         """
         param = self.parameter(p)
         return Derivation(self._backprop_for(param, max_edges), param)
+
+    def hessian_derivation(self, p: sp.Symbol | str, q: sp.Symbol | str, *,
+                           max_edges: int | None | object = CURRENT_LIMIT) -> HessianDerivation:
+        """∂²J/∂p∂q step by step: the forward tangent of q (ż, ȧ), the δ recursion, the
+        second-order adjoint δ̇ and the result (see :mod:`symbackprop.hessian`).
+
+        Builds the whole scalar graph: refused past ``max_edges`` (see :meth:`prepare_graph`).
+
+        Examples
+        --------
+        >>> net = mlp([1, 1, 1], activation="identity", loss="quadratic")
+        >>> h = net.hessian_derivation("w1_1_1", "w2_1_1")
+        >>> h.adjoint
+        {deltadot2_1: adot2_1, deltadot1_1: delta2_1 + deltadot2_1*w2_1_1}
+        >>> h.compact
+        deltadot1_1*x1
+        """
+        from .hessian import HessianDerivation
+
+        self.prepare_graph(max_edges)
+        return HessianDerivation(self.backprop, self.parameter(p), self.parameter(q))
+
+    def hessian(
+        self,
+        p: sp.Symbol | str,
+        q: sp.Symbol | str,
+        expand: bool = False,
+        *,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+        max_edges: int | None | object = CURRENT_LIMIT,
+    ) -> sp.Expr:
+        """∂²J/∂p∂q for one sample.
+
+        Compact (default): δ̇ⱼ aₖ + δⱼ ȧₖ for p = w⁽ˡ⁾ⱼₖ (δ̇ⱼ for a bias), in the named
+        tangents ż = ∂z/∂q, ȧ = ∂a/∂q and the second-order adjoint δ̇ = ∂δ/∂q that
+        :meth:`hessian_derivation` defines. ``expand=True``: in x, y, w and b only, refused
+        past ``max_size`` tree nodes as in :meth:`grad`.
+
+        Examples
+        --------
+        >>> net = mlp([1, 1], activation="identity", loss="quadratic")
+        >>> net.hessian("w1_1_1", "b1_1"), net.hessian("w1_1_1", "b1_1", expand=True)
+        (deltadot1_1*x1, x1)
+        """
+        h = self.hessian_derivation(p, q, max_edges=max_edges)
+        return h.expanded(max_size=max_size) if expand else h.compact
+
+    def jacobian(self, expand: bool = False, *, max_size: int | None = DEFAULT_MAX_SIZE,
+                 max_edges: int | None | object = CURRENT_LIMIT) -> sp.Matrix:
+        """∂a⁽ᴸ⁾ⱼ/∂xₖ, an (n_L, n_0) matrix: compact in a, z and w (the product of the
+        layer Jacobians), or ``expand=True`` in x and the parameters (each entry refused
+        past ``max_size`` tree nodes). The compiled counterpart is
+        ``model.input_jacobian(params, X)``.
+
+        Examples
+        --------
+        >>> mlp([2, 1], activation="identity").jacobian()
+        Matrix([[w1_1_1, w1_1_2]])
+        """
+        from .hessian import input_jacobian
+
+        self.prepare_graph(max_edges)
+        M = input_jacobian(self.backprop)
+        if not expand:
+            return M
+        return M.applyfunc(lambda e: self.backprop.expanded(e, max_size=max_size, what="the Jacobian entry"))
 
     def equations(self) -> Equations:
         """The layer-level backpropagation equations, filled in for this network.

@@ -51,6 +51,11 @@ _KINDS = {"w": "weight", "b": "bias", "z": "z", "a": "a", "delta": "delta", "x":
 _LATEX_HEAD = {"delta": r"\delta"}
 _TEXT_HEAD = {"delta": "δ"}
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+# Second order (symbackprop.hessian): the tangents ż = ∂z/∂q, ȧ = ∂a/∂q along one parameter q
+# and the second-order adjoint δ̇ = ∂δ/∂q; printed with a dot over the first-order name.
+_DOT = re.compile(r"^(z|a|delta)dot((?:\d+|L)_(?:\d+|[ijk]))$")
+_DOT_LATEX = {"z": r"\dot{z}", "a": r"\dot{a}", "delta": r"\dot{\delta}"}
+_DOT_TEXT = {"z": "ż", "a": "ȧ", "delta": "δ̇"}
 _SUB = str.maketrans("0123456789ijk", "₀₁₂₃₄₅₆₇₈₉ᵢⱼₖ")
 
 
@@ -149,10 +154,21 @@ def by_name(expr: sp.Basic, symbols: dict[str, sp.Symbol] | None = None) -> sp.B
     return expr.xreplace(swap) if swap else expr
 
 
+def _dotted(name: str, latex: bool) -> str | None:
+    """A second-order name (``zdot1_2``): the first-order name with its head dotted."""
+    m = _DOT.match(name)
+    if m is None:
+        return None
+    head, rest = m.groups()
+    plain = _latex_name(head + rest) if latex else _text_name(head + rest)
+    old = (_LATEX_HEAD if latex else _TEXT_HEAD).get(head, head)
+    return (_DOT_LATEX if latex else _DOT_TEXT)[head] + plain[len(old):]  # type: ignore[index]
+
+
 def _latex_name(name: str) -> str | None:
     s = parse_name(name)
     if s is None:
-        return None
+        return _dotted(name, latex=True)
     if s.head == "J":
         return "J"
     head = _LATEX_HEAD.get(s.head, s.head)
@@ -165,7 +181,7 @@ def _latex_name(name: str) -> str | None:
 def _text_name(name: str) -> str | None:
     s = parse_name(name)
     if s is None:
-        return None
+        return _dotted(name, latex=False)
     if s.head == "J":
         return "J"
     head = _TEXT_HEAD.get(s.head, s.head)

@@ -24,6 +24,7 @@ SLOW_MODULES = {
     "test_gradient_flow_jax.py",
     "test_explain.py",
     "test_report.py",
+    "test_second_order_jax.py",
 }
 
 

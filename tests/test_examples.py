@@ -28,6 +28,7 @@ EXPECTED = {
     "residual_block.py": (["residual_paths.png"], "paths from a to J: 2"),
     "shared_weights.py": (["shared_weights.md"], "Diagnosis (missing paths)"),
     "explain_calculus.py": (["explain_calculus.md"], "agrees with sympy.diff"),
+    "hessian_221.py": ([], "Newton steps from there"),
 }
 
 #: Half the scripts get an output folder; the others write into the current directory.

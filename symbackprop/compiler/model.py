@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import linecache
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,14 @@ from ..errors import SpecError
 from ..params import to_arrays, to_mapping
 from ..spec import Spec
 from .backends import FUNCTIONS, Backend, get_backend
+from .second_order import (
+    DEFAULT_MAX_HESSIAN_PARAMS,
+    SecondOrder,
+    as_mapping,
+    check_hessian_size,
+    direction,
+    flatten,
+)
 
 __all__ = ["CompiledModel"]
 
@@ -209,6 +218,66 @@ class CompiledModel:
             )
         Xa, Ya = self.check_data(X, Y)
         return [np.asarray(d) for d in self._deltas(self.arrays(params), Xa, Ya)]
+    # ------------------------------------------------------------ second order
+    @cached_property
+    def second_order(self) -> SecondOrder:
+        """The generated ``hvp`` and ``input_jacobian`` (:mod:`.second_order`), built on first use."""
+        return SecondOrder(self)
+
+    def hvp(self, params: Mapping | Sequence, v: Mapping | Sequence, X: Any, Y: Any) -> Any:
+        """H·v: the Hessian of the mean batch loss times the direction v (Pearlmutter's R-operator).
+
+        ``v`` is a mapping over every parameter (the result is one too) or a flat vector
+        in ``net.params`` order (the result is a NumPy vector). Costs a few gradients.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> net.compile().hvp({"w1_1_1": 2.0, "b1_1": 1.0}, [1.0, 0.0], [[3.0]], [[5.0]])
+        array([9., 3.])
+        """
+        Xa, Ya = self.check_data(X, Y)
+        V, as_map = direction(self.spec, v)
+        out = flatten(self.second_order.hvp(self.arrays(params), self.backend.place(V), Xa, Ya))
+        return as_mapping(self.spec, out) if as_map else out
+
+    def hessian(self, params: Mapping | Sequence, X: Any, Y: Any, *,
+                max_params: int | None = DEFAULT_MAX_HESSIAN_PARAMS) -> np.ndarray:
+        """The dense Hessian of the mean batch loss, (n_params, n_params) in ``net.params`` order.
+
+        Column i is :meth:`hvp` with the i-th unit vector. Refused past ``max_params``
+        parameters (default 2,000: 32 MB); None for no limit.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+        >>> net.compile().hessian({"w1_1_1": 2.0, "b1_1": 1.0}, [[3.0], [1.0]], [[5.0], [0.0]])
+        array([[5., 2.],
+               [2., 1.]])
+        """
+        check_hessian_size(self.spec, max_params)
+        Xa, Ya = self.check_data(X, Y)
+        P, n = self.arrays(params), len(self.spec.params)
+        H = np.empty((n, n))
+        for i, unit in enumerate(np.eye(n)):
+            V, _ = direction(self.spec, unit)
+            H[:, i] = flatten(self.second_order.hvp(P, self.backend.place(V), Xa, Ya))
+        return H
+
+    def input_jacobian(self, params: Mapping | Sequence, X: Any) -> np.ndarray:
+        """∂a^(L)_j/∂x_k for every row of X: shape (n_samples, n_outputs, n_inputs).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([2, 1], activation="identity")
+        >>> net.compile().input_jacobian({"w1_1_1": 2.0, "w1_1_2": -1.0, "b1_1": 0.5}, [[0.0, 1.0]])
+        array([[[ 2., -1.]]])
+        """
+        Xa, _ = self.check_data(X)
+        return np.asarray(self.second_order.input_jacobian(self.arrays(params), Xa), dtype=np.float64)
 
     def source(self) -> str:
         """The generated code: ``forward``, ``loss``, ``loss_and_grad``, ``step``, ``step_momentum``
