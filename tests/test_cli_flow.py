@@ -49,7 +49,7 @@ def test_table_is_the_librarys_and_the_named_units_are_dead_and_saturated(tmp_pa
     # The units printed, checked at the saved final parameters with the forward pass above,
     # on the evaluation rows the docs describe (ROWS evenly spaced rows, first and last in).
     saved = sbp.load(model)
-    assert saved.params == params
+    assert saved.params == params and saved.history.gradient_flow == history.gradient_flow
     rows = np.unique(np.linspace(0, len(X) - 1, ROWS).round().astype(int))
     zs = _z(saved.net, saved.params, X[rows])
     dead_line = next(line for line in out.splitlines() if line.startswith("Dead units"))
