@@ -30,7 +30,8 @@ size, and the declared shapes against the spec's layer sizes. Weights must be fi
 the ``meta`` keys the command line reads (``features``, ``target``, ``classes``,
 ``classification``) must have the right types. A gradient-flow recording is checked entry
 by entry (shapes against the layer sizes, shares in [0, 1], epochs increasing) before it
-is rebuilt; a damaged one is refused naming what is wrong.
+is rebuilt, and the Python lists it becomes are held to four times the file limit (their
+size estimated first); a damaged one is refused naming what is wrong.
 """
 
 from __future__ import annotations
@@ -346,7 +347,7 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Saved:
     params = _params(where, net, arrays)
     history = _history(spec.get("history"), arrays)
     if "gradient_flow" in spec:
-        recording = _flow(where, net, spec["gradient_flow"], arrays, history)
+        recording = _flow(where, net, spec["gradient_flow"], arrays, history, bound)
         if isinstance(history, dict):  # no History class: a plain mapping
             history["gradient_flow"] = recording
         else:
@@ -613,6 +614,8 @@ _FLOW_UNIT = ("zero_share", "small_share")
 #: slopes, an unbounded slope's saturation): which layers, is kept in the spec.
 _FLOW_OPTIONAL = ("bound_ratio", "max_slope", "zero_share", "small_share")
 _SLOPE_METHODS = ("symbolic", "numeric", "none", "softmax")
+#: Bytes of Python objects a recorded epoch's dict and lists take, and each number in them.
+_RECORD_BYTES, _CELL_BYTES = 1100, 40
 
 
 def _flow_of(history: Any) -> Any:
@@ -683,8 +686,14 @@ def _flow_arrays(rec: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def _flow(where: str, net: Network, entry: Any, arrays: dict[str, np.ndarray], history: Any) -> Any:
-    """The FlowRecording a file holds, every entry checked first (see the module docstring)."""
+def _flow(where: str, net: Network, entry: Any, arrays: dict[str, np.ndarray], history: Any,
+          bound: int) -> Any:
+    """The FlowRecording a file holds, every entry checked first (see the module docstring).
+
+    Its records are Python lists of floats, about :data:`_RECORD_BYTES` a recorded epoch
+    and :data:`_CELL_BYTES` a number (measured with tracemalloc): many times the file's
+    float64 tables, so their estimated size is held to four times the model-file limit
+    ``bound`` before they are built."""
     from .flow import FlowRecording, SlopeBound
 
     def damaged(why: str) -> ModelFileError:
@@ -740,6 +749,12 @@ def _flow(where: str, net: Network, entry: Any, arrays: dict[str, np.ndarray], h
     epochs = take("epochs", np.int64, (E,))
     if E and (epochs[0] < 1 or np.any(np.diff(epochs) <= 0)):
         raise damaged("its epochs must be positive and increasing")
+    cells = 1 + len(_FLOW_LAYER) * L + len(_FLOW_UNIT) * sum(sizes[1:])
+    cost = E * (_RECORD_BYTES + _CELL_BYTES * cells)
+    if cost > 4 * bound:
+        raise ModelFileError(too_large(
+            "gradient-flow recording, read into Python lists,", where, cost, 4 * bound,
+            "model_bytes", "max_bytes").replace("the limit of", "four times the model-file limit,"))
     loss = take("loss", np.float64, (E,))
     # Where the spec says a layer has a value, the array has a number (NaN where it has none).
     units = np.repeat(np.arange(L), sizes[1:])  # the layer (0-based) of each unit column

@@ -541,3 +541,20 @@ def test_a_zip_bomb_posing_as_a_flow_table_is_refused_before_it_is_inflated(tmp_
     deflate_bomb(bomb, "flow_delta_norm.npy", npy_header((2**27, 2)), 2**31)
     said = load_in_child(bomb)
     assert said.startswith("ModelFileError:") and "the arrays it declares is" in said
+
+
+def test_a_recording_too_large_to_read_into_lists_is_refused_before_it_is_built(tmp_path):
+    # 5000 epochs of a 1-1 network: 80 bytes an epoch in the file, about 1460 as the
+    # Python lists of a FlowRecording (the store's estimate): 7 MB, more than four times
+    # a 1 MiB limit that the 0.4 MB file itself is well within.
+    net = sbp.mlp([1, 1])
+    _, history = sbp.train(net, np.ones((2, 1)), np.ones((2, 1)), epochs=1, gradient_flow=True, progress=False)
+    rec = history.gradient_flow
+    rec.epochs, rec.records = list(range(1, 5001)), rec.records * 5000
+    path = tmp_path / "long.npz"
+    save(path, net, net.init_params(0), history)
+    assert path.stat().st_size < 1 << 19
+    with pytest.raises(ModelFileError, match=r"long.npz: the gradient-flow recording, read into Python lists, is "
+                       r"6.96 MiB, over four times the model-file limit, 4 MiB; raise it with max_bytes="):
+        load(path, max_bytes=1 << 20)
+    assert load(path).history.gradient_flow == rec  # within the default limit
