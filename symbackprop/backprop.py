@@ -22,6 +22,8 @@ depth, so :meth:`Backprop.expanded` measures it first and refuses past a limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import networkx as nx
 import sympy as sp
 
@@ -56,9 +58,21 @@ def tree_size(expr: sp.Basic) -> int:
     >>> tree_size(x * y + 1)
     5
     """
+    return _dag_size(expr)
+
+
+def _dag_size(expr: sp.Basic, defined: Callable[[sp.Basic, Callable[[sp.Basic], int]], int | None] | None = None) -> int:
+    """The walk behind :func:`tree_size` and the ``expanded_size`` methods: each node counts
+    1 plus its arguments, each distinct subexpression is visited once. ``defined(e, size)``
+    gives the size of a symbol that stands for an expression (a z, a or δ: the size of its
+    expansion, measured with ``size``), or None for a node to walk as it is."""
     memo: dict[sp.Basic, int] = {}
 
     def size(e: sp.Basic) -> int:
+        if defined is not None:
+            n = defined(e, size)
+            if n is not None:
+                return n
         if not e.args:
             return 1
         n = memo.get(e)
@@ -344,15 +358,15 @@ class Backprop:
         if self.cone:
             return defs.expanded_size(expr, self._sizes)
 
-        def size(e: sp.Basic) -> int:
-            if e in defs:
-                n = self._sizes.get(e)
-                if n is None:
-                    n = self._sizes[e] = size(defs[e])
-                return n
-            return 1 + sum(size(a) for a in e.args) if e.args else 1
+        def defined(e: sp.Basic, size: Callable[[sp.Basic], int]) -> int | None:
+            if e not in defs:
+                return None
+            n = self._sizes.get(e)
+            if n is None:
+                n = self._sizes[e] = size(defs[e])
+            return n
 
-        return size(expr)
+        return _dag_size(expr, defined)
 
     def expanded(self, expr: sp.Expr, *, max_size: int | None = DEFAULT_MAX_SIZE, what: str = "expression") -> sp.Expr:
         """``expr`` with every z, a and δ replaced by its expansion in x, y, w, b.
@@ -434,34 +448,27 @@ class _LazyDefinitions:
         has the same shape (f(z^(l)_k), or e^(z_k) over the layer's sum for softmax) and its
         z^(l)_k the same size, so one of them is measured per layer. Inputs are leaves.
         """
-        memo: dict[sp.Basic, int] = {}
-
-        def layer_sum(layer: int) -> int:  # Σ_k size(a^(layer)_k)
+        def layer_sum(layer: int, size: Callable[[sp.Basic], int]) -> int:  # Σ_k size(a^(layer)_k)
             n = self._layer_sums.get(layer)
             if n is None:
                 n = self.spec.sizes[layer] * (size(self.spec.a(layer, 1)) if layer else 1)
                 self._layer_sums[layer] = n
             return n
 
-        def size(e: sp.Basic) -> int:
-            if e in self:
-                n = sizes.get(e)
-                if n is None:
-                    pos = self._position(e) if e not in self.delta else None
-                    if pos is not None and pos[0] == "z":
-                        m = self.spec.sizes[pos[1] - 1]
-                        n = 2 + 2 * m + layer_sum(pos[1] - 1)
-                    elif pos is not None and pos[2] != 1:
-                        n = size(self.spec.a(pos[1], 1))  # same shape as the layer's first
-                    else:
-                        n = size(self[e])
-                    sizes[e] = n
-                return n
-            if not e.args:
-                return 1
-            n = memo.get(e)
+        def defined(e: sp.Basic, size: Callable[[sp.Basic], int]) -> int | None:
+            if e not in self:
+                return None
+            n = sizes.get(e)
             if n is None:
-                n = memo[e] = 1 + sum(size(a) for a in e.args)
+                pos = self._position(e) if e not in self.delta else None
+                if pos is not None and pos[0] == "z":
+                    m = self.spec.sizes[pos[1] - 1]
+                    n = 2 + 2 * m + layer_sum(pos[1] - 1, size)
+                elif pos is not None and pos[2] != 1:
+                    n = size(self.spec.a(pos[1], 1))  # same shape as the layer's first
+                else:
+                    n = size(self[e])
+                sizes[e] = n
             return n
 
-        return size(expr)
+        return _dag_size(expr, defined)

@@ -48,11 +48,19 @@ class Function(NamedTuple):
     """One function of the formula parser: everything symbackprop knows about it.
 
     ``build`` makes the SymPy expression from the arguments; ``arity`` is the number of
-    arguments (a tuple: any of these; None: two or more); ``numpy`` is its NumPy form
-    for the checker's evaluator (None where SymPy's node is handled structurally, as
-    max/min/steps); ``kink`` states its convention where it has no derivative
-    (docs/notation.md). Display and compiled code come from SymPy's printers, which
-    :mod:`symbackprop.notation` and :mod:`symbackprop.compile` extend for max/min/steps.
+    arguments (a tuple: any of these; None: two or more); ``numpy`` is the NumPy ufunc of
+    the same function, for a caller's reference only (None for max/min, the steps and the
+    registered activations): nothing in symbackprop calls it, since every numeric value is
+    computed from the SymPy expression by SymPy's NumPy printer (:mod:`symbackprop.numeric`
+    for the checker and derivations, :mod:`symbackprop.compiler` for compiled models), so
+    that one kink convention holds everywhere; ``kink`` states that convention where the
+    function has no derivative (docs/notation.md). Display comes from SymPy's printers as
+    :mod:`symbackprop.notation` extends them for max/min/steps.
+
+    Examples
+    --------
+    >>> FUNCTIONS["tanh"].arity, FUNCTIONS["tanh"].numpy is np.tanh, FUNCTIONS["max"].numpy
+    (1, True, None)
     """
 
     build: Callable[..., sp.Expr]
@@ -107,6 +115,35 @@ def _registry() -> None:
     from . import activations  # noqa: F401
 
 
+def literal_problem(value: object, *, as_float: bool = False) -> tuple[str, bool] | None:
+    """What is wrong with the number literal ``value`` of a formula, or None when nothing is.
+
+    Returns ``(problem, refused_kind)``: ``refused_kind`` is true for a literal the grammar
+    refuses (a string, ``True``, a complex number), false for a number past float64's
+    range (``1e999``; with ``as_float``, for callers that compute in float64 such as the
+    matrix checker, an integer too large to become a float64 as well; the scalar parser
+    keeps integers exact and bounds their digits instead).
+
+    Examples
+    --------
+    >>> literal_problem(0.5) is None, literal_problem(10**400) is None
+    (True, True)
+    >>> literal_problem("x")
+    ('str literals are not allowed', True)
+    >>> literal_problem(10**400, as_float=True)
+    ("the number is beyond float64's largest (about 1.8e308)", False)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{type(value).__name__} literals are not allowed", True
+    if (not math.isfinite(value)) if isinstance(value, float) else (as_float and abs(value) > _FLOAT_MAX):
+        return "the number is beyond float64's largest (about 1.8e308)", False
+    return None
+
+
+#: The largest finite float64, as an exact integer (larger literals do not fit one).
+_FLOAT_MAX = int(np.finfo(np.float64).max)
+
+
 def _allowed(names: Mapping[str, sp.Basic]) -> str:
     shown = sorted(names)
     if len(shown) > 12:
@@ -155,10 +192,9 @@ class _Translator:
             return self.visit(node.body)
         if isinstance(node, ast.Constant):
             value = node.value
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.fail(node, f"{type(value).__name__} literals are not allowed")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise self.fail(node, "the number is beyond float64's largest (about 1.8e308)", allowed=False)
+            problem = literal_problem(value)
+            if problem is not None:
+                raise self.fail(node, problem[0], allowed=problem[1])
             # A rough bound first, so that no huge Integer is ever built; exact digits follow.
             if isinstance(value, int) and value.bit_length() > 3.33 * self.arith.limits.max_digits + 4:
                 raise self.fail(

@@ -10,6 +10,11 @@ it, so loading it never runs code (``allow_pickle=False``):
   gives, e.g. column and class names).
 - ``W1, b1, W2, b2, ...``: the float64 weights (n_l, n_{l−1}) and biases (n_l,) per layer.
 - ``history_loss``, ``history_accuracy``: the per-epoch history, when saved.
+- ``flow_*``: the gradient-flow recording of ``train(..., gradient_flow=True)``, when the
+  saved history has one (see :func:`_flow_arrays`): ``flow_epochs`` (int64), ``flow_loss``,
+  one (epochs × layers) float64 table per norm, one (epochs × units) table per unit share,
+  NaN where the recording has None; its sizes, activations, slope bounds and row counts go
+  in the spec as ``gradient_flow``.
 
 Formulas are written with :func:`symbackprop.notation.to_str` and read back with the safe
 formula parser (never ``eval``): a registered activation or loss is found by name (and
@@ -23,7 +28,10 @@ arrays in the archive, each array's declared size (zip directory and ``.npy`` he
 their total against the limits in :data:`symbackprop.files.LIMITS` and the archive's real
 size, and the declared shapes against the spec's layer sizes. Weights must be finite, and
 the ``meta`` keys the command line reads (``features``, ``target``, ``classes``,
-``classification``) must have the right types.
+``classification``) must have the right types. A gradient-flow recording is checked entry
+by entry (shapes against the layer sizes, shares in [0, 1], epochs increasing) before it
+is rebuilt, and the Python lists it becomes are held to four times the file limit (their
+size estimated first); a damaged one is refused naming what is wrong.
 """
 
 from __future__ import annotations
@@ -148,7 +156,7 @@ def _spec_json(net: Spec, history: Any, meta: Mapping | None) -> dict:
         "formula": _formula(net.loss(net.outputs, net.targets), symbols, "loss"),
         "latex": net.loss.latex,
     }
-    return {
+    out = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "sizes": list(net.sizes),
@@ -157,6 +165,10 @@ def _spec_json(net: Spec, history: Any, meta: Mapping | None) -> dict:
         "history": _history_fields(history),
         "meta": dict(meta) if meta is not None else {},
     }
+    flow = _flow_of(history)
+    if flow is not None:
+        out["gradient_flow"] = _flow_spec(flow)
+    return out
 
 
 def _history_fields(history: Any) -> dict | None:
@@ -207,7 +219,8 @@ def save(
         Every parameter of ``net`` (``{Symbol or name: float}``, or per-layer arrays).
     history : History or mapping, optional
         What :func:`symbackprop.train` returned; ``loss`` and ``accuracy`` are stored as
-        arrays, its other scalar fields in the spec.
+        arrays, its other scalar fields in the spec, and its ``gradient_flow`` recording
+        (when trained with ``gradient_flow=True``) as arrays and a spec entry.
     meta : mapping, optional
         Any JSON-serialisable information to keep with the model (column names...).
 
@@ -256,6 +269,9 @@ def _write(path: str | os.PathLike, spec: dict, arrays: dict[str, np.ndarray], h
         raise SpecError(f"meta must be a JSON-serialisable mapping: {exc}.") from None
     data = {"spec": np.array(text), **arrays}
     data.update(_history_arrays(history))
+    flow = _flow_of(history)
+    if flow is not None:
+        data.update(_flow_arrays(flow))
     try:
         with open_output(path, "wb", what="model file") as fh:
             np.savez(fh, **data)
@@ -346,6 +362,12 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Saved:
             raise ModelFileError(f"{where}: its network spec is invalid: {exc}") from None
         params = _params(where, net, arrays)
     history = _history(spec.get("history"), arrays)
+    if "gradient_flow" in spec:
+        recording = _flow(where, net, spec["gradient_flow"], arrays, history, bound)
+        if isinstance(history, dict):  # no History class: a plain mapping
+            history["gradient_flow"] = recording
+        else:
+            history.gradient_flow = recording
     if arrays:
         raise ModelFileError(
             f"{where}: does not match its network spec: unexpected array(s) {', '.join(sorted(arrays))}."
@@ -598,3 +620,188 @@ def _history(fields: Any, arrays: dict[str, np.ndarray]) -> Any:
         return values
     known = {f.name for f in dataclasses.fields(History)}
     return History(**{k: v for k, v in values.items() if k in known})
+
+
+# ------------------------------------------------------- gradient-flow recording
+#: Per-layer tables of a FlowRecording's records, stored as (epochs × layers) float64 arrays.
+_FLOW_LAYER = ("delta_norm", "grad_w_norm", "grad_b_norm", "weight_norm", "bound_ratio", "max_slope")
+#: Per-unit tables, stored as (epochs × units of layers 1..L) float64 arrays.
+_FLOW_UNIT = ("zero_share", "small_share")
+#: The entries that are None for some layers (the output layer's bound ratio, a softmax's
+#: slopes, an unbounded slope's saturation): which layers, is kept in the spec.
+_FLOW_OPTIONAL = ("bound_ratio", "max_slope", "zero_share", "small_share")
+_SLOPE_METHODS = ("symbolic", "numeric", "none", "softmax")
+#: Bytes of Python objects a recorded epoch's dict and lists take, and each number in them.
+_RECORD_BYTES, _CELL_BYTES = 1100, 40
+
+
+def _flow_of(history: Any) -> Any:
+    """The history's gradient-flow recording, or None when it has none."""
+    from .flow import FlowRecording
+
+    if history is None:
+        return None
+    rec = history.get("gradient_flow") if isinstance(history, Mapping) else getattr(history, "gradient_flow", None)
+    if rec is not None and not isinstance(rec, FlowRecording):
+        raise SpecError(
+            "Cannot save: history.gradient_flow must be the recording sbp.train(..., "
+            f"gradient_flow=True) made, or None; got {type(rec).__name__}."
+        )
+    return rec
+
+
+def _flow_present(rec: Any) -> dict[str, list[bool]]:
+    """Per optional entry, the layers that have a value: the same in every record."""
+    L = len(rec.sizes) - 1
+    present = {key: [v is not None for v in rec.records[0][key]] if rec.records else [True] * L
+               for key in _FLOW_OPTIONAL}
+    for epoch, r in zip(rec.epochs, rec.records):
+        for key in _FLOW_OPTIONAL:
+            if [v is not None for v in r[key]] != present[key]:
+                raise SpecError(
+                    f"Cannot save the gradient-flow recording: its {key!r} of epoch {epoch} has "
+                    "values for other layers than the first epoch's."
+                )
+    return present
+
+
+def _flow_spec(rec: Any) -> dict:
+    return {
+        "sizes": [int(n) for n in rec.sizes],
+        "activations": [str(a) for a in rec.activations],
+        "bounds": [{"value": b.value, "exact": b.exact, "method": b.method} for b in rec.bounds],
+        "eval_rows": int(rec.eval_rows),
+        "n_rows": int(rec.n_rows),
+        "present": _flow_present(rec),
+    }
+
+
+def _flow_arrays(rec: Any) -> dict[str, np.ndarray]:
+    """The recording's numbers as float64 tables (NaN for None), and its epochs."""
+    E, sizes = len(rec.records), list(rec.sizes)
+    L, U = len(sizes) - 1, sum(sizes[1:])
+    if len(rec.epochs) != E:
+        raise SpecError(
+            f"Cannot save the gradient-flow recording: it has {len(rec.epochs)} epochs but {E} records."
+        )
+
+    def cells(values: Any, n: int) -> list[float]:
+        return [math.nan] * n if values is None else [math.nan if v is None else float(v) for v in values]
+
+    try:
+        out = {"flow_epochs": np.asarray(rec.epochs, dtype=np.int64).reshape(E),
+               "flow_loss": np.asarray([float(r["loss"]) for r in rec.records], dtype=np.float64).reshape(E)}
+        for key in _FLOW_LAYER:
+            out[f"flow_{key}"] = np.asarray([cells(r[key], L) for r in rec.records],
+                                            dtype=np.float64).reshape(E, L)
+        for key in _FLOW_UNIT:
+            out[f"flow_{key}"] = np.asarray(
+                [[v for l, per in enumerate(r[key]) for v in cells(per, sizes[l + 1])] for r in rec.records],
+                dtype=np.float64).reshape(E, U)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SpecError(f"Cannot save the gradient-flow recording: it is not what training records ({exc}).") from None
+    return out
+
+
+def _flow(where: str, net: Network, entry: Any, arrays: dict[str, np.ndarray], history: Any,
+          bound: int) -> Any:
+    """The FlowRecording a file holds, every entry checked first (see the module docstring).
+
+    Its records are Python lists of floats, about :data:`_RECORD_BYTES` a recorded epoch
+    and :data:`_CELL_BYTES` a number (measured with tracemalloc): many times the file's
+    float64 tables, so their estimated size is held to four times the model-file limit
+    ``bound`` before they are built."""
+    from .flow import FlowRecording, SlopeBound
+
+    def damaged(why: str) -> ModelFileError:
+        return ModelFileError(f"{where}: its gradient-flow recording is damaged: {why}.")
+
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    if history is None:
+        raise damaged("the file has no training history for it to belong to")
+    if not isinstance(entry, dict):
+        raise damaged("its spec entry is not a JSON object")
+    sizes, L = list(net.sizes), net.n_layers
+    if entry.get("sizes") != sizes:
+        raise damaged(f"it is of a {reprlib.repr(entry.get('sizes'))} network, the model's sizes are {sizes}")
+    acts = entry.get("activations")
+    if not (isinstance(acts, list) and len(acts) == L and all(isinstance(a, str) for a in acts)):
+        raise damaged(f"'activations' must be {L} names; got {reprlib.repr(acts)}")
+    bounds = []
+    for b in entry.get("bounds") if isinstance(entry.get("bounds"), list) else [None]:
+        value = b.get("value") if isinstance(b, dict) else None
+        ok = (isinstance(b, dict) and isinstance(b.get("exact"), str) and b.get("method") in _SLOPE_METHODS
+              and (value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                     and math.isfinite(value) and value >= 0)))
+        if not ok:
+            raise damaged(f"a slope bound must be {{value: a number >= 0 or null, exact: text, method: "
+                          f"one of {', '.join(_SLOPE_METHODS)}}}; got {reprlib.repr(b)}")
+        bounds.append(SlopeBound(None if value is None else float(value), b["exact"], b["method"]))
+    if len(bounds) != L:
+        raise damaged(f"it has {len(bounds)} slope bounds for {L} layers")
+    eval_rows, n_rows = entry.get("eval_rows"), entry.get("n_rows")
+    if not (count(eval_rows) and count(n_rows) and eval_rows <= n_rows):
+        raise damaged(f"'eval_rows' and 'n_rows' must be counts with eval_rows <= n_rows; got "
+                      f"{reprlib.repr(eval_rows)} and {reprlib.repr(n_rows)}")
+    present = entry.get("present")
+    if not (isinstance(present, dict) and all(
+            isinstance(present.get(k), list) and len(present[k]) == L
+            and all(isinstance(v, bool) for v in present[k]) for k in _FLOW_OPTIONAL)):
+        raise damaged(f"'present' must give {L} true/false values for each of {', '.join(_FLOW_OPTIONAL)}")
+
+    def take(key: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+        name = f"flow_{key}"
+        if name not in arrays:
+            raise damaged(f"array {name!r} is missing")
+        value = arrays.pop(name)
+        if value.dtype != dtype or value.shape != shape:
+            raise damaged(f"array {name!r} is {value.dtype} of shape {value.shape}; it must be "
+                          f"{np.dtype(dtype)} of shape {shape}")
+        return value
+
+    epochs = arrays.get("flow_epochs")
+    E = epochs.shape[0] if isinstance(epochs, np.ndarray) and epochs.ndim == 1 else 0
+    epochs = take("epochs", np.int64, (E,))
+    if E and (epochs[0] < 1 or np.any(np.diff(epochs) <= 0)):
+        raise damaged("its epochs must be positive and increasing")
+    cells = 1 + len(_FLOW_LAYER) * L + len(_FLOW_UNIT) * sum(sizes[1:])
+    cost = E * (_RECORD_BYTES + _CELL_BYTES * cells)
+    if cost > 4 * bound:
+        raise ModelFileError(too_large(
+            "gradient-flow recording, read into Python lists,", where, cost, 4 * bound,
+            "model_bytes", "max_bytes").replace("the limit of", "four times the model-file limit,"))
+    loss = take("loss", np.float64, (E,))
+    # Where the spec says a layer has a value, the array has a number (NaN where it has none).
+    units = np.repeat(np.arange(L), sizes[1:])  # the layer (0-based) of each unit column
+    tables = {}
+    for key in (*_FLOW_LAYER, *_FLOW_UNIT):
+        a = take(key, np.float64, (E, L) if key in _FLOW_LAYER else (E, len(units)))
+        has = np.array(present.get(key, [True] * L), dtype=bool)
+        has = has if key in _FLOW_LAYER else has[units]
+        if np.any(~np.isnan(a[:, ~has])):
+            raise damaged(f"array 'flow_{key}' has numbers where its spec says there are none")
+        with np.errstate(invalid="ignore"):
+            if key in _FLOW_UNIT and not np.all((a[:, has] >= 0) & (a[:, has] <= 1)):
+                raise damaged(f"array 'flow_{key}' holds shares outside [0, 1]")
+            if key in _FLOW_LAYER and np.any(a < 0):
+                raise damaged(f"array 'flow_{key}' holds negative norms")
+        tables[key] = (a, has)
+
+    def layer_row(key: str, e: int) -> list:
+        a, has = tables[key]
+        return [float(v) if h else None for v, h in zip(a[e].tolist(), has)]
+
+    def unit_row(key: str, e: int) -> list:
+        a, _ = tables[key]
+        row, start, out = a[e].tolist(), 0, []
+        for l, n in enumerate(sizes[1:]):
+            out.append(row[start:start + n] if present.get(key, [True] * L)[l] else None)
+            start += n
+        return out
+
+    records = [{"loss": float(loss[e]), **{k: layer_row(k, e) for k in _FLOW_LAYER},
+                **{k: unit_row(k, e) for k in _FLOW_UNIT}} for e in range(E)]
+    return FlowRecording(sizes=sizes, activations=list(acts), bounds=bounds, eval_rows=eval_rows,
+                         n_rows=n_rows, epochs=[int(e) for e in epochs.tolist()], records=records)

@@ -15,6 +15,7 @@ import pytest
 # and the explorer in Chromium) or compiles with JAX: together about half of the suite's time.
 SLOW_MODULES = {
     "test_bounded.py",
+    "test_cli_flow.py",
     "test_compile_jax.py",
     "test_compile_computation_jax.py",
     "test_cli_train_computation.py",

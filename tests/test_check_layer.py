@@ -233,6 +233,9 @@ def test_shape_that_fits_nothing_says_the_shapes():
         "x" + " + x" * 400,
         "(" * 5000 + "x" + ")" * 5000,
         "x" * 3000,
+        "1e999 * x",
+        "1" + "0" * 400 + " * x",  # an integer no float64 holds (was an OverflowError)
+        "True * x",
     ],
 )
 def test_hostile_formula_refused_in_one_line(tmp_path, formula):

@@ -187,9 +187,13 @@ def test_help_examples_are_honest(capsys, tmp_path, monkeypatch):
             subprocess.run(["bash", "-c", line], check=True, cwd=tmp_path)
         elif line.startswith("symbackprop train "):
             assert main([*shlex.split(line)[1:], "--no-progress"]) == 0, line
-            assert "accuracy 100.00%" in capsys.readouterr().out or "iris" in line
+            shown = capsys.readouterr().out
+            if "--gradient-flow" in line:
+                assert "Dead units at the last epoch" in shown and (tmp_path / "flow.png").is_file()
+            else:
+                assert "accuracy 100.00%" in shown or "iris" in line
             ran += 1
-    assert ran == 3
+    assert ran == 4
 
 
 # --- every path is checked before any work ------------------------------------------------

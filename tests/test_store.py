@@ -421,3 +421,140 @@ def test_a_spec_nested_too_deep_or_a_crammed_zip_directory_is_refused(good, tmp_
     crammed.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="its zip directory declares 1 entries in .* bytes; a model holds at most 4096 arrays"):
         load(crammed)
+
+
+# ------------------------------------------------------- the gradient-flow recording
+FLOW_NET = ([2, 3, 3, 2], ["relu", "z**3", "softmax"], "cross_entropy")
+
+
+@pytest.fixture
+def flow_run(tmp_path):
+    """A recorded run whose layers cover every kind of entry: a bounded slope (relu), an
+    unbounded one (z³: no bound ratio, no saturation share) and softmax (no slopes)."""
+    net = sbp.mlp(*FLOW_NET)
+    rng = np.random.default_rng(20261126)
+    X = rng.normal(size=(40, 2))
+    Y = np.eye(2)[rng.integers(0, 2, 40)]
+    params, history = sbp.train(net, X, Y, epochs=4, lr=0.05, batch_size=8, seed=3,
+                                gradient_flow=16, progress=False)
+    path = tmp_path / "flow.npz"
+    save(path, net, params, history)
+    return path, net, params, history
+
+
+def test_gradient_flow_round_trip_is_exact(flow_run, tmp_path):
+    path, net, params, history = flow_run
+    rec = history.gradient_flow
+    assert rec.records[0]["bound_ratio"][1:] == [None, None] and rec.records[0]["small_share"][1] is None
+    saved = load(path)
+    back = saved.history.gradient_flow
+    assert saved.history == history and back == rec
+    # Bit for bit, every recorded number.
+    for a, b in zip(rec.records, back.records):
+        for key, value in a.items():
+            assert json.dumps(value) == json.dumps(b[key], default=float), key
+    assert sbp.gradient_flow(saved.history).to_dict() == sbp.gradient_flow(history).to_dict()
+    # Saving what was loaded writes the same arrays and spec again.
+    save(tmp_path / "again.npz", saved.net, saved.params, saved.history)
+    with np.load(path) as one, np.load(tmp_path / "again.npz") as two:
+        assert sorted(one.files) == sorted(two.files) and any(k.startswith("flow_") for k in one.files)
+        for key in one.files:
+            assert np.array_equal(one[key], two[key], equal_nan=key != "spec"), key
+
+
+def test_a_history_without_recording_writes_no_flow_entries(tmp_path):
+    net = sbp.mlp([2, 2, 1])
+    _, history = sbp.train(net, np.eye(2), np.ones((2, 1)), epochs=2, progress=False)
+    save(tmp_path / "plain.npz", net, net.init_params(0), history)
+    with np.load(tmp_path / "plain.npz") as npz:
+        assert not [k for k in npz.files if k.startswith("flow_")]
+        assert "gradient_flow" not in json.loads(str(npz["spec"][()]))
+    assert load(tmp_path / "plain.npz").history.gradient_flow is None
+
+
+def test_save_refuses_a_recording_that_is_not_one(tmp_path):
+    net = sbp.mlp([2, 1])
+    with pytest.raises(SpecError, match="history.gradient_flow must be the recording .* got dict"):
+        save(tmp_path / "x.npz", net, net.init_params(0), {"loss": [1.0], "gradient_flow": {"sizes": [2, 1]}})
+    assert not (tmp_path / "x.npz").exists()
+
+
+def _set(key, fn):
+    def change(arrays):
+        arrays[key] = fn(arrays[key].copy())
+    return change
+
+
+def _at(index, value):
+    def fn(a):
+        a[index] = value
+        return a
+    return fn
+
+
+def _edit_flow(**fields):
+    def change(arrays):
+        spec = json.loads(str(arrays["spec"][()]))
+        spec["gradient_flow"].update(fields)
+        arrays["spec"] = np.array(json.dumps(spec))
+    return change
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda a: a.pop("flow_loss"), "array 'flow_loss' is missing"),
+    (_set("flow_delta_norm", lambda v: v[:, :2]),
+     r"array 'flow_delta_norm' is float64 of shape \(4, 2\); it must be float64 of shape \(4, 3\)"),
+    (_set("flow_epochs", lambda v: v.astype(np.float64)), "array 'flow_epochs' is float64 of shape"),
+    (_set("flow_epochs", lambda v: v[::-1].copy()), "its epochs must be positive and increasing"),
+    (_set("flow_zero_share", _at((1, 0), 1.5)), r"array 'flow_zero_share' holds shares outside \[0, 1\]"),
+    (_set("flow_small_share", _at((0, 4), 0.5)), "array 'flow_small_share' has numbers where its spec says there are none"),
+    (_set("flow_bound_ratio", _at((2, 2), 0.5)), "array 'flow_bound_ratio' has numbers where its spec says there are none"),
+    (_set("flow_weight_norm", _at((3, 0), -1.0)), "array 'flow_weight_norm' holds negative norms"),
+    (_edit_flow(sizes=[2, 3, 2]), r"it is of a \[2, 3, 2\] network, the model's sizes are \[2, 3, 3, 2\]"),
+    (_edit_flow(activations=["relu"]), "'activations' must be 3 names"),
+    (_edit_flow(bounds=[{"value": "1", "exact": "1", "method": "symbolic"}] * 3), "a slope bound must be"),
+    (_edit_flow(bounds=[{"value": 1, "exact": "1", "method": "symbolic"}]), "it has 1 slope bounds for 3 layers"),
+    (_edit_flow(eval_rows=41), "'eval_rows' and 'n_rows' must be counts with eval_rows <= n_rows; got 41 and 40"),
+    (_edit_flow(present={"bound_ratio": [True]}), "'present' must give 3 true/false values"),
+    (edit_spec(gradient_flow="junk"), "its spec entry is not a JSON object"),
+    (edit_spec(history=None), "the file has no training history for it to belong to"),
+])
+def test_a_damaged_recording_is_refused_in_one_line(flow_run, change, match):
+    path = flow_run[0]
+    with pytest.raises(ModelFileError, match="changed.npz: its gradient-flow recording is damaged: " + match) as info:
+        load(rewrite(path, change))
+    assert "\n" not in str(info.value)
+
+
+def test_flow_arrays_without_their_spec_entry_are_unexpected(flow_run):
+    def drop(arrays):
+        spec = json.loads(str(arrays["spec"][()]))
+        del spec["gradient_flow"]
+        arrays["spec"] = np.array(json.dumps(spec))
+    with pytest.raises(ModelFileError, match=r"unexpected array\(s\) flow_bound_ratio, flow_delta_norm"):
+        load(rewrite(flow_run[0], drop))
+
+
+@posix
+def test_a_zip_bomb_posing_as_a_flow_table_is_refused_before_it_is_inflated(tmp_path):
+    bomb = tmp_path / "bomb.npz"
+    deflate_bomb(bomb, "flow_delta_norm.npy", npy_header((2**27, 2)), 2**31)
+    said = load_in_child(bomb)
+    assert said.startswith("ModelFileError:") and "the arrays it declares is" in said
+
+
+def test_a_recording_too_large_to_read_into_lists_is_refused_before_it_is_built(tmp_path):
+    # 5000 epochs of a 1-1 network: 80 bytes an epoch in the file, about 1460 as the
+    # Python lists of a FlowRecording (the store's estimate): 7 MB, more than four times
+    # a 1 MiB limit that the 0.4 MB file itself is well within.
+    net = sbp.mlp([1, 1])
+    _, history = sbp.train(net, np.ones((2, 1)), np.ones((2, 1)), epochs=1, gradient_flow=True, progress=False)
+    rec = history.gradient_flow
+    rec.epochs, rec.records = list(range(1, 5001)), rec.records * 5000
+    path = tmp_path / "long.npz"
+    save(path, net, net.init_params(0), history)
+    assert path.stat().st_size < 1 << 19
+    with pytest.raises(ModelFileError, match=r"long.npz: the gradient-flow recording, read into Python lists, is "
+                       r"6.96 MiB, over four times the model-file limit, 4 MiB; raise it with max_bytes="):
+        load(path, max_bytes=1 << 20)
+    assert load(path).history.gradient_flow == rec  # within the default limit

@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import FormulaError, closest
-from ..parse import FUNCTIONS, _registry
+from ..parse import FUNCTIONS, _registry, literal_problem
 from .evaluate import evaluate
 
 __all__ = [
@@ -168,12 +168,10 @@ class _Translator:
         if isinstance(node, ast.Expression):
             return self.visit(node.body)
         if isinstance(node, ast.Constant):
-            value = node.value
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.fail(node, f"{type(value).__name__} literals are not allowed")
-            if not np.isfinite(float(value)):
-                raise self.fail(node, "the number is too large")
-            return Node("num", value=float(value))
+            problem = literal_problem(node.value, as_float=True)  # the scalar parser's rule
+            if problem is not None:
+                raise self.fail(node, problem[0])
+            return Node("num", value=float(node.value))
         if isinstance(node, ast.Name):
             if node.id in self.names:
                 return Node("name", name=node.id)

@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "      --data xor --epochs 2000 --lr 0.5 --batch-size 4 --seed 0 --save xor-model.npz\n"
         "  symbackprop train --layers 4,8,3 --activation relu,softmax --loss cross_entropy \\\n"
         "      --data iris --epochs 200 --lr 0.05 --batch-size 16\n"
+        "  how large δ stays on its way back, per layer and epoch, and which units pass none:\n"
+        "  symbackprop train --layers 2,6,6,1 --activation relu,relu,sigmoid --loss binary_cross_entropy \\\n"
+        "      --data moons --epochs 10 --lr 0.5 --batch-size 20 --gradient-flow --flow-plot flow.png\n"
         "  your own CSV file: a header row, numeric feature columns and a target column, e.g.\n"
         "  printf 'x1,x2,label\\n0,0,no\\n0,1,yes\\n1,0,yes\\n1,1,no\\n' > mine.csv\n"
         "  symbackprop train --layers 2,4,2 --activation tanh,softmax --loss cross_entropy \\\n"
@@ -70,6 +73,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--plot", metavar="FILE.png|.svg|.pdf",
                      help="save the loss (and accuracy) per epoch, with the decision boundary "
                      "beside it for two inputs")
+    flow = p.add_argument_group("gradient flow")
+    flow.add_argument("--gradient-flow", nargs="?", const=True, default=False, type=positive_int,
+                      metavar="ROWS",
+                      help="record each layer's δ and gradient norms at the end of every epoch, "
+                      "on at most ROWS rows of the data (default 1024, evenly spaced), and print "
+                      "them per layer after training, with the bound each layer obeys and the "
+                      "dead and saturated units")
+    flow.add_argument("--flow-plot", metavar="FILE.png|.svg|.pdf",
+                      help="save the per-layer δ norms per epoch, log scale, bounds dashed "
+                      "(implies --gradient-flow)")
     p.set_defaults(func=run_train)
 
     q = sub.add_parser(
@@ -112,12 +125,16 @@ def run_train(args: argparse.Namespace) -> int:
         check_writable("--save", args.save)
     if args.plot:
         check_picture("--plot", args.plot)
+    if args.flow_plot:
+        check_picture("--flow-plot", args.flow_plot)
+    record = args.gradient_flow if args.gradient_flow is not False else bool(args.flow_plot)
     net = network_from_args(args)
     data = for_network(load_data(args.data, _split(args.target)), net)
     try:
         params, history = train(
             net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
             seed=args.seed, momentum=args.momentum, progress=False if args.no_progress else None,
+            gradient_flow=record,
         )
     except TrainingDivergedError as exc:
         from ..errors import SpecError
@@ -137,6 +154,8 @@ def run_train(args: argparse.Namespace) -> int:
     if accuracy is not None:
         right = round(accuracy * data.n_samples)
         say(f"accuracy {100 * accuracy:.2f}% ({right}/{data.n_samples})")
+    if record is not False:
+        _flow(history, args.flow_plot)
     if args.save:
         from ..store import save
 
@@ -171,6 +190,23 @@ def _plot(path: str, net, params, history, data) -> None:
     if boundary:
         plot_decision_boundary(net, params, data.X, data.Y, ax=axes[1])
     save_figure(fig, path)
+
+
+def _flow(history, plot: str | None) -> None:
+    """Print the gradient-flow table (and save its picture) of a recorded run."""
+    from ..flow import gradient_flow
+
+    flow = gradient_flow(history)
+    say("")
+    if not flow.epochs:  # interrupted before the first epoch ended
+        say("Gradient flow: no epoch was completed, nothing was recorded.")
+        return
+    say(flow.text())
+    if plot:
+        from ..render.flow import plot_gradient_flow
+
+        plot_gradient_flow(flow, plot)
+        say(f"saved {plot}")
 
 
 def _inputs(source: str, n_inputs: int, meta: dict[str, Any]):
