@@ -254,7 +254,7 @@ class _Translator:
             if isinstance(node.func, ast.Name) and node.func.id in self.functions:
                 # Arguments first, so that SymPy never builds exp(c*log(k)) = k**c for a huge c.
                 args = [self.visit(a) for a in node.args]
-                self.bounded(node, lambda: self.arith.check_arguments(args, node.func.id, FUNCTIONS[node.func.id][0]))
+                self.bounded(node, lambda: self.arith.check_arguments(args, node.func.id, self.functions[node.func.id][0]))
             try:
                 result = self.call(node)
             except (ValueError, TypeError, ArithmeticError) as exc:
