@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop.errors import DataError, SpecError, TrainingDivergedError
+from symbackprop.errors import DataError, HessianTooLargeError, SpecError, TrainingDivergedError
 
 SKIP = """
     h = tanh(w1*x + b1)
@@ -455,7 +455,7 @@ def test_input_jacobian_matches_sympy_diff_of_the_outputs():
 
 def test_a_dense_hessian_past_max_params_is_refused_before_any_work():
     g = build("skip")
-    with pytest.raises(SpecError, match=r"would be 5 x 5 .*max_params=4"):
+    with pytest.raises(HessianTooLargeError, match=r"would be 5 x 5 .*max_params=4"):
         g.compile().hessian(point(g, 0), *data(g, 2, 0), max_params=4)
     with pytest.raises(SpecError, match="direction v must be finite"):
         g.compile().hvp(point(g, 0), [math.nan] * 5, *data(g, 2, 0))

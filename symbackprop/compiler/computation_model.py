@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import SpecError
+from ..errors import HessianTooLargeError, SpecError
 from ..params import Parameters
 from .backends import FUNCTIONS, Backend, get_backend
 from .columns import select
@@ -28,11 +28,6 @@ __all__ = ["MAX_HESSIAN_PARAMS", "ComputationModel"]
 #: model.hessian builds the dense matrix for at most this many parameters unless told
 #: otherwise (as for networks: 2,000² float64 entries are 32 MB, and 2,000 products).
 MAX_HESSIAN_PARAMS = 2000
-
-try:  # the networks' error for the same refusal (symbackprop.compiler.second_order)
-    from ..errors import HessianTooLargeError
-except ImportError:  # pragma: no cover - before that module lands
-    HessianTooLargeError = SpecError
 
 
 class ComputationModel:
