@@ -19,6 +19,8 @@ SLOW_MODULES = {
     "test_docs_commands.py",
     "test_examples.py",
     "test_report.py",
+    "test_sharding.py",
+    "test_train_jax.py",
 }
 
 

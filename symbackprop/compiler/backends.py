@@ -121,6 +121,26 @@ class Backend(ABC):
         """Copy the current parameters ``P`` into ``spare`` (the training loop's last good)."""
         raise NotImplementedError
 
+    def epoch_loop(self, model: Any) -> Any:
+        """An object that runs whole epochs of ``model`` itself, or None (the default).
+
+        None: :func:`symbackprop.train` calls ``model.step`` per batch in Python. Otherwise
+        the object's ``run(P, V, X, Y, order, batch_size, lr, momentum)`` trains one epoch
+        and returns ``(P, V, batch_losses, good)``: ``order`` is the epoch's permutation
+        of the rows (None: as given), ``batch_losses`` a host NumPy array of each batch's
+        loss (the mean over its rows, before its update), ``good`` None when every loss
+        was finite, else the last good parameters as the Python loop keeps them (those
+        the last step with a finite loss started from; the run's starting parameters when
+        its first step fails). One object serves one :func:`~symbackprop.train` call.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> get_backend("numpy").epoch_loop(sbp.mlp([1, 1]).compile()) is None
+        True
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -187,6 +207,9 @@ class JaxBackend(Backend):
             ) from None
         jax.config.update("jax_enable_x64", True)  # JAX defaults to float32
         self._jax = jax
+        # One jitted call moves a whole list (jax.device_put costs ~30 µs per array); no
+        # device named: the default one (JAX_PLATFORMS, jax.default_device) takes them.
+        self._place = jax.jit(lambda arrays: arrays)
         super().__init__(_JaxPrinter({"fully_qualified_modules": True}), {"jax": jax, **jax_helpers()})
 
     def scale(self, target: str, code: str, factor: sp.Expr) -> str:
@@ -208,17 +231,49 @@ class JaxBackend(Backend):
         return "    return loss, " + ", ".join(f"[{names}]" for names in lists)
 
     def wrap(self, fns: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        raw = fns
         fns = {name: self._jax.jit(fn) for name, fn in fns.items()}
         # Same contract as NumPy: the steps update the lists P (and V), not the arrays.
         fns["step"] = _into_lists(fns["step"], 1)
         fns["step_momentum"] = _into_lists(fns["step_momentum"], 2)
+        for name in ("step", "step_momentum"):  # for the epoch loop to trace into its scan
+            fns[name].functional = raw[name]
         return fns
 
     def place(self, arrays: list[np.ndarray]) -> list[Any]:
-        return [self._jax.device_put(a) for a in arrays]
+        return list(self._place(list(arrays)))
 
     def save_into(self, spare: list[Any], P: Sequence[Any]) -> None:
         spare[:] = P  # immutable arrays: keeping the references is a copy
+
+    def epoch_loop(self, model: Any) -> Any:
+        """A :class:`~.jax_loop.JaxEpochLoop`: each epoch one jitted ``lax.scan`` over its batches.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> model = sbp.mlp([1, 1]).compile(backend="jax")
+        >>> type(model.backend.epoch_loop(model)).__name__
+        'JaxEpochLoop'
+        """
+        from .jax_loop import JaxEpochLoop
+
+        return JaxEpochLoop(self.epoch_program(model))
+
+    def epoch_program(self, model: Any) -> Any:
+        """The model's :class:`~.jax_loop.EpochProgram`, made (and jitted) once and kept
+        with the model."""
+        program = model.__dict__.get("_epoch_program")
+        if program is None:
+            from .jax_loop import EpochProgram
+
+            program = EpochProgram(model.step.functional, model.step_momentum.functional, self._mesh())
+            model._epoch_program = program
+        return program
+
+    def _mesh(self) -> Any:
+        """The device mesh the epoch loop splits batches over; None: one device."""
+        return None
 
 
 def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
