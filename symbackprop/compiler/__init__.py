@@ -65,7 +65,7 @@ NumPy's warning.
 from __future__ import annotations
 
 from ..spec import Spec
-from .backends import BACKENDS, Backend, BackendName, get_backend
+from .backends import BACKENDS, Backend, BackendName, JaxShardedBackend, get_backend
 from .codegen import generate
 from .model import CompiledModel
 from .plan import make_plan, numeric_derivative, output_forms
@@ -75,6 +75,7 @@ __all__ = [
     "Backend",
     "BackendName",
     "CompiledModel",
+    "JaxShardedBackend",
     "compile_network",
     "numeric_derivative",
     "output_forms",
@@ -112,7 +113,7 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     >>> compile_network(sbp.mlp([2, 1]), backend="torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded.
     """
     target = get_backend(backend)  # an unknown name or a missing JAX fails here, first
     source, namespace = generate(make_plan(net), target)

@@ -21,13 +21,13 @@ from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..activations import Activation
-from ..errors import SymbackpropError, unknown
+from ..errors import SpecError, SymbackpropError, unknown
 from ..numeric import KinkNumPyPrinter, UfuncPrinting
 from .stable import jax_helpers, numpy_helpers
 
-__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "NumPyBackend", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "JaxShardedBackend", "NumPyBackend", "get_backend"]
 
-BackendName = Literal["numpy", "jax"]
+BackendName = Literal["numpy", "jax", "jax-sharded"]
 
 #: What the generated module defines, in this order.
 FUNCTIONS = ("forward", "loss", "loss_and_grad", "step", "step_momentum")
@@ -276,6 +276,64 @@ class JaxBackend(Backend):
         return None
 
 
+class JaxShardedBackend(JaxBackend):
+    """JAX, data parallel: every training batch split over several devices.
+
+    The same generated code as :class:`JaxBackend`; the epoch loop runs on a
+    :class:`jax.sharding.Mesh` of ``devices`` devices with one axis, ``"batch"``: the data
+    and the parameters are replicated on every device, each batch's rows are split over
+    them, and XLA adds the devices' partial gradient sums (an all-reduce), so every
+    device applies the mean over the whole batch: the parameters are those of one
+    device, up to the order of the sums. ``batch_size`` must be a multiple of
+    ``devices``; a ragged last batch that the devices do not divide runs unsplit.
+
+    Parameters
+    ----------
+    devices : int or None
+        How many of JAX's devices (``jax.devices()``: the GPUs, else the CPU devices) to
+        use; None: all of them.
+
+    Examples
+    --------
+    >>> JaxShardedBackend(devices=1)
+    JaxShardedBackend(devices=1)
+    >>> JaxShardedBackend(devices=10**6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: devices=1000000 asks for more devices than JAX sees (...
+    """
+
+    name = "jax-sharded"
+
+    def __init__(self, devices: int | None = None) -> None:
+        super().__init__()
+        visible = self._jax.devices()
+        if devices is None:
+            devices = len(visible)
+        if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
+            raise SpecError(f"devices must be a whole number of at least 1 (or None: all); got {devices!r}.")
+        if devices > len(visible):
+            raise SpecError(
+                f"devices={devices} asks for more devices than JAX sees ({len(visible)}: "
+                f"{', '.join(map(str, visible))}); use at most {len(visible)}, or on CPU start Python with "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} set before jax is imported."
+            )
+        from jax.sharding import Mesh, NamedSharding
+        from jax.sharding import PartitionSpec as Spec
+
+        self.mesh = Mesh(np.array(visible[:devices]), ("batch",))
+        self._replicated = NamedSharding(self.mesh, Spec())
+
+    def place(self, arrays: list[np.ndarray]) -> list[Any]:
+        return list(self._jax.device_put(list(arrays), self._replicated))
+
+    def _mesh(self) -> Any:
+        return self.mesh
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(devices={self.mesh.size})"
+
+
 def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
     """A functional (JAX) step as an in-place one: its new arrays replace the lists'
     contents when the loss is finite (as the NumPy step leaves P alone when it is not)."""
@@ -292,7 +350,7 @@ def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
 
 
 #: The targets by name; a new one is one more entry.
-BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend}
+BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend, "jax-sharded": JaxShardedBackend}
 
 
 def get_backend(backend: str | Backend) -> Backend:
@@ -305,7 +363,7 @@ def get_backend(backend: str | Backend) -> Backend:
     >>> get_backend("torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded.
     """
     if isinstance(backend, Backend):
         return backend
