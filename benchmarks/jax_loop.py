@@ -13,6 +13,10 @@ accuracy pass (``accuracy=False``; ``--accuracy`` adds it to every contender).
   ``lax.scan`` per epoch over the permuted device-resident data, one sync per epoch;
 - ``numpy``: textbook vectorised backprop by hand, one Python iteration per batch.
 
+``--devices K`` instead compares ``backend="jax"`` with ``backend="jax-sharded"`` on K
+devices (on CPU, K forced host devices: ``XLA_FLAGS=--xla_force_host_platform_device_count=K``,
+which share the machine's cores).
+
 Each round runs every contender once, in turn (interleaved, so that machine noise hits
 all alike); the table shows the median over the rounds of each run's time per step, and
 the ratios to the hand-written JAX loop and to NumPy. Thread settings: one BLAS thread
@@ -33,7 +37,10 @@ from pathlib import Path
 if "--threads" not in sys.argv:  # must be set before NumPy and JAX are imported
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+if "--devices" in sys.argv:  # forced CPU devices: also before JAX is imported
+    _k = sys.argv[sys.argv.index("--devices") + 1]
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_k}").strip()
 
 import numpy as np  # noqa: E402
 
@@ -44,7 +51,9 @@ CASES = [  # sizes, activations, loss, batch size, epochs per run
     ([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy", 4, 200),
     ([2, 16, 16, 1], ["relu", "relu", "sigmoid"], "binary_cross_entropy", 32, 100),
     ([4, 32, 32, 3], ["relu", "relu", "softmax"], "cross_entropy", 64, 50),
-    ([64, 128, 128, 10], ["relu", "relu", "softmax"], "cross_entropy", 128, 10),
+    # 40 epochs: sbp.train's fixed cost per call (~30 ms here: the {Symbol: float} mapping
+    # of 26k parameters to arrays and back, the same for every backend) spread thin.
+    ([64, 128, 128, 10], ["relu", "relu", "softmax"], "cross_entropy", 128, 40),
 ]
 STEPS_PER_EPOCH = 16
 LR = 0.05
@@ -176,10 +185,13 @@ def numpy_train(arrays, acts, X, Y, epochs, batch, seed, with_accuracy):
     return P
 
 
+CLOCK = time.perf_counter  # --cpu: time.process_time (all of the process's threads)
+
+
 def timed(fn):
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     out = fn()
-    return time.perf_counter() - t0, out
+    return CLOCK() - t0, out
 
 
 def run_case(sizes, acts, loss, batch, epochs, rounds, with_accuracy, rng):
@@ -207,26 +219,68 @@ def run_case(sizes, acts, loss, batch, epochs, rounds, with_accuracy, rng):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def run_sharded(sizes, acts, loss, batch, epochs, rounds, with_accuracy, rng, k):
+    """Per-step seconds of backend="jax" and of backend="jax-sharded" on k devices."""
+    from symbackprop.compiler import JaxShardedBackend
+
+    net = sbp.mlp(sizes, acts, loss)
+    X, Y = make_data(sizes, batch, rng)
+    params = net.init_params(seed=0)
+    sharded = JaxShardedBackend(devices=k)
+    sharded_model = net.compile(sharded)  # compiled once here, reused by every run
+    net.__dict__["_compiled"][f"jax-sharded-{k}"] = sharded_model
+
+    def run(backend):
+        return sbp.train(net, X, Y, epochs=epochs, lr=LR, batch_size=batch, params=params, seed=0,
+                         progress=False, backend=backend, accuracy=with_accuracy)[0]
+
+    contenders = {"jax": lambda: run("jax"), "sharded": lambda: run(f"jax-sharded-{k}")}
+    one, many = (fn() for fn in contenders.values())
+    assert np.allclose(list(one.values()), list(many.values()), rtol=1e-9, atol=1e-12)
+    steps = epochs * STEPS_PER_EPOCH
+    times = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            times[name].append(timed(fn)[0] / steps)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=len(CASES), help="run the first N networks")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median; default 7)")
     parser.add_argument("--accuracy", action="store_true", help="every contender also computes "
                         "the training-set accuracy once per epoch (sbp.train's default)")
+    parser.add_argument("--cpu", action="store_true", help="measure the process's CPU time instead "
+                        "of wall time (steadier on a loaded machine; counts JAX's threads too)")
     parser.add_argument("--threads", action="store_true", help="leave BLAS and XLA threads at their defaults")
+    parser.add_argument("--devices", type=int, default=0, help="compare jax with jax-sharded on "
+                        "this many devices (forced host devices on CPU)")
     args = parser.parse_args()
     if not 1 <= args.cases <= len(CASES) or args.rounds < 1:
         parser.error(f"--cases must be in 1..{len(CASES)} and --rounds at least 1")
+    global CLOCK
+    if args.cpu:
+        CLOCK = time.process_time
     import jax
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, NumPy {np.__version__}, JAX {jax.__version__} on {jax.devices()[0]}")
     print(f"# OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')} "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(default)')!r}; accuracy pass: {args.accuracy}; "
-          f"medians of {args.rounds} interleaved rounds")
+          f"{'CPU' if args.cpu else 'wall'} time, medians of {args.rounds} interleaved rounds; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    rng = np.random.default_rng(0)
+    if args.devices:
+        print(f"# {len(jax.devices())} devices; backend=\"jax-sharded\" on {args.devices} vs backend=\"jax\"")
+        print(f"{'network':<18} {'batch':>5} {'jax µs':>9} {'sharded µs':>10} {'ratio':>6}")
+        for sizes, acts, loss, batch, epochs in CASES[: args.cases]:
+            t = run_sharded(sizes, acts, loss, batch, epochs, args.rounds, args.accuracy, rng, args.devices)
+            print(f"{'-'.join(map(str, sizes)):<18} {batch:>5} {t['jax'] * 1e6:9.2f} "
+                  f"{t['sharded'] * 1e6:10.2f} {t['sharded'] / t['jax']:6.2f}", flush=True)
+        return
     print(f"{'network':<18} {'batch':>5} {'sbp jax µs':>10} {'jax scan µs':>11} {'numpy µs':>9} "
           f"{'sbp/jax':>8} {'sbp/numpy':>9} {'jax/numpy':>9}")
-    rng = np.random.default_rng(0)
     for sizes, acts, loss, batch, epochs in CASES[: args.cases]:
         t = run_case(sizes, acts, loss, batch, epochs, args.rounds, args.accuracy, rng)
         s, j, n = t["sbp jax"], t["jax scan"], t["numpy"]

@@ -24,6 +24,8 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
 - The same seed gives bit-identical results.
 - ``backend="jax"`` runs the same loop with the JAX-compiled step (see
   :func:`symbackprop.compiler.compile_network`); results agree with NumPy to rounding.
+  A backend may run whole epochs itself (``Backend.epoch_loop``): JAX runs each epoch as
+  one jitted ``lax.scan`` with one device sync (:mod:`symbackprop.compiler.jax_loop`).
   The model comes from ``net.compile(backend)``, which the network keeps: repeated
   calls do not compile again. Where the arrays live and how the last good parameters
   are kept is the backend's business (:mod:`symbackprop.compiler.backends`).
@@ -195,8 +197,10 @@ def train(
     progress : bool or None
         False: never show a progress bar. Otherwise one is drawn on stderr when it is a
         terminal.
-    backend : {"numpy", "jax"}
-        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``).
+    backend : {"numpy", "jax", "jax-sharded"} or Backend
+        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``; it
+        runs each epoch as one jitted program; ``"jax-sharded"`` splits each batch over
+        all of JAX's devices, see docs/training.md).
     accuracy : bool
         True: record ``History.accuracy`` (classification), one forward pass over all the
         data per epoch. False: skip that pass; ``History.accuracy`` stays empty.

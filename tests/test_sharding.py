@@ -114,9 +114,9 @@ def test_clear_errors_for_devices_and_batch_size(child):
 
 
 def test_one_device_here_and_bad_device_counts():
-    from symbackprop.compiler import JaxShardedBackend
-
     import jax
+
+    from symbackprop.compiler import JaxShardedBackend
 
     n = len(jax.devices())
     with pytest.raises(SpecError, match=f"devices={n + 1} asks for more devices than JAX sees"):

@@ -20,7 +20,9 @@ The package, one concern per module, in the order of the data flow:
 - :mod:`.codegen` — prints the plan into the Python source of ``forward``, ``loss``,
   ``loss_and_grad``, ``step`` and ``step_momentum`` through the backend;
 - :mod:`.model` — :class:`CompiledModel`, the runtime: the generated functions behind
-  checked, converting methods.
+  checked, converting methods;
+- :mod:`.jax_loop` — the JAX backends' training epochs, each one jitted ``lax.scan`` of
+  the generated step (split over devices for ``"jax-sharded"``).
 
 How it works
 ------------
@@ -92,13 +94,15 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     ----------
     net : Network or Spec
         The network.
-    backend : {"numpy", "jax"} or Backend
+    backend : {"numpy", "jax", "jax-sharded"} or Backend
         ``"numpy"``: the steps update the arrays in place. ``"jax"`` (optional extra:
         ``pip install "symbackprop[jax]"``): the same derivation printed with SymPy's JAX
         printer for ``jax.numpy``, each function ``jax.jit``-compiled, with float64
         switched on for the whole process (``jax.config.update("jax_enable_x64", True)``).
         Its generated steps return new arrays (JAX arrays are immutable); ``model.step``
         puts them into the list ``P``, so both backends are driven the same way.
+        ``"jax-sharded"``: the same, with training batches split over all of JAX's
+        devices (:class:`~.backends.JaxShardedBackend`).
         A :class:`~.backends.Backend` object is used as it is.
 
     Returns

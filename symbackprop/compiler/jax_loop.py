@@ -25,7 +25,6 @@ the update is the mean over the whole batch, as on one device.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
