@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.errors import SpecError
@@ -65,6 +67,25 @@ def test_jax_loop_matches_numpy_ragged(sizes, acts, loss, onehot, momentum):
     numpy_run, jax_run = both(net, X, Y, epochs=15, lr=0.3, batch_size=8, seed=3, momentum=momentum)
     assert_same_run(numpy_run, jax_run)
     assert numpy_run[1].loss[-1] < numpy_run[1].loss[0]  # it trained: the comparison has teeth
+
+
+HIDDEN = [name for name, act in sbp.ACTIVATIONS.items() if act.elementwise]
+
+
+@settings(max_examples=6, deadline=None)  # each example compiles a JAX program (~1 s)
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+    acts=st.lists(st.sampled_from(HIDDEN), min_size=3, max_size=3),
+    n=st.integers(1, 19), batch=st.integers(1, 8), momentum=st.sampled_from([0.0, 0.5]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_architectures_match_numpy(sizes, acts, n, batch, momentum, seed):
+    # Any elementwise activations, quadratic loss, targets in (0.1, 0.9); sizes of data and
+    # batch that leave a ragged last batch or none, or a batch larger than the data.
+    net = sbp.mlp(sizes, acts[: len(sizes) - 1], "quadratic")
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(n, sizes[0])), rng.uniform(0.1, 0.9, size=(n, sizes[-1]))
+    assert_same_run(*both(net, X, Y, epochs=4, lr=0.05, batch_size=batch, seed=seed, momentum=momentum))
 
 
 def test_divisible_and_one_batch_and_no_accuracy():
