@@ -24,6 +24,8 @@ v ← μ v − η g, w ← w + v). The step itself is the generated NumPy code o
 - The same seed gives bit-identical results.
 - ``backend="jax"`` runs the same loop with the JAX-compiled step (see
   :func:`symbackprop.compiler.compile_network`); results agree with NumPy to rounding.
+  A backend may run whole epochs itself (``Backend.epoch_loop``): JAX runs each epoch as
+  one jitted ``lax.scan`` with one device sync (:mod:`symbackprop.compiler.jax_loop`).
   The model comes from ``net.compile(backend)``, which the network keeps: repeated
   calls do not compile again. Where the arrays live and how the last good parameters
   are kept is the backend's business (:mod:`symbackprop.compiler.backends`).
@@ -151,6 +153,17 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _diverged(epoch: int, batch: int, loss: float, lr: float, good: dict, history: History) -> TrainingDivergedError:
+    """The error for a non-finite loss in ``batch`` of ``epoch``, carrying the last good parameters."""
+    return TrainingDivergedError(
+        f"Training diverged in epoch {epoch}, batch {batch}: the loss is {loss}. Try a smaller "
+        f"learning rate (lr={lr}); .params holds the last good parameters (those of the previous "
+        "step, whose loss was finite).",
+        good,
+        history,
+    )
+
+
 def train(
     net: Network,
     X: Any,
@@ -197,8 +210,10 @@ def train(
     progress : bool or None
         False: never show a progress bar. Otherwise one is drawn on stderr when it is a
         terminal.
-    backend : {"numpy", "jax"}
-        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``).
+    backend : {"numpy", "jax", "jax-sharded"} or Backend
+        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``; it
+        runs each epoch as one jitted program; ``"jax-sharded"`` splits each batch over
+        all of JAX's devices, see docs/training.md).
     accuracy : bool
         True: record ``History.accuracy`` (classification), one forward pass over all the
         data per epoch. False: skip that pass; ``History.accuracy`` stays empty.
@@ -288,24 +303,38 @@ def train(
         shapes = [p.shape for p in start]
         last_good = lambda: _split(good, shapes)  # noqa: E731
     else:
-        good = target.place([p.copy() for p in start])
-        before = target.place([p.copy() for p in start])
+        good, before = list(P), list(P)  # steps that make new arrays never change these
         save_into = target.save_into
         last_good = lambda: good  # noqa: E731
     # One batch holds all the data: its order changes only the rounding of the mean, so
     # the loop neither permutes nor copies the data.
     one_batch = batch_size == n
+    # A backend may run whole epochs itself (Backend.epoch_loop: JAX's jitted scan).
+    runner = target.epoch_loop(model)
+    if runner is not None:
+        sizes = [min(batch_size, n - i) for i in starts]
+        if accuracy is not None:
+            X = target.place([X])[0]  # on the device once, for the runner and accuracy's forward
     # Overflow on the way to a non-finite loss is reported once, as TrainingDivergedError.
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, epochs + 1):
-                if one_batch:
+                total, batches = 0.0, starts
+                if runner is not None:  # the whole epoch in one call, one sync
+                    order = None if one_batch else rng.permutation(n)
+                    P, V, losses, bad = runner.run(P, V, X, Y, order, batch_size, lr, momentum)
+                    if bad is not None:
+                        k = int(np.flatnonzero(~np.isfinite(losses))[0])
+                        raise _diverged(epoch, k + 1, losses[k], lr, model.mapping(bad), history)
+                    for loss, size in zip(losses.tolist(), sizes):
+                        total += loss * size  # summed as the Python loop sums
+                    batches = ()
+                elif one_batch:
                     Xs, Ys = X, Y
                 else:
                     perm = rng.permutation(n)
                     Xs, Ys = X[perm], Y[perm]
-                total = 0.0
-                for i in starts:
+                for i in batches:
                     xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
                     save_into(before, P)
                     if momentum:
@@ -313,13 +342,8 @@ def train(
                     else:
                         loss = step(P, xb, yb, lr)
                     if not math.isfinite(loss):
-                        raise TrainingDivergedError(
-                            f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
-                            f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
-                            "last good parameters (those of the previous step, whose loss was finite).",
-                            model.mapping(last_good()),
-                            history,
-                        )
+                        raise _diverged(epoch, i // batch_size + 1, loss, lr, model.mapping(last_good()),
+                                        history)
                     # The parameters this step started from had a finite loss: keep them.
                     good, before = before, good
                     total += loss * len(xb)

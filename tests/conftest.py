@@ -26,6 +26,8 @@ SLOW_MODULES = {
     "test_explain.py",
     "test_report.py",
     "test_second_order_jax.py",
+    "test_sharding.py",
+    "test_train_jax.py",
 }
 
 

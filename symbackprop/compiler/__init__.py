@@ -21,7 +21,9 @@ The package, one concern per module, in the order of the data flow:
   ``loss_and_grad``, ``step`` and ``step_momentum`` through the backend (and of the
   diagnostics ``deltas`` and ``flow``, per-sample δ for :mod:`symbackprop.flow`);
 - :mod:`.model` — :class:`CompiledModel`, the runtime: the generated functions behind
-  checked, converting methods.
+  checked, converting methods;
+- :mod:`.jax_loop` — the JAX backends' training epochs, each one jitted ``lax.scan`` of
+  the generated step (split over devices for ``"jax-sharded"``).
 
 How it works
 ------------
@@ -66,7 +68,7 @@ NumPy's warning.
 from __future__ import annotations
 
 from ..spec import Spec
-from .backends import BACKENDS, Backend, BackendName, get_backend
+from .backends import BACKENDS, Backend, BackendName, JaxShardedBackend, get_backend
 from .codegen import generate
 from .computation import compile_computation
 from .computation_model import ComputationModel
@@ -80,6 +82,7 @@ __all__ = [
     "CompiledModel",
     "ComputationModel",
     "compile_computation",
+    "JaxShardedBackend",
     "compile_network",
     "numeric_derivative",
     "output_forms",
@@ -96,13 +99,15 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     ----------
     net : Network or Spec
         The network.
-    backend : {"numpy", "jax"} or Backend
+    backend : {"numpy", "jax", "jax-sharded"} or Backend
         ``"numpy"``: the steps update the arrays in place. ``"jax"`` (optional extra:
         ``pip install "symbackprop[jax]"``): the same derivation printed with SymPy's JAX
         printer for ``jax.numpy``, each function ``jax.jit``-compiled, with float64
         switched on for the whole process (``jax.config.update("jax_enable_x64", True)``).
         Its generated steps return new arrays (JAX arrays are immutable); ``model.step``
         puts them into the list ``P``, so both backends are driven the same way.
+        ``"jax-sharded"``: the same, with training batches split over all of JAX's
+        devices (:class:`~.backends.JaxShardedBackend`).
         A :class:`~.backends.Backend` object is used as it is.
 
     Returns
@@ -117,7 +122,7 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     >>> compile_network(sbp.mlp([2, 1]), backend="torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded.
     """
     target = get_backend(backend)  # an unknown name or a missing JAX fails here, first
     source, namespace = generate(make_plan(net), target)

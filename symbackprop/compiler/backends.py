@@ -21,13 +21,13 @@ from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..activations import Activation
-from ..errors import SymbackpropError, unknown
+from ..errors import SpecError, SymbackpropError, unknown
 from ..numeric import KinkNumPyPrinter, UfuncPrinting
 from .stable import jax_helpers, numpy_helpers
 
-__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "NumPyBackend", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "JaxShardedBackend", "NumPyBackend", "get_backend"]
 
-BackendName = Literal["numpy", "jax"]
+BackendName = Literal["numpy", "jax", "jax-sharded"]
 
 #: What the generated module defines, in this order.
 FUNCTIONS = ("forward", "loss", "loss_and_grad", "step", "step_momentum")
@@ -121,6 +121,26 @@ class Backend(ABC):
         """Copy the current parameters ``P`` into ``spare`` (the training loop's last good)."""
         raise NotImplementedError
 
+    def epoch_loop(self, model: Any) -> Any:
+        """An object that runs whole epochs of ``model`` itself, or None (the default).
+
+        None: :func:`symbackprop.train` calls ``model.step`` per batch in Python. Otherwise
+        the object's ``run(P, V, X, Y, order, batch_size, lr, momentum)`` trains one epoch
+        and returns ``(P, V, batch_losses, good)``: ``order`` is the epoch's permutation
+        of the rows (None: as given), ``batch_losses`` a host NumPy array of each batch's
+        loss (the mean over its rows, before its update), ``good`` None when every loss
+        was finite, else the last good parameters as the Python loop keeps them (those
+        the last step with a finite loss started from; the run's starting parameters when
+        its first step fails). One object serves one :func:`~symbackprop.train` call.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> get_backend("numpy").epoch_loop(sbp.mlp([1, 1]).compile()) is None
+        True
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -187,6 +207,9 @@ class JaxBackend(Backend):
             ) from None
         jax.config.update("jax_enable_x64", True)  # JAX defaults to float32
         self._jax = jax
+        # One jitted call moves a whole list (jax.device_put costs ~30 µs per array); no
+        # device named: the default one (JAX_PLATFORMS, jax.default_device) takes them.
+        self._place = jax.jit(lambda arrays: arrays)
         super().__init__(_JaxPrinter({"fully_qualified_modules": True}), {"jax": jax, **jax_helpers()})
 
     def scale(self, target: str, code: str, factor: sp.Expr) -> str:
@@ -208,17 +231,107 @@ class JaxBackend(Backend):
         return "    return loss, " + ", ".join(f"[{names}]" for names in lists)
 
     def wrap(self, fns: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        raw = fns
         fns = {name: self._jax.jit(fn) for name, fn in fns.items()}
         # Same contract as NumPy: the steps update the lists P (and V), not the arrays.
         fns["step"] = _into_lists(fns["step"], 1)
         fns["step_momentum"] = _into_lists(fns["step_momentum"], 2)
+        for name in ("step", "step_momentum"):  # for the epoch loop to trace into its scan
+            fns[name].functional = raw[name]
         return fns
 
     def place(self, arrays: list[np.ndarray]) -> list[Any]:
-        return [self._jax.device_put(a) for a in arrays]
+        return list(self._place(list(arrays)))
 
     def save_into(self, spare: list[Any], P: Sequence[Any]) -> None:
         spare[:] = P  # immutable arrays: keeping the references is a copy
+
+    def epoch_loop(self, model: Any) -> Any:
+        """A :class:`~.jax_loop.JaxEpochLoop`: each epoch one jitted ``lax.scan`` over its batches.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> model = sbp.mlp([1, 1]).compile(backend="jax")
+        >>> type(model.backend.epoch_loop(model)).__name__
+        'JaxEpochLoop'
+        """
+        from .jax_loop import JaxEpochLoop
+
+        return JaxEpochLoop(self.epoch_program(model))
+
+    def epoch_program(self, model: Any) -> Any:
+        """The model's :class:`~.jax_loop.EpochProgram`, made (and jitted) once and kept
+        with the model."""
+        program = model.__dict__.get("_epoch_program")
+        if program is None:
+            from .jax_loop import EpochProgram
+
+            program = EpochProgram(model.step.functional, model.step_momentum.functional, self._mesh())
+            model._epoch_program = program
+        return program
+
+    def _mesh(self) -> Any:
+        """The device mesh the epoch loop splits batches over; None: one device."""
+        return None
+
+
+class JaxShardedBackend(JaxBackend):
+    """JAX, data parallel: every training batch split over several devices.
+
+    The same generated code as :class:`JaxBackend`; the epoch loop runs on a
+    :class:`jax.sharding.Mesh` of ``devices`` devices with one axis, ``"batch"``: the data
+    and the parameters are replicated on every device, each batch's rows are split over
+    them, and XLA adds the devices' partial gradient sums (an all-reduce), so every
+    device applies the mean over the whole batch: the parameters are those of one
+    device, up to the order of the sums. ``batch_size`` must be a multiple of
+    ``devices``; a ragged last batch that the devices do not divide runs unsplit.
+
+    Parameters
+    ----------
+    devices : int or None
+        How many of JAX's devices (``jax.devices()``: the GPUs, else the CPU devices) to
+        use; None: all of them.
+
+    Examples
+    --------
+    >>> JaxShardedBackend(devices=1)
+    JaxShardedBackend(devices=1)
+    >>> JaxShardedBackend(devices=10**6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.SpecError: devices=1000000 asks for more devices than JAX sees (...
+    """
+
+    name = "jax-sharded"
+
+    def __init__(self, devices: int | None = None) -> None:
+        super().__init__()
+        visible = self._jax.devices()
+        if devices is None:
+            devices = len(visible)
+        if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
+            raise SpecError(f"devices must be a whole number of at least 1 (or None: all); got {devices!r}.")
+        if devices > len(visible):
+            raise SpecError(
+                f"devices={devices} asks for more devices than JAX sees ({len(visible)}: "
+                f"{', '.join(map(str, visible))}); use at most {len(visible)}, or on CPU start Python with "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count={devices} set before jax is imported."
+            )
+        from jax.sharding import Mesh, NamedSharding
+        from jax.sharding import PartitionSpec as Spec
+
+        self.mesh = Mesh(np.array(visible[:devices]), ("batch",))
+        self._replicated = NamedSharding(self.mesh, Spec())
+
+    def place(self, arrays: list[np.ndarray]) -> list[Any]:
+        return list(self._jax.device_put(list(arrays), self._replicated))
+
+    def _mesh(self) -> Any:
+        return self.mesh
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(devices={self.mesh.size})"
 
 
 def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
@@ -237,7 +350,7 @@ def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
 
 
 #: The targets by name; a new one is one more entry.
-BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend}
+BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend, "jax-sharded": JaxShardedBackend}
 
 
 def get_backend(backend: str | Backend) -> Backend:
@@ -250,7 +363,7 @@ def get_backend(backend: str | Backend) -> Backend:
     >>> get_backend("torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded.
     """
     if isinstance(backend, Backend):
         return backend
