@@ -19,6 +19,7 @@ SLOW_MODULES = {
     "test_docs_commands.py",
     "test_examples.py",
     "test_gradient_flow_jax.py",
+    "test_render_path_cli.py",
     "test_report.py",
 }
 
