@@ -32,10 +32,10 @@ _LABEL_FONT = 7.5
 
 def _geometry(net: Network, with_colorbar: bool) -> tuple[float, float]:
     """Figure size in inches: a neuron every 12-18 points up to 11 inches high, layers
-    about 2.3 inches apart, so that a 4-16-16-3 is about twice as wide as high."""
+    about 2.1 inches apart, so that a 4-16-16-3 is about twice as wide as high."""
     n_max, L = max(net.sizes), len(net.sizes) - 1
     height = min(11.0, max(4.5, 0.19 * n_max + 2.0))
-    width = min(13.0, 2.3 * (L + 1) + 1.5) + (1.0 if with_colorbar else 0.0)
+    width = min(13.0, 2.1 * (L + 1) + 1.5) + (1.0 if with_colorbar else 0.0)
     return width, height
 
 
