@@ -42,6 +42,7 @@ CASES = {
         _medium([4, 8, 8, 3])),
     "graph_4-16-16-3": lambda: sbp.draw_computation_graph(_medium([4, 16, 16, 3])),
     "paths_4-16-16-3_w1_1_1": lambda: sbp.draw_gradient_paths(_medium([4, 16, 16, 3]), "w1_1_1"),
+    "network_4-16-16-3_values": lambda: (lambda n: sbp.draw_network(n, n.init_params(0)))(_medium([4, 16, 16, 3])),
 }
 
 

@@ -15,7 +15,10 @@ cached per (expressions, symbols), and :func:`evaluate` caches by the expression
 (its symbols renamed in order): a check that evaluates the same formula again, the same
 formula of another neuron, or the same network's forward pass, pays once. :func:`run` evaluates a whole program (symbols defined one after the
 other, the forward pass then the δ recursion) as one function. Undefined values come back
-as ``nan``/``inf``, without warnings. An expression of more than :data:`MAX_NODES`
+as ``nan``/``inf``, without warnings; expressions in the stable vocabulary of
+:mod:`symbackprop.compiler.stable` (what :func:`~symbackprop.compiler.stable.stabilize`
+writes: ``log_sigmoid(z)``, ``dsigmoid(z)``, ...) evaluate as in the compiled code.
+An expression of more than :data:`MAX_NODES`
 distinct subexpressions is refused before any code is generated.
 """
 
@@ -174,7 +177,7 @@ def _compile(
             return lines, out
 
     try:
-        f = sp.lambdify([sp.Symbol("_V")], list(outputs), modules=[{"numpy": np}],
+        f = sp.lambdify([sp.Symbol("_V")], list(outputs), modules=[{"numpy": np, **_stable_helpers()}],
                         printer=_NamingPrinter(names), cse=cse, docstring_limit=0)
     except (RecursionError, SyntaxError):  # SymPy's printer, or Python's parser
         raise _too_deep() from None
@@ -185,6 +188,16 @@ def _compile(
             "+ - * / ** and the functions the formula parser knows (docs/notation.md)."
         ) from None
     return lambda *arrays: f(arrays)
+
+
+def _stable_helpers() -> dict[str, Any]:
+    # The stable vocabulary of symbackprop.compiler.stable (sigmoid(u), log_sigmoid(u),
+    # dsigmoid(u), ... print as calls of these): an expression rewritten by stabilize()
+    # evaluates here exactly as in the compiled code. Imported late: the compiler imports
+    # this module. Symbols are renamed (_V[i], _v0), so no user name can shadow these.
+    from .compiler.stable import numpy_helpers
+
+    return numpy_helpers()
 
 
 def _too_deep() -> SymbackpropError:
@@ -295,6 +308,9 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Symbol, Any]) -> np.ndarray:
     array([0.184, 0.5  , 5.695])
     >>> evaluate(sp.log(x) + sp.Heaviside(x, 0), {x: np.array([-1.0, 0.0])})
     array([ nan, -inf])
+    >>> from symbackprop.compiler.stable import stabilize
+    >>> evaluate(stabilize(sp.log(1 + sp.exp(x))), {x: np.array([800.0, -800.0])})  # softplus(x)
+    array([800.,   0.])
     """
     expr = sp.sympify(expr)
     shape = _shape(values)

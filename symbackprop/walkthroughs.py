@@ -13,9 +13,11 @@ learning rate η, and returns a :class:`Walkthrough` of one SGD step:
   step (so a hidden layer's δ uses the old output weights, as SGD does);
 - the loss after the step.
 
-The numbers come from the symbolic definitions, run as one program over the batch by the
-numeric evaluator (:func:`symbackprop.numeric.run`), not from the compiled model: the
-tests hold the two against each other. A walkthrough is meant to be read, so networks of
+The numbers come from the symbolic definitions, written in the stable forms of
+:mod:`symbackprop.compiler.stable` (so that they stay finite and exact at extreme logits,
+where e^800 overflows and 1 − σ(40) rounds to 0) and run over the batch by the numeric
+evaluator (:func:`symbackprop.numeric.run`), not by the compiled model: the tests hold the
+two against each other, and against the textbook definitions at high precision. A walkthrough is meant to be read, so networks of
 more than :data:`MAX_PARAMS` parameters and batches of more than :data:`MAX_SAMPLES`
 samples are refused unless the limits are raised.
 
@@ -170,6 +172,95 @@ def _layer_of(p: sp.Symbol) -> tuple[int, int, int | None]:
     return parsed.layer, j, k
 
 
+# ------------------------------------------------------------------- the values
+class _StablePrograms:
+    """The programs that compute a walkthrough's values: the textbook definitions in the
+    stable forms of :mod:`symbackprop.compiler.stable`, run by :func:`symbackprop.numeric.run`.
+
+    The definitions as printed (σ(z) = 1/(1 + e^(−z)), softmax = e^(z_j)/Σ e^(z_k),
+    J = −Σ y log a, σ' = a(1 − a)) overflow or cancel at extreme logits: e^800 is inf,
+    log of a softmax output that rounded to 0 is −inf, 1 − a at a = σ(40) is 0 where it is
+    e^(−40). So the values are taken from the same quantities written stably: every
+    activation through :func:`~symbackprop.compiler.stable.stabilize`; softmax, its logs
+    and 1 − a from the logits (:func:`~symbackprop.compiler.stable.softmax_parts`); J and
+    δ^(L) in the logits (:func:`~symbackprop.compiler.plan.output_forms`, with a − y at a
+    sigmoid or softmax output from the exact complement 1 − a); a hidden δ as
+    f'(z)·Σ w·δ with f' in its stable z form
+    (:func:`~symbackprop.compiler.plan.numeric_derivative`). This shares the compiler's
+    rewrite into stable forms, not its model: no generated code, no arrays of layers.
+    """
+
+    def __init__(self, net: Network, grad_symbols: Mapping[sp.Symbol, sp.Symbol]):
+        from .activations import A as A_SYM
+        from .activations import Z as Z_SYM
+        from .compiler.plan import numeric_derivative, output_forms
+        from .compiler.stable import a_minus_y, sigmoid, stabilize
+
+        bp, L = net.backprop, net.n_layers
+        out_act = net.activations[-1]
+        self.net = net
+        self.softmax = not out_act.elementwise
+        zL = [net.z(L, j) for j in range(1, net.sizes[L] + 1)]
+        forward: list[tuple[sp.Symbol, sp.Expr]] = []
+        for layer, act in enumerate(net.activations, start=1):
+            f = stabilize(act.expr) if act.elementwise else None
+            for j in range(1, net.sizes[layer] + 1):
+                z = net.z(layer, j)
+                forward.append((z, bp.definition(z)))
+            for j in range(1, net.sizes[layer] + 1):
+                if f is not None:
+                    forward.append((net.a(layer, j), f.xreplace({Z_SYM: net.z(layer, j)})))
+        self.forward = tuple(forward)
+        J, deltas, meaning = output_forms(net)
+        # a − y where a rounds to 1 is 0 in float64; from the exact complement c = 1 − a
+        # (σ(−z), or softmax's own) it is (1 − y) − c: −e^(−40) at a = σ(40), y = 1.
+        exact: dict[sp.Expr, sp.Expr] = {}
+        for a, y, z in zip(net.outputs, net.targets, zL):
+            if self.softmax:
+                c: sp.Expr | None = sp.Symbol(f"c_{a.name}", real=True)
+            else:
+                c = sigmoid(-z) if stabilize(out_act.expr) == sigmoid(Z_SYM) else None
+            if c is not None:
+                exact[a - y] = a_minus_y(a, c, y)
+                exact[y - a] = -a_minus_y(a, c, y)
+        J, deltas = J.xreplace(exact), [d.xreplace(exact) for d in deltas]
+        # The softmax arrays the output forms read: log a_j, log(1 − a_j), 1 − a_j.
+        self.columns = {s: (s.name.partition("_")[0], net.outputs.index(e.free_symbols.pop()))
+                        for s, e in meaning.items()}
+        self.needs_l1m = any(kind == "log1m" for kind, _ in self.columns.values())
+        backward: list[tuple[sp.Symbol, sp.Expr]] = [(net.J, J)]
+        backward += [(net.delta(L, j), d) for j, d in enumerate(deltas, start=1)]
+        for layer in range(L - 1, 0, -1):
+            fprime = numeric_derivative(net.activations[layer - 1])
+            for j in range(1, net.sizes[layer] + 1):
+                back = sp.Add(*(net.w(layer + 1, k, j) * net.delta(layer + 1, k)
+                                for k in range(1, net.sizes[layer + 1] + 1)))
+                local = fprime.xreplace({Z_SYM: net.z(layer, j), A_SYM: net.a(layer, j)})
+                backward.append((net.delta(layer, j), local * back))
+        grads = [(grad_symbols[p], bp.adjoint[p.name]) for p in net.params]
+        self.loss = ((net.J, J),)
+        self.backward = (*backward, *grads)
+
+    def run(self, leaves: dict[sp.Symbol, Any], backward: bool) -> dict[sp.Symbol, np.ndarray]:
+        """Every value from the leaves (x, y, parameters as arrays over the batch): the
+        forward pass and J; with ``backward`` also every δ and gradient."""
+        from . import numeric
+        from .compiler.stable import log1m_softmax, softmax_parts
+
+        values = numeric.run(self.forward, leaves)
+        if self.softmax:
+            net = self.net
+            Z = np.column_stack([values[net.z(net.n_layers, j)] for j in range(1, net.sizes[-1] + 1)])
+            with np.errstate(all="ignore"):
+                A, LSM, C, _ = softmax_parts(Z)
+                arrays = {"A": A, "log": LSM, "c": C}
+                if self.needs_l1m:
+                    arrays["log1m"] = log1m_softmax(Z)
+            values.update({a: A[:, j] for j, a in enumerate(net.outputs)})
+            values.update({s: arrays[kind][:, j] for s, (kind, j) in self.columns.items()})
+        return numeric.run(self.backward if backward else self.loss, values)
+
+
 # ------------------------------------------------------------------------ the object
 class Walkthrough:
     """One SGD step on a network, every value beside its formula (built by :func:`walkthrough`).
@@ -211,21 +302,19 @@ class Walkthrough:
         self.lr = lr
         self.X, self.Y = X, Y
         self.params = dict(params)
-        bp = net.backprop
         self._forward = self._forward_program()
         self._grad_symbols = {p: sp.Symbol(f"_grad_{p.name}") for p in net.params}
-        backward = [(d, bp.delta[d]) for d in self.deltas_order()]
-        grads = [(self._grad_symbols[p], bp.adjoint[p.name]) for p in net.params]
-        out = self._run([*self._forward, *backward, *grads], self.params)
+        self._stable = _StablePrograms(net, self._grad_symbols)
+        out = self._run(self.params, backward=True)
         n = X.shape[0]
-        keep = [*net.inputs, *net.targets, *net.params, *(s for s, _ in self._forward), *(d for d, _ in backward)]
+        keep = [*net.inputs, *net.targets, *net.params, *(s for s, _ in self._forward), *self.deltas_order()]
         self.values = [{s: float(out[s][i]) for s in keep} for i in range(n)]
         self.sample_gradients = [{p: float(out[g][i]) for p, g in self._grad_symbols.items()} for i in range(n)]
         # The batch loss is the mean of the samples' losses, so its gradient is the mean of theirs.
         self.gradient = {p: float(np.mean(out[g])) for p, g in self._grad_symbols.items()}
         self.updated = {p: self.params[p] - lr * self.gradient[p] for p in net.params}
         self.loss = float(np.mean(out[net.J]))
-        after = self._run(self._forward, self.updated)
+        after = self._run(self.updated, backward=False)
         self.losses_after = [float(v) for v in after[net.J]]
         self.loss_after = float(np.mean(after[net.J]))
 
@@ -255,14 +344,12 @@ class Walkthrough:
         return [net.delta(layer, j) for layer in range(net.n_layers, 0, -1)
                 for j in range(1, net.sizes[layer] + 1)]
 
-    def _run(self, program: list, params: Mapping[sp.Symbol, float]) -> dict[sp.Symbol, np.ndarray]:
-        from . import numeric
-
+    def _run(self, params: Mapping[sp.Symbol, float], backward: bool) -> dict[sp.Symbol, np.ndarray]:
         net, n = self.net, self.X.shape[0]
         leaves: dict[sp.Symbol, Any] = {p: np.full(n, params[p]) for p in net.params}
         leaves.update({s: self.X[:, k] for k, s in enumerate(net.inputs)})
         leaves.update({s: self.Y[:, j] for j, s in enumerate(net.targets)})
-        return numeric.run(program, leaves)
+        return self._stable.run(leaves, backward)
 
     @property
     def batch_size(self) -> int:

@@ -24,6 +24,7 @@ SLOW_MODULES = {
     "test_explore.py",
     "test_gradient_flow_jax.py",
     "test_explain.py",
+    "test_render_path_cli.py",
     "test_report.py",
     "test_second_order_jax.py",
     "test_sharding.py",

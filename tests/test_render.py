@@ -77,11 +77,11 @@ def test_network_with_params_shows_values_and_colour_bar():
 
 
 def test_big_network_is_summarised():
-    net = sbp.mlp([4, 16, 16, 3])
+    net = sbp.mlp([4, 80, 16, 3])
     d = sbp.draw_network(net, params=net.init_params(0))
     assert d.kind == "network-summary"
     assert d.nodes == ["inputs", "layer 1", "layer 2", "layer 3"] and len(d.edges) == 3
-    assert "16×4" in d.labels["inputs", "layer 1"]
+    assert "80×4" in d.labels["inputs", "layer 1"]
     _sane(d)
 
 

@@ -151,3 +151,90 @@ def test_path_number_is_checked(net8):
     for bad in (0, 73, 1.5, True):
         with pytest.raises(sbp.SpecError, match="path must be a path number from 1 to 72"):
             sbp.draw_gradient_paths(net8, "w1_1_1", path=bad)
+
+
+# ------------------------------------------------------------ the dense network diagram
+def _weight_lines(d):
+    from matplotlib.collections import LineCollection
+
+    (lines,) = [c for c in d.ax.collections if isinstance(c, LineCollection) and c.get_gid() == "weights"]
+    return lines
+
+
+def _by_segment(d, net):
+    """Each drawn line's weight name, from its end points (the neurons' positions)."""
+    import numpy as np
+
+    offsets = [c for c in d.ax.collections if len(c.get_offsets()) == len(d.nodes)][0].get_offsets()
+    where = {tuple(np.round(xy, 9)): n for n, xy in zip(d.nodes, offsets)}
+    g = sbp.render.network.neuron_graph(net)
+    return [g.edges[where[tuple(np.round(seg[0], 9))], where[tuple(np.round(seg[1], 9))]]["weight_name"]
+            for seg in _weight_lines(d).get_segments()]
+
+
+def test_dense_network_draws_every_neuron_and_weight(net16):
+    params = net16.init_params(0)
+    d = sbp.draw_network(net16, params)
+    assert d.kind == "network-dense"
+    assert len(d.nodes) == 4 + 16 + 16 + 3 and len(d.edges) == 4 * 16 + 16 * 16 + 16 * 3
+    _readable(d, max_aspect=2.6, max_pixels=1800)
+    # Every weight is one line; the widths grow with |w|, the colours are the values'.
+    import matplotlib as mpl
+    import numpy as np
+
+    names = _by_segment(d, net16)
+    assert sorted(names) == sorted(n.name for n in net16.params if n.name.startswith("w"))
+    widths = _weight_lines(d).get_linewidths()
+    sizes = [abs(params[net16.parameter(n)]) for n in names]
+    order = np.argsort(sizes, kind="stable")
+    assert all(np.diff(np.asarray(widths)[order]) >= 0)
+    vmax = max(abs(v) for v in params.values())
+    cmap = mpl.colormaps["coolwarm"]
+    colours = _weight_lines(d).get_colors()
+    for name, rgba in zip(names, colours):
+        assert np.allclose(rgba[:3], cmap(mpl.colors.Normalize(-vmax, vmax)(params[net16.parameter(name)]))[:3])
+    # The labels are the largest weights' values, at most 24, each where it fits.
+    assert 0 < len(d.labels) <= 24
+    g = sbp.render.network.neuron_graph(net16)
+    for (u, v), text in d.labels.items():
+        assert text == f"{params[net16.parameter(g.edges[u, v]['weight_name'])]:.2f}"
+    note = next(t.get_text() for t in d.ax.texts if "weights labelled" in t.get_text())
+    assert f"{len(d.labels)} of 368 weights labelled" in note
+
+
+def test_dense_network_every_label_that_fits(net16):
+    d = sbp.draw_network(net16, net16.init_params(0), labels=True)
+    assert len(d.labels) > 24
+    _readable(d, max_aspect=2.6, max_pixels=1800)
+
+
+def test_dense_network_without_values(net16):
+    d = sbp.draw_network(net16)
+    assert d.kind == "network-dense" and d.labels == {}
+    texts = {t.get_text() for t in d.ax.texts}
+    assert {str(j) for j in range(1, 17)} <= texts  # the hidden neurons numbered
+    assert {"$x_{1}$", "$x_{4}$", "$a^{(3)}_{1}$", "$a^{(3)}_{3}$"} <= texts  # inputs and outputs named
+    _readable(d, max_aspect=2.6, max_pixels=1800)
+
+
+def test_dense_network_with_gradients(net16):
+    params, grads = net16.init_params(0), net16.init_params(1)
+    d = sbp.draw_network(net16, params, grads)
+    # Colour by ∂J/∂w, width by |w|.
+    import numpy as np
+
+    names = _by_segment(d, net16)
+    widths = np.asarray(_weight_lines(d).get_linewidths())
+    assert widths[np.argmax([abs(params[net16.parameter(n)]) for n in names])] == widths.max()
+    g = sbp.render.network.neuron_graph(net16)
+    for (u, v), text in d.labels.items():
+        assert text == f"{grads[net16.parameter(g.edges[u, v]['weight_name'])]:.2f}"
+    _readable(d, max_aspect=2.6, max_pixels=1800)
+
+
+def test_dense_network_up_to_64_neurons():
+    net = sbp.mlp([4, 64, 64, 3])
+    d = sbp.draw_network(net, net.init_params(0))
+    assert d.kind == "network-dense" and len(_weight_lines(d).get_segments()) == 4 * 64 + 64 * 64 + 64 * 3
+    _readable(d, max_aspect=2.0, max_pixels=2000)
+    assert sbp.draw_network(sbp.mlp([4, 65, 3])).kind == "network-summary"

@@ -4,6 +4,7 @@ oracle and the published 2-2-2 example; its printers, its JSON and its command."
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from xml.etree import ElementTree
@@ -14,6 +15,7 @@ from oracle import close, expanded_loss, finite_difference
 
 import symbackprop as sbp
 from symbackprop.cli import main
+from symbackprop.notation import parse_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MAZUR_FILE = ROOT / "examples" / "mazur.json"
@@ -371,3 +373,180 @@ def test_docs_session_writes_the_example_file():
     page = (ROOT / "docs" / "walkthrough.md").read_text()
     written = page.split("$ cat > mazur.json <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
     assert json.loads(written) == json.loads(MAZUR_FILE.read_text())
+
+
+# ------------------------------------------------------------------ extreme inputs
+# The textbook definitions evaluated at high precision are the oracle: 1 − σ(800) is
+# e^(−800) ≈ 1e-348, so the working precision is 50 digits beyond the smallest quantity
+# the definitions cancel down to (a logit gap of 1600 makes e^(−1600) ≈ 1e-695).
+ORACLE_DIGITS = 50 + 700
+#: Below this a float64 value has underflowed (or is subnormal): compared absolutely.
+TINY = 1e-290
+
+
+def _mp_program(program, values):
+    import mpmath
+    import sympy as sp
+
+    for s, expr in program:
+        syms = sorted(expr.free_symbols, key=lambda q: q.name)
+        f = sp.lambdify(syms, expr, modules="mpmath")
+        values[s] = mpmath.mpf(f(*(values[q] for q in syms)))
+    return values
+
+
+def _mp_walkthrough(net, params, X, Y, lr):
+    """One SGD step from the textbook definitions, z, a, J, δ and ∂J/∂p as printed, in mpmath."""
+    import mpmath
+
+    bp = net.backprop
+    forward = []
+    for layer in range(1, net.n_layers + 1):
+        forward += [(net.z(layer, j), bp.definition(net.z(layer, j))) for j in range(1, net.sizes[layer] + 1)]
+        forward += [(net.a(layer, j), bp.definition(net.a(layer, j))) for j in range(1, net.sizes[layer] + 1)]
+    forward.append((net.J, bp.definition(net.J)))
+    deltas = [(d, bp.delta[d]) for layer in range(net.n_layers, 0, -1)
+              for d in (net.delta(layer, j) for j in range(1, net.sizes[layer] + 1))]
+
+    def point(p, i):
+        v = {q: mpmath.mpf(float(val)) if not isinstance(val, mpmath.mpf) else val for q, val in p.items()}
+        v.update({s: mpmath.mpf(float(X[i][k])) for k, s in enumerate(net.inputs)})
+        v.update({s: mpmath.mpf(float(Y[i][j])) for j, s in enumerate(net.targets)})
+        return v
+
+    with mpmath.workdps(ORACLE_DIGITS):
+        values, grads = [], []
+        for i in range(len(X)):
+            v = _mp_program([*forward, *deltas], point(params, i))
+            values.append(v)
+            grads.append({p: v[d] * (v[f] if f != 1 else 1) for p, (d, f) in _adjoint_factors(net).items()})
+        n = len(X)
+        gradient = {p: mpmath.fsum(g[p] for g in grads) / n for p in net.params}
+        updated = {p: mpmath.mpf(float(params[p])) - mpmath.mpf(lr) * gradient[p] for p in net.params}
+        after = [_mp_program(forward, point(updated, i))[net.J] for i in range(n)]
+        return values, grads, gradient, updated, after
+
+
+def _adjoint_factors(net):
+    """∂J/∂w^(l)_jk = δ^(l)_j · a^(l−1)_k (x_k for l = 1), ∂J/∂b^(l)_j = δ^(l)_j: from the names."""
+    out = {}
+    for p in net.params:
+        parsed = parse_name(p.name)
+        layer, j = parsed.layer, parsed.index[0]
+        if parsed.head == "w":
+            k = parsed.index[1]
+            out[p] = (net.delta(layer, j), net.inputs[k - 1] if layer == 1 else net.a(layer - 1, k))
+        else:
+            out[p] = (net.delta(layer, j), 1)
+    return out
+
+
+def _agree(got, true, what, scale=None):
+    """float64 ``got`` against the high-precision ``true``: 1e-12 relative (of ``scale`` when a
+    mean cancels), absolute where the true value has underflowed."""
+    import mpmath
+
+    scale = abs(true) if scale is None else scale
+    assert math.isfinite(got), f"{what}: {got} is not finite (true {mpmath.nstr(true, 17)})"
+    if scale < TINY:
+        assert abs(got - true) <= TINY, f"{what}: {got} vs {mpmath.nstr(true, 17)}"
+    else:
+        assert abs(got - true) <= 1e-12 * scale, f"{what}: {got} vs {mpmath.nstr(true, 17)}"
+
+
+# net, params set so that the logits are extreme, inputs, targets: each walks through logits
+# at ±40 and ±800 (a rounds to 0 or 1, e^800 overflows, a saturated softmax's log is -inf).
+def _extreme_cases():
+    cases = []
+    # sigmoid hidden layer saturated at z = ±40, sigmoid output at ±40 / ±800, binary targets.
+    for out_z in (40.0, -40.0, 800.0, -800.0):
+        for y in (0.0, 1.0):
+            net = sbp.mlp([2, 2, 1], activation="sigmoid", loss="binary_cross_entropy")
+            p = {"w1_1_1": 40.0, "w1_1_2": 0.5, "w1_2_1": -40.0, "w1_2_2": 0.25, "b1_1": 0.0, "b1_2": 0.0,
+                 "w2_1_1": 1.5, "w2_1_2": -0.75, "b2_1": out_z - 1.5}
+            cases.append((f"sigmoid-bce z={out_z:g} y={y:g}", net, p, [[1.0, 0.0]], [[y]]))
+    # The same logits through the quadratic loss: δ = σ'(z)(a − y) with a − y = −e^(−40).
+    for out_z in (40.0, -40.0):
+        net = sbp.mlp([1, 2, 1], activation=["tanh", "sigmoid"], loss="quadratic")
+        p = {"w1_1_1": 40.0, "w1_2_1": -0.5, "b1_1": 0.0, "b1_2": 0.0, "w2_1_1": 2.0, "w2_1_2": 1.0,
+             "b2_1": out_z - 2.0}
+        for y in (0.0, 1.0):
+            cases.append((f"sigmoid-quadratic z={out_z:g} y={y:g}", net, p, [[1.0]], [[y]]))
+    # Softmax + cross-entropy at logits (800, -800, 0) and (40, -40, 0), every target class:
+    # saturated (J = 1600), nearly exact (J = e^-800) and in between; tanh hidden at ±40.
+    for big in (800.0, 40.0):
+        net = sbp.mlp([2, 2, 3], activation=["tanh", "softmax"], loss="cross_entropy")
+        p = {"w1_1_1": 40.0, "w1_1_2": 0.0, "w1_2_1": -0.3, "w1_2_2": 0.2, "b1_1": 0.0, "b1_2": 0.0,
+             "w2_1_1": 0.5, "w2_1_2": 0.25, "w2_2_1": -0.5, "w2_2_2": 0.75, "w2_3_1": 0.125, "w2_3_2": -1.0,
+             "b2_1": big - 0.5, "b2_2": -big + 0.5, "b2_3": -0.125}
+        for c in range(3):
+            cases.append((f"softmax-ce logits +-{big:g} class {c + 1}", net, p, [[1.0, 0.0]],
+                          [np.eye(3)[c].tolist()]))
+    # Softmax + quadratic at ±40: δ from log a and 1 − a without cancellation.
+    net = sbp.mlp([1, 3], activation="softmax", loss="quadratic")
+    p = {"w1_1_1": 40.0, "w1_2_1": -40.0, "w1_3_1": 1.0, "b1_1": 0.0, "b1_2": 0.0, "b1_3": 0.0}
+    cases.append(("softmax-quadratic logits +-40", net, p, [[1.0]], [[1.0, 0.0, 0.0]]))
+    return cases
+
+
+EXTREME = _extreme_cases()
+
+
+@pytest.mark.parametrize(("name", "net", "params", "X", "Y"), EXTREME, ids=[c[0] for c in EXTREME])
+def test_extreme_logits_every_number_is_finite_and_exact(name, net, params, X, Y):
+    lr = 0.01
+    w = sbp.walkthrough(net, params, X, Y, lr=lr)
+    values, grads, gradient, updated, after = _mp_walkthrough(net, w.params, X, Y, lr)
+    for s in (*(s for s, _ in w._forward), *w.deltas_order()):
+        _agree(w.values[0][s], values[0][s], s.name)
+    for p in net.params:
+        _agree(w.sample_gradients[0][p], grads[0][p], f"dJ/d{p.name}")
+        _agree(w.gradient[p], gradient[p], f"dJ/d{p.name}")
+        _agree(w.updated[p], updated[p], f"{p.name}+")
+    _agree(w.loss, values[0][net.J], "J")
+    _agree(w.loss_after, after[0], "J after")
+    # Every number shown is a number: no nan, no inf, in the text and in strict JSON.
+    assert "nan" not in w.text() and "inf" not in w.text()
+    json.loads(w.json())
+
+
+def test_extreme_batch_mean_is_exact():
+    # Two saturated samples in one batch: the mean of their gradients, the update, the loss.
+    net = sbp.mlp([2, 2, 3], activation=["sigmoid", "softmax"], loss="cross_entropy")
+    params = {**EXTREME[-2][2]}
+    X, Y = [[1.0, 0.0], [-1.0, 2.0]], [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    lr = 0.01
+    w = sbp.walkthrough(net, params, X, Y, lr=lr)
+    values, grads, gradient, updated, after = _mp_walkthrough(net, w.params, X, Y, lr)
+    for i in range(2):
+        for s in (*(s for s, _ in w._forward), *w.deltas_order()):
+            _agree(w.values[i][s], values[i][s], f"sample {i}: {s.name}")
+        _agree(w.losses_after[i], after[i], f"sample {i}: J after")
+    for p in net.params:
+        # A mean of float64 values is exact to their size, not to a difference that cancels.
+        scale = sum(abs(g[p]) for g in grads) / 2
+        _agree(w.gradient[p], gradient[p], f"dJ/d{p.name}", scale)
+        _agree(w.updated[p], updated[p], f"{p.name}+", max(abs(updated[p]), lr * scale))
+    _agree(w.loss, sum(v[net.J] for v in values) / 2, "J")
+
+
+@pytest.mark.parametrize(("name", "net", "params", "X", "Y"), EXTREME, ids=[c[0] for c in EXTREME])
+def test_extreme_logits_match_the_compiled_model(name, net, params, X, Y):
+    import mpmath
+
+    lr = 0.01
+    w = sbp.walkthrough(net, params, X, Y, lr=lr)
+    model = net.compile()
+    out = model.predict(w.params, X)
+    for j, a in enumerate(net.outputs):
+        _agree(w.values[0][a], mpmath.mpf(float(out[0, j])), a.name)
+    _agree(w.loss, mpmath.mpf(model.loss(w.params, X, Y)), "J")
+    g = model.gradient(w.params, X, Y)
+    for p in net.params:
+        _agree(w.gradient[p], mpmath.mpf(g[p]), f"dJ/d{p.name}")
+    arrays = model.arrays(w.params)
+    model.step(arrays, np.asarray(X), np.asarray(Y), lr)
+    stepped = model.mapping(arrays)
+    for p in net.params:
+        _agree(w.updated[p], mpmath.mpf(stepped[p]), f"{p.name}+")
+    _agree(w.loss_after, mpmath.mpf(model.loss(stepped, X, Y)), "J after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from .common import (
     add_network_args,
@@ -14,6 +15,11 @@ from .common import (
     positive_int,
     say,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import sympy as sp
+
+    from ..network import Network
 
 WHAT = ("network", "graph", "paths", "formula", "equations", "expression")
 
@@ -40,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="parameter for paths/formula/expression, e.g. w1_2_1 (default: the first)")
     p.add_argument("--seed", type=nonnegative_int, metavar="N",
                    help="network: show parameter values initialised from this seed")
+    p.add_argument("--path", type=positive_int, metavar="N",
+                   help="paths: highlight only path N from --wrt to J (1 for the first, in the "
+                   "order the derivation lists them), every edge labelled, the others pale")
     p.add_argument("--out", required=True, metavar="FILE.png|.svg|.pdf", help="output file")
     p.set_defaults(func=run_render)
 
@@ -68,6 +77,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_render(args: argparse.Namespace) -> int:
     check_picture("--out", args.out)  # before any work: a typo must not cost the drawing
+    if args.path is not None and args.what != "paths":
+        from ..errors import SpecError
+
+        raise SpecError(f"--path chooses one of the gradient paths: give it with --what paths, "
+                        f"not --what {args.what}.")
     net = network_from_args(args)
     # w1_1_1 is the first parameter; net.params[0] would build every parameter symbol first.
     wrt = net.parameter(args.wrt) if args.wrt else net.w(1, 1, 1)
@@ -79,7 +93,7 @@ def run_render(args: argparse.Namespace) -> int:
     elif args.what == "graph":
         drawing = render.draw_computation_graph(net)
     elif args.what == "paths":
-        drawing = render.draw_gradient_paths(net, wrt)
+        drawing = render.draw_gradient_paths(net, wrt, path=_path_number(args, net, wrt))
     elif args.what == "formula":
         drawing = render.draw_formula(net.derivation(wrt))
     elif args.what == "equations":
@@ -88,6 +102,20 @@ def run_render(args: argparse.Namespace) -> int:
         drawing = render.draw_expression(net.grad(wrt))
     say(str(drawing.save(args.out)))
     return 0
+
+
+def _path_number(args: argparse.Namespace, net: Network, wrt: sp.Symbol) -> int | None:
+    """``--path``, checked against the number of paths from ``wrt`` to J (counted, not listed)."""
+    if args.path is None:
+        return None
+    from ..derivation import count_paths
+    from ..errors import SpecError
+
+    n = count_paths(net.graph, wrt.name, "J")
+    if args.path > n:
+        raise SpecError(f"--path must be a path number from 1 to {n:,} (the paths from {wrt.name} to J); "
+                        f"got {args.path}.")
+    return args.path
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ class Drawing:
     ax : matplotlib.axes.Axes or None
         The main axes (None for a formula drawn on the bare figure).
     kind : str
-        ``"network"``, ``"network-summary"``, ``"graph"``, ``"paths"``, ``"expression"``,
+        ``"network"``, ``"network-dense"``, ``"network-summary"``, ``"graph"``, ``"paths"``, ``"expression"``,
         ``"formula"``, ``"history"``, ``"decision-boundary"`` or ``"gradient-flow"``.
     nodes : list of str
         The nodes drawn (graph node keys), in drawing order.

@@ -2,9 +2,12 @@
 
 The drawing is of a neuron-level graph derived from the scalar graph (one node per input x
 and activation a, one edge per weight), layers one unit apart; edge labels are drawn where
-they fit (:mod:`.labels`). Beyond
-``max_neurons`` neurons in a layer the diagram is summarised: one box per layer with its
-size and activation, one arrow per weight matrix.
+they fit (:mod:`.labels`). Past :data:`DENSE_FROM` neurons in a layer (a 4-16-16-3
+network) every neuron and weight is still drawn, densely: small neurons numbered j, the
+inputs and outputs named beside them, each weight a thin line whose colour and width show
+its value, each neuron filled by its bias, values labelled largest first where they fit.
+Beyond ``max_neurons`` neurons in a layer the diagram is summarised: one box per layer
+with its size and activation, one arrow per weight matrix.
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["draw_network", "neuron_graph"]
 
 #: Neurons per layer up to which every neuron and weight is drawn.
-MAX_NEURONS = 10
+MAX_NEURONS = 64
+#: Past this many neurons in a layer the neurons are drawn small and the weights as thin
+#: lines (:func:`draw_network`); up to it, as large named circles and arrows.
+DENSE_FROM = 10
+#: Weight values a dense diagram labels when not asked (``labels=None``): the largest.
+DENSE_LABELS = 24
 
 _LAYER_COLOURS = {"input": "#dbe9f6", "hidden": "#fdf0d5", "output": "#d9f0d3"}
 
@@ -110,9 +118,12 @@ def draw_network(
     ax : matplotlib Axes, optional
         Where to draw; a new figure by default.
     max_neurons : int
-        Above this many neurons in a layer, draw one box per layer instead.
+        Above this many neurons in a layer (default 64), draw one box per layer instead.
+        Past 10 the neurons are drawn small and the weights as thin lines.
     labels : bool, optional
-        Label edges with the weight names (or values); default: when there are at most 40.
+        Label edges with the weight names (or values), each only where it fits; default:
+        when there are at most 40, and on a denser network with ``params`` the 24 largest
+        weights that fit (``True``: every weight that fits, largest first).
 
     Returns
     -------
@@ -127,10 +138,16 @@ def draw_network(
     >>> len(d.nodes), len(d.edges), d.labels["x1", "a1_2"]
     (7, 12, '$w^{(1)}_{2 1}$')
     >>> draw_network(sbp.mlp([4, 16, 3])).kind
+    'network-dense'
+    >>> draw_network(sbp.mlp([4, 100, 3])).kind
     'network-summary'
     """
     if max(net.sizes) > max_neurons:
         return _draw_summary(net, params, grads, ax, max_neurons)
+    if max(net.sizes) > DENSE_FROM:
+        from .network_dense import draw_dense
+
+        return draw_dense(net, _values(net, params), _values(net, grads), ax, labels)
     g = neuron_graph(net)
     pvals, gvals = _values(net, params), _values(net, grads)
     # One unit between layers and between neurons, the first neuron on top (as
