@@ -55,6 +55,7 @@ from .printing import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .explorer import Explorer
     from .network import Network
 
 __all__ = ["MAX_PARAMS", "MAX_SAMPLES", "SCHEMA", "Walkthrough", "walkthrough"]
@@ -616,7 +617,33 @@ class Walkthrough:
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                 f"<title>{title}</title></head>\n<body>\n{fragment}\n</body></html>\n")
 
+    def explore(self) -> Explorer:
+        """The interactive explorer page (:func:`~symbackprop.explore`) of this step: the
+        network, every derivation, and the step's forward, backward and update to click
+        through. It walks through one sample, the first of a mini-batch.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity")
+        >>> w = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1)
+        >>> w.explore().html().startswith("<!DOCTYPE html>")
+        True
+        """
+        from .explorer import explore
+
+        return explore(self.net, self.params, x=list(self.X[0]), y=list(self.Y[0]), lr=self.lr)
+
     def _repr_html_(self) -> str:
+        # Jupyter shows the interactive page of a one-sample step (the explorer's iframe);
+        # a mini-batch, or a network too big for the explorer, shows the typeset walkthrough.
+        from .errors import SymbackpropError
+
+        if self.batch_size == 1:
+            try:
+                return self.explore()._repr_html_()
+            except SymbackpropError:
+                pass
         return self.html()
 
     def __str__(self) -> str:

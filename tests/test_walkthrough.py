@@ -3,6 +3,7 @@ oracle and the published 2-2-2 example; its printers, its JSON and its command."
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -206,7 +207,20 @@ def test_latex_markdown_html():
     assert "<math" in frag and "0.358916" in frag  # typeset in MathML, as the report is
     page = w.html(page=True)
     assert page.startswith("<!DOCTYPE html>") and frag in page and "http" not in page  # nothing fetched
-    assert w._repr_html_() == frag
+    # Jupyter: a one-sample step displays the interactive explorer page of the same step.
+    rep = w._repr_html_()
+    assert rep.startswith("<iframe srcdoc=") and 'id="sbp-data"' in html.unescape(rep)
+    assert "0.358916" in html.unescape(rep)
+
+
+def test_jupyter_shows_the_typeset_walkthrough_where_the_explorer_does_not_apply():
+    net = sbp.mlp([2, 2, 1], activation="sigmoid")
+    X, Y = _data(net, "real", 2, seed=1)
+    batch = sbp.walkthrough(net, net.init_params(seed=1), X, Y, lr=0.1)
+    assert batch._repr_html_() == batch.html()
+    wide = sbp.mlp([1, 34], activation="identity")  # 34 neurons: past the explorer's width
+    one = sbp.walkthrough(wide, wide.init_params(seed=0), x=[1.0], y=[0.0] * 34, lr=0.1)
+    assert one._repr_html_() == one.html()
 
 
 def test_html_is_well_formed():
