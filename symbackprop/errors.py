@@ -38,6 +38,7 @@ __all__ = [
     "OutputError",
     "TrainingDivergedError",
     "closest",
+    "BackendFallbackWarning",
 ]
 
 
@@ -153,3 +154,9 @@ class GraphTooLargeError(SymbackpropError, ValueError):
         """The same error, with the way out in command-line flags (``equations``: how this
         command gets the layer-level equations)."""
         return GraphTooLargeError(self.what, self.nodes, self.edges, self.limit, flags=equations)
+
+
+class BackendFallbackWarning(UserWarning):
+    """A backend asked for by name cannot compile this network's code (a formula numba
+    does not support, say): the NumPy backend computes it instead. The message names what
+    was refused."""

@@ -67,6 +67,8 @@ class History:
         True when the run was stopped with Ctrl-C.
     stopped_early : bool
         True when the callback asked to stop.
+    backend : str
+        The backend that ran the steps (what ``backend="auto"`` chose).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -74,6 +76,7 @@ class History:
     epochs: int = 0
     interrupted: bool = False
     stopped_early: bool = False
+    backend: str = ""
 
 
 def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, rule: str) -> Any:
@@ -122,6 +125,17 @@ def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], f
     return None
 
 
+def _diverged(epoch: int, batch: int, loss: float, lr: float, params: dict, history: History
+              ) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"Training diverged in epoch {epoch}, batch {batch}: the loss "
+        f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
+        "last good parameters (those of the previous step, whose loss was finite).",
+        params,
+        history,
+    )
+
+
 class _Progress:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 
@@ -155,7 +169,7 @@ def train(
     momentum: float = 0.0,
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool | None = None,
-    backend: BackendName = "numpy",
+    backend: BackendName = "auto",
     accuracy: bool = True,
 ) -> tuple[dict[sp.Symbol, float], History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
@@ -184,8 +198,10 @@ def train(
     progress : bool or None
         False: never show a progress bar. Otherwise one is drawn on stderr when it is a
         terminal.
-    backend : {"numpy", "jax"}
-        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``).
+    backend : {"auto", "numpy", "numba", "jax"}
+        Where the step runs. ``"auto"``: numba for a long enough run when it is installed
+        (``symbackprop[fast]``), else NumPy (the rule: :mod:`symbackprop.compiler.auto`);
+        ``"jax"`` needs the optional extra ``symbackprop[jax]``.
     accuracy : bool
         True: record ``History.accuracy`` (classification), one forward pass over all the
         data per epoch. False: skip that pass; ``History.accuracy`` stays empty.
@@ -224,13 +240,18 @@ def train(
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise SpecError(f"seed must be an integer or None; got {seed!r}.")
 
-    model = net.compile(backend=backend)  # kept by the network: compiled once per backend
+    # Kept by the network: compiled once per backend ("auto" checks the data with NumPy's).
+    model = net.compile(backend="numpy" if backend == "auto" else backend)
     # Shapes, finite values and targets in the loss's domain (symbackprop.domain).
     X, Y = model.check_data(X, Y)
     n = X.shape[0]
     if n == 0:
         raise SpecError("X has no rows: training needs at least one sample.")
     batch_size = min(batch_size, n)
+    if backend == "auto":
+        from .compiler.auto import choose_backend
+
+        model = net.compile(backend=choose_backend(net, steps=epochs * -(-n // batch_size)))
 
     start = model.arrays(net.init_params(seed) if params is None else params)
     target = model.backend
@@ -249,10 +270,13 @@ def train(
         raise SpecError(f"accuracy must be True or False; got {accuracy!r}.")
     # The full-data forward per epoch runs only when accuracy is asked for and makes sense.
     accuracy = _classifier(model, Y) if accuracy else None
-    history = History()
+    history = History(backend=model.backend.name)
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward
     starts = range(0, n, batch_size)
+    # A backend that runs whole epochs itself (numba: compiled) returns a runner here.
+    runner = target.epoch_loop(model)
+    sizes = [min(batch_size, n - i) for i in starts]
     # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
     # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
     if in_place:
@@ -272,30 +296,35 @@ def train(
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, epochs + 1):
-                if one_batch:
-                    Xs, Ys = X, Y
+                if runner is not None:
+                    order = None if one_batch else rng.permutation(n)
+                    P, V, losses, stuck = runner.run(P, V, X, Y, order, batch_size, lr, momentum)
+                    if stuck is not None:
+                        raise _diverged(epoch, len(losses), float(losses[-1]), lr,
+                                        model.mapping(stuck), history)
+                    total = 0.0
+                    for loss, size in zip(losses.tolist(), sizes):  # the Python loop's sum
+                        total += loss * size
                 else:
-                    perm = rng.permutation(n)
-                    Xs, Ys = X[perm], Y[perm]
-                total = 0.0
-                for i in starts:
-                    xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
-                    save_into(before, P)
-                    if momentum:
-                        loss = step_momentum(P, V, xb, yb, lr, momentum)
+                    if one_batch:
+                        Xs, Ys = X, Y
                     else:
-                        loss = step(P, xb, yb, lr)
-                    if not math.isfinite(loss):
-                        raise TrainingDivergedError(
-                            f"Training diverged in epoch {epoch}, batch {i // batch_size + 1}: the loss "
-                            f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
-                            "last good parameters (those of the previous step, whose loss was finite).",
-                            model.mapping(last_good()),
-                            history,
-                        )
-                    # The parameters this step started from had a finite loss: keep them.
-                    good, before = before, good
-                    total += loss * len(xb)
+                        perm = rng.permutation(n)
+                        Xs, Ys = X[perm], Y[perm]
+                    total = 0.0
+                    for i in starts:
+                        xb, yb = Xs[i : i + batch_size], Ys[i : i + batch_size]
+                        save_into(before, P)
+                        if momentum:
+                            loss = step_momentum(P, V, xb, yb, lr, momentum)
+                        else:
+                            loss = step(P, xb, yb, lr)
+                        if not math.isfinite(loss):
+                            raise _diverged(epoch, i // batch_size + 1, loss, lr,
+                                            model.mapping(last_good()), history)
+                        # The parameters this step started from had a finite loss: keep them.
+                        good, before = before, good
+                        total += loss * len(xb)
                 history.loss.append(float(total / n))
                 if accuracy is not None:
                     history.accuracy.append(accuracy(np.asarray(forward(P, X))))

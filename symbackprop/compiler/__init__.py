@@ -64,7 +64,11 @@ NumPy's warning.
 
 from __future__ import annotations
 
+import warnings
+
+from ..errors import BackendFallbackWarning
 from ..spec import Spec
+from .auto import choose_backend
 from .backends import BACKENDS, Backend, BackendName, get_backend
 from .codegen import generate
 from .model import CompiledModel
@@ -112,8 +116,17 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     >>> compile_network(sbp.mlp([2, 1]), backend="torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, numba, auto.
     """
+    if backend == "auto":
+        backend = choose_backend(net)
     target = get_backend(backend)  # an unknown name or a missing JAX fails here, first
-    source, namespace = generate(make_plan(net), target)
+    plan = make_plan(net)
+    source, namespace = generate(plan, target)
+    reason = target.refuses(source)
+    if reason is not None:  # a formula this target cannot compile: NumPy computes it
+        warnings.warn(f"The {target.name} backend cannot compile {reason} in the {net.describe()}; "
+                      "using the numpy backend.", BackendFallbackWarning, stacklevel=2)
+        target = get_backend("numpy")
+        source, namespace = generate(plan, target)
     return CompiledModel(net, source, namespace, target)
