@@ -18,6 +18,7 @@ SLOW_MODULES = {
     "test_compile_jax.py",
     "test_docs_commands.py",
     "test_examples.py",
+    "test_fast_backend.py",  # numba compiles each architecture (seconds each, cached after)
     "test_report.py",
 }
 

@@ -20,7 +20,8 @@ from symbackprop.errors import BackendFallbackWarning, SymbackpropError, Trainin
 needs_numba = pytest.mark.skipif(not numba_backend.available(),
                                  reason='numba and SciPy are not installed (pip install "symbackprop[fast]")')
 
-HIDDEN = ["identity", "sigmoid", "tanh", "arctan", "relu", "leaky_relu", "softplus", "z*sigmoid(z)"]
+HIDDEN = ["identity", "sigmoid", "tanh", "arctan", "relu", "leaky_relu", "softplus",
+          "z*sigmoid(z)", "max(z, 0) + sin(z)"]  # custom formulas too (swish; a numpy.heaviside)
 OUTPUTS = [  # output activation x loss: every registered loss, each output kind
     ("sigmoid", "binary_cross_entropy"),
     ("sigmoid", "quadratic"),
@@ -137,13 +138,15 @@ def test_divergence_reports_what_numpy_reports():
 
 
 @needs_numba
-def test_a_formula_numba_cannot_compile_falls_back_to_numpy_with_a_note():
-    net = sbp.mlp([2, 2, 1], ["erf(z)", "sigmoid"], "quadratic")
-    with pytest.warns(BackendFallbackWarning, match="numba backend cannot compile .*using the numpy backend"):
+def test_code_numba_cannot_compile_falls_back_to_numpy_with_a_note():
+    """A loss that is not a sum over the outputs is written column by column (numpy.stack)."""
+    loss = "(a1_1 - y1)**2 * (a1_2 - y2)**2 + (a1_1 - y1)**2"
+    net = sbp.mlp([2, 2], "sigmoid", loss)
+    with pytest.warns(BackendFallbackWarning, match="numba backend cannot compile numpy.stack in the 2-2 "):
         model = net.compile("numba")
     assert model.backend.name == "numpy"
-    assert auto.choose_backend(sbp.mlp([2, 2, 1], ["erf(z)", "sigmoid"]), steps=10**9) == "numpy"
-    X, Y = data([2, 2, 1], "sigmoid", 8, 0)
+    assert auto.choose_backend(sbp.mlp([2, 2], "sigmoid", loss), steps=10**9) == "numpy"
+    X, Y = data([2, 2], "sigmoid", 8, 0)
     assert sbp.train(net, X, Y, epochs=2, backend="numba", progress=False)[1].backend == "numpy"
 
 

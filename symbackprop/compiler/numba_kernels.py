@@ -88,6 +88,13 @@ def sech2(u):  # noqa: ANN001, ANN201
     return 4.0 * e / (d * d)
 
 
+@_vectorize(["float64(float64, float64)"])
+def heaviside(x, h0):  # noqa: ANN001, ANN201 (numpy.heaviside, which numba does not have)
+    if x != x:
+        return x
+    return 0.0 if x < 0 else (h0 if x == 0 else 1.0)
+
+
 @_vectorize(_F3)
 def a_minus_y(a, c, y):  # noqa: ANN001, ANN201
     # a − y exactly also where a rounds to 1: (1 − y) − σ(−z) there.
@@ -223,7 +230,7 @@ def kernels() -> dict[str, object]:
     Examples
     --------
     >>> sorted(kernels())[:4]
-    ['a_minus_y', 'colsum', 'dsigmoid', 'log1m_softmax']
+    ['a_minus_y', 'colsum', 'dsigmoid', 'heaviside']
     """
     return {
         "sigmoid": sigmoid,
@@ -239,4 +246,5 @@ def kernels() -> dict[str, object]:
         "log1m_softmax": log1m_softmax,
         "sum_others": sum_others,
         "colsum": colsum,
+        "heaviside": heaviside,
     }
