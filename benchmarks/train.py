@@ -281,12 +281,8 @@ def case(sizes, hidden, head, batch, epochs, rounds, contenders, notes):
 
 def moons(rounds, contenders, notes):
     """The whole moons run: 1,000 points, 2-16-16-1, batch 32, 200 epochs, a fresh network."""
-    data = sbp.datasets.load_data("moons") if hasattr(sbp, "datasets") else None
-    from symbackprop.datasets import load_data
-
-    data = load_data("moons")
+    data = sbp.datasets.moons(1000, 0.1, 0)
     X, Y = data.X, data.Y
-    assert X.shape[0] == 1000, X.shape
     kw = dict(epochs=200, lr=0.1, batch_size=32, seed=0, progress=False)
 
     def make():

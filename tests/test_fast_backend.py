@@ -8,6 +8,8 @@ compiles each architecture once per session (into a temporary cache directory).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -180,3 +182,15 @@ def test_unsupported_names_the_call():
     assert numba_backend.unsupported("def f(Z):\n    return scipy.special.erf(Z)").startswith("scipy.special")
     assert numba_backend.unsupported("def f(D, k):\n    return D.sum(axis=k)") == ".sum(axis=k)"
     assert numba_backend.unsupported("def f(D):\n    return numpy.tanh(D).sum(axis=0)") is None
+
+
+@needs_numba
+def test_cli_trains_on_numba_and_says_what_compiling_cost():
+    from bounded import run_cli
+
+    result = run_cli("train", "--layers", "2,4,1", "--activation", "tanh,sigmoid", "--loss",
+                     "binary_cross_entropy", "--data", "xor", "--epochs", "50", "--lr", "0.5",
+                     "--batch-size", "2", "--backend", "numba", memory=4 << 30, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "mean loss over the epoch" in result.stdout
+    assert re.search(r"backend numba: (compiled|loaded from the cache) in [0-9.]+ s \(cache: ", result.stderr)
