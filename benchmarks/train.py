@@ -154,20 +154,22 @@ def jax_trainer(arrays, hidden, head, X, Y, epochs, lr, batch, seed):
         return [p - lr * d for p, d in zip(P, g)], loss
 
     accuracy = jax.jit(lambda P, X, labels: (logits(P, X).argmax(axis=1) == labels).mean())
-    Xd, Yd, labels = jnp.asarray(X), jnp.asarray(Y), jnp.asarray(Y.argmax(axis=1))
+    Xd, labels = jnp.asarray(X), jnp.asarray(Y.argmax(axis=1))
+    total = jax.jit(lambda losses: jnp.stack(losses).sum())
 
     def run():
         P = [jnp.asarray(a) for a in arrays]
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         n = X.shape[0]
         for _ in range(epochs):
-            perm = jnp.asarray(rng.permutation(n))
-            Xs, Ys = Xd[perm], Yd[perm]
+            # Shuffled and cut on the host (slicing a device array is one dispatch per slice).
+            perm = rng.permutation(n)
+            Xs, Ys = X[perm], Y[perm]
             losses = []
             for i in range(0, n, batch):
                 P, loss = step(P, Xs[i : i + batch], Ys[i : i + batch])
                 losses.append(loss)
-            if not math.isfinite(float(sum(losses))):  # one sync per epoch
+            if not math.isfinite(float(total(losses))):  # one sync per epoch
                 raise FloatingPointError
             if softmax:
                 float(accuracy(P, Xd, labels))

@@ -20,7 +20,10 @@ The package, one concern per module, in the order of the data flow:
 - :mod:`.codegen` — prints the plan into the Python source of ``forward``, ``loss``,
   ``loss_and_grad``, ``step`` and ``step_momentum`` through the backend;
 - :mod:`.model` — :class:`CompiledModel`, the runtime: the generated functions behind
-  checked, converting methods.
+  checked, converting methods;
+- :mod:`.numba_backend` and :mod:`.numba_kernels` — the optional numba target (the same
+  code compiled, whole epochs included, cached on disk); :mod:`.auto` — which backend
+  ``backend="auto"`` picks.
 
 How it works
 ------------
@@ -95,13 +98,19 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     ----------
     net : Network or Spec
         The network.
-    backend : {"numpy", "jax"} or Backend
+    backend : {"numpy", "jax", "numba", "auto"} or Backend
         ``"numpy"``: the steps update the arrays in place. ``"jax"`` (optional extra:
         ``pip install "symbackprop[jax]"``): the same derivation printed with SymPy's JAX
         printer for ``jax.numpy``, each function ``jax.jit``-compiled, with float64
         switched on for the whole process (``jax.config.update("jax_enable_x64", True)``).
         Its generated steps return new arrays (JAX arrays are immutable); ``model.step``
         puts them into the list ``P``, so both backends are driven the same way.
+        ``"numba"`` (optional extra ``pip install "symbackprop[fast]"``): the NumPy code
+        compiled by numba, whole epochs included, cached on disk
+        (:mod:`.numba_backend`); code it cannot compile falls back to NumPy with a
+        :class:`~symbackprop.errors.BackendFallbackWarning`. ``"auto"``: numba when this
+        architecture's numba code is already compiled (in the disk cache), else NumPy
+        (:func:`.auto.choose_backend`).
         A :class:`~.backends.Backend` object is used as it is.
 
     Returns

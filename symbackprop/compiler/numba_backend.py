@@ -288,6 +288,8 @@ class EpochRunner:
         if first:  # compiled, or loaded from numba's cache: reported (the CLI prints it)
             self.backend.compile_seconds = time.perf_counter() - t0
             self.backend.from_cache = sum(fn.stats.cache_hits.values()) > 0
+        elif self.backend.compile_seconds is None:  # compiled earlier in this process
+            self.backend.compile_seconds, self.backend.from_cache = 0.0, True
         self.t += k
         losses = losses[:k]
         if k and not math.isfinite(losses[-1]):
