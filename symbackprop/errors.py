@@ -40,6 +40,7 @@ __all__ = [
     "ComputationError",
     "HessianTooLargeError",
     "closest",
+    "BackendFallbackWarning",
 ]
 
 
@@ -168,3 +169,9 @@ class HessianTooLargeError(SymbackpropError, ValueError):
     Raised before anything is computed; ``model.hvp`` gives products with the Hessian at
     any size.
     """
+
+
+class BackendFallbackWarning(UserWarning):
+    """A backend asked for by name cannot compile this network's code (a formula numba
+    does not support, say): the NumPy backend computes it instead. The message names what
+    was refused."""

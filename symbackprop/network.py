@@ -342,6 +342,10 @@ class Network(Spec):
         from .compiler import compile_network
 
         models = self.__dict__.setdefault("_compiled", {})
+        if backend == "auto":  # numpy or numba (symbackprop.compiler.auto), kept under that name
+            from .compiler.auto import choose_backend
+
+            backend = choose_backend(self)
         if not isinstance(backend, str):  # a Backend object: compiled for the caller, not kept
             return compile_network(self, backend=backend)
         if backend not in models:  # an unknown name fails in compile_network, never kept

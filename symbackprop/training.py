@@ -73,6 +73,8 @@ class History:
     gradient_flow : FlowRecording or None
         With ``train(..., gradient_flow=True)``: per-layer δ and gradient norms at the end
         of every epoch (read them with :func:`symbackprop.gradient_flow`); else None.
+    backend : str
+        The backend that ran the steps (what ``backend="auto"`` chose).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -81,6 +83,7 @@ class History:
     interrupted: bool = False
     stopped_early: bool = False
     gradient_flow: FlowRecording | None = None
+    backend: str = ""
 
 
 def _check_number(name: str, value: Any, kind: type, low: float, low_ok: bool, rule: str) -> Any:
@@ -132,6 +135,17 @@ def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], f
     return None
 
 
+def _diverged(epoch: int, batch: int, loss: float, lr: float, params: dict, history: History
+              ) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"Training diverged in epoch {epoch}, batch {batch}: the loss "
+        f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
+        "last good parameters (those of the previous step, whose loss was finite).",
+        params,
+        history,
+    )
+
+
 class _Progress:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 
@@ -176,7 +190,7 @@ def train(
     momentum: float = 0.0,
     callback: Callable[[int, History], bool | None] | None = None,
     progress: bool | None = None,
-    backend: BackendName = "numpy",
+    backend: BackendName = "auto",
     accuracy: bool = True,
     gradient_flow: bool | int = False,
 ) -> tuple[dict[sp.Symbol, float], History]:
@@ -210,10 +224,12 @@ def train(
     progress : bool or None
         False: never show a progress bar. Otherwise one is drawn on stderr when it is a
         terminal.
-    backend : {"numpy", "jax", "jax-sharded"} or Backend
-        Where the step runs (``"jax"`` needs the optional extra ``symbackprop[jax]``; it
-        runs each epoch as one jitted program; ``"jax-sharded"`` splits each batch over
-        all of JAX's devices, see docs/training.md).
+    backend : {"auto", "numpy", "numba", "jax", "jax-sharded"} or Backend
+        Where the step runs. ``"auto"``: numba for a long enough run when it is installed
+        (``symbackprop[fast]``), else NumPy (the rule: :mod:`symbackprop.compiler.auto`);
+        ``"jax"`` needs the optional extra ``symbackprop[jax]`` and runs each epoch as one
+        jitted program; ``"jax-sharded"`` splits each batch over all of JAX's devices (see
+        docs/training.md).
     accuracy : bool
         True: record ``History.accuracy`` (classification), one forward pass over all the
         data per epoch. False: skip that pass; ``History.accuracy`` stays empty.
@@ -258,7 +274,8 @@ def train(
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise SpecError(f"seed must be an integer or None; got {seed!r}.")
 
-    model = net.compile(backend=backend)  # kept by the network: compiled once per backend
+    # Kept by the network: compiled once per backend ("auto" checks the data with NumPy's).
+    model = net.compile(backend="numpy" if backend == "auto" else backend)
     # Shapes, finite values and targets in the loss's domain (symbackprop.domain).
     X, Y = model.check_data(X, Y)
     if Y is None:
@@ -267,6 +284,10 @@ def train(
     if n == 0:
         raise SpecError("X has no rows: training needs at least one sample.")
     batch_size = min(batch_size, n)
+    if backend == "auto":
+        from .compiler.auto import choose_backend
+
+        model = net.compile(backend=choose_backend(net, steps=epochs * -(-n // batch_size)))
 
     start = model.arrays(net.init_params(seed) if params is None else params)
     target = model.backend
@@ -285,7 +306,7 @@ def train(
         raise SpecError(f"accuracy must be True or False; got {accuracy!r}.")
     # The full-data forward per epoch runs only when accuracy is asked for and makes sense.
     accuracy = _classifier(model, Y) if accuracy else None
-    history = History()
+    history = History(backend=model.backend.name)
     recorder = None
     if gradient_flow is not False:  # opt-in: off costs nothing (symbackprop.flow)
         from .flow import Recorder
@@ -295,6 +316,9 @@ def train(
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward
     starts = range(0, n, batch_size)
+    # A backend that runs whole epochs itself (numba: compiled) returns a runner here.
+    runner = target.epoch_loop(model)
+    sizes = [min(batch_size, n - i) for i in starts]
     # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
     # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
     if in_place:

@@ -7,9 +7,23 @@ developing.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# backend="auto" takes numba's on-disk cache into account: the tests start from an empty one,
+# whatever the user's cache holds, so that auto picks the same backend on every machine.
+_CACHE = None if "SYMBACKPROP_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="symbackprop-test-cache-")
+if _CACHE is not None:
+    os.environ["SYMBACKPROP_CACHE_DIR"] = _CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CACHE is not None:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 # Each of these starts many subprocesses (doc shell sessions, example scripts, the report
 # and the explorer in Chromium) or compiles with JAX: together about half of the suite's time.
@@ -25,6 +39,7 @@ SLOW_MODULES = {
     "test_gradient_flow_jax.py",
     "test_explain.py",
     "test_render_path_cli.py",
+    "test_fast_backend.py",  # numba compiles each architecture (seconds each, cached after)
     "test_report.py",
     "test_second_order_jax.py",
     "test_sharding.py",

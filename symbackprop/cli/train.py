@@ -69,6 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--seed", type=nonnegative_int, default=0,
                      help="seed of the initial weights and the shuffling (default 0)")
     opt.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    opt.add_argument("--backend", choices=("auto", "numpy", "numba", "jax"), default="auto",
+                     help="where the steps run (default auto: numba for long runs when it is "
+                     "installed, else numpy; see docs/performance.md)")
     opt.add_argument("--save", metavar="MODEL.npz", help="save the trained model to this file")
     opt.add_argument("--plot", metavar="FILE.png|.svg|.pdf",
                      help="save the loss (and accuracy) per epoch, with the decision boundary "
@@ -110,6 +113,16 @@ def _split(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _compile_note(net: Any, backend: str) -> None:
+    """One line on stderr when numba ran: what compiling (or loading it) cost, and where."""
+    seconds = getattr(net.compile(backend).backend, "compile_seconds", None) if backend == "numba" else None
+    if seconds is not None:
+        from ..compiler.numba_backend import cache_dir
+
+        how = "loaded from the cache" if net.compile(backend).backend.from_cache else "compiled"
+        print(f"backend numba: {how} in {seconds:.2f} s (cache: {cache_dir() or 'none'})", file=sys.stderr)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from ..datasets import for_network, load_data
     from ..training import TrainingDivergedError, train
@@ -135,6 +148,7 @@ def run_train(args: argparse.Namespace) -> int:
             net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
             seed=args.seed, momentum=args.momentum, progress=False if args.no_progress else None,
             gradient_flow=record,
+            backend=args.backend,
         )
     except TrainingDivergedError as exc:
         from ..errors import SpecError
@@ -142,6 +156,7 @@ def run_train(args: argparse.Namespace) -> int:
         first = str(exc).split(" Try a smaller")[0].split("; .params")[0]
         raise SpecError(f"{first} Try a smaller --lr (this run used --lr {args.lr:g}).") from None
     say(f"{net.describe()} on {args.data}: {data.n_samples} samples")
+    _compile_note(net, history.backend)
     stopped = " (interrupted)" if history.interrupted else ""
     if history.loss:  # the number --plot draws for this epoch
         say(f"epoch {history.epochs}/{args.epochs}{stopped}: mean loss over the epoch "

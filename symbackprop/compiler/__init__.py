@@ -24,6 +24,9 @@ The package, one concern per module, in the order of the data flow:
   checked, converting methods;
 - :mod:`.jax_loop` — the JAX backends' training epochs, each one jitted ``lax.scan`` of
   the generated step (split over devices for ``"jax-sharded"``).
+- :mod:`.numba_backend` and :mod:`.numba_kernels` — the optional numba target (the same
+  code compiled, whole epochs included, cached on disk); :mod:`.auto` — which backend
+  ``backend="auto"`` picks.
 
 How it works
 ------------
@@ -67,7 +70,11 @@ NumPy's warning.
 
 from __future__ import annotations
 
+import warnings
+
+from ..errors import BackendFallbackWarning
 from ..spec import Spec
+from .auto import choose_backend
 from .backends import BACKENDS, Backend, BackendName, JaxShardedBackend, get_backend
 from .codegen import generate
 from .computation import compile_computation
@@ -99,7 +106,7 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     ----------
     net : Network or Spec
         The network.
-    backend : {"numpy", "jax", "jax-sharded"} or Backend
+    backend : {"numpy", "jax", "jax-sharded", "numba", "auto"} or Backend
         ``"numpy"``: the steps update the arrays in place. ``"jax"`` (optional extra:
         ``pip install "symbackprop[jax]"``): the same derivation printed with SymPy's JAX
         printer for ``jax.numpy``, each function ``jax.jit``-compiled, with float64
@@ -108,6 +115,12 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
         puts them into the list ``P``, so both backends are driven the same way.
         ``"jax-sharded"``: the same, with training batches split over all of JAX's
         devices (:class:`~.backends.JaxShardedBackend`).
+        ``"numba"`` (optional extra ``pip install "symbackprop[fast]"``): the NumPy code
+        compiled by numba, whole epochs included, cached on disk
+        (:mod:`.numba_backend`); code it cannot compile falls back to NumPy with a
+        :class:`~symbackprop.errors.BackendFallbackWarning`. ``"auto"``: numba when this
+        architecture's numba code is already compiled (in the disk cache), else NumPy
+        (:func:`.auto.choose_backend`).
         A :class:`~.backends.Backend` object is used as it is.
 
     Returns
@@ -122,8 +135,17 @@ def compile_network(net: Spec, backend: BackendName | Backend = "numpy") -> Comp
     >>> compile_network(sbp.mlp([2, 1]), backend="torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded, numba, auto.
     """
+    if backend == "auto":
+        backend = choose_backend(net)
     target = get_backend(backend)  # an unknown name or a missing JAX fails here, first
-    source, namespace = generate(make_plan(net), target)
+    plan = make_plan(net)
+    source, namespace = generate(plan, target)
+    reason = target.refuses(source)
+    if reason is not None:  # a formula this target cannot compile: NumPy computes it
+        warnings.warn(f"The {target.name} backend cannot compile {reason} in the {net.describe()}; "
+                      "using the numpy backend.", BackendFallbackWarning, stacklevel=2)
+        target = get_backend("numpy")
+        source, namespace = generate(plan, target)
     return CompiledModel(net, source, namespace, target)

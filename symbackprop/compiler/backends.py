@@ -25,9 +25,10 @@ from ..errors import SpecError, SymbackpropError, unknown
 from ..numeric import KinkNumPyPrinter, UfuncPrinting
 from .stable import jax_helpers, numpy_helpers
 
-__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "JaxShardedBackend", "NumPyBackend", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendName", "JaxBackend", "JaxShardedBackend", "NumbaBackend",
+           "NumPyBackend", "get_backend"]
 
-BackendName = Literal["numpy", "jax", "jax-sharded"]
+BackendName = Literal["auto", "numpy", "numba", "jax", "jax-sharded"]
 
 #: What the generated module defines, in this order.
 FUNCTIONS = ("forward", "loss", "loss_and_grad", "step", "step_momentum")
@@ -120,6 +121,15 @@ class Backend(ABC):
     def save_into(self, spare: list[Any], P: Sequence[Any]) -> None:
         """Copy the current parameters ``P`` into ``spare`` (the training loop's last good)."""
         raise NotImplementedError
+
+    def refuses(self, source: str) -> str | None:
+        """What in the generated ``source`` this target cannot compile (then NumPy runs it), or None."""
+        return None
+
+    def finish(self, spec: Any, source: str, filename: str) -> tuple[str, str]:
+        """The module's final source and the file name it is compiled under (numba: more
+        functions, and a real file, which its on-disk cache needs)."""
+        return source, filename
 
     def epoch_loop(self, model: Any) -> Any:
         """An object that runs whole epochs of ``model`` itself, or None (the default).
@@ -349,8 +359,49 @@ def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:
     return in_place
 
 
+class NumbaBackend(NumPyBackend):
+    """numba: the NumPy backend's layer-level code compiled to machine code by numba,
+    whole epochs included (:mod:`.numba_backend`; optional extra ``symbackprop[fast]``).
+
+    The steps update the arrays in place, as NumPy's do; activations are printed from their
+    formulas and the stable helpers are numba kernels (:mod:`.numba_kernels`). The compiled
+    code is cached on disk: an architecture compiles once (seconds), later runs load it.
+    """
+
+    name = "numba"
+
+    def __init__(self) -> None:
+        from . import numba_backend
+
+        if not numba_backend.available():
+            raise SymbackpropError(
+                'The numba backend needs numba and SciPy: pip install "symbackprop[fast]" '
+                '(or use backend="numpy", or "auto", which falls back to NumPy).'
+            )
+        super().__init__()
+        self._impl = numba_backend
+        #: Seconds the first epoch took to compile (or load from the cache); None before.
+        self.compile_seconds: float | None = None
+        self.from_cache: bool | None = None
+
+    def activation_callable(self, act: Activation) -> Callable[[Any], Any] | None:
+        return None  # numba compiles the printed formula, not the registry's NumPy function
+
+    def refuses(self, source: str) -> str | None:
+        return self._impl.unsupported(source)
+
+    def finish(self, spec: Any, source: str, filename: str) -> tuple[str, str]:
+        return self._impl.finish(spec, source, filename)
+
+    def wrap(self, fns: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        return self._impl.wrap(self, fns)
+
+    def epoch_loop(self, model: Any) -> Any | None:
+        return self._impl.EpochRunner(self)
+
+
 #: The targets by name; a new one is one more entry.
-BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend, "jax-sharded": JaxShardedBackend}
+BACKENDS: dict[str, type[Backend]] = {"numpy": NumPyBackend, "jax": JaxBackend, "jax-sharded": JaxShardedBackend, "numba": NumbaBackend}
 
 
 def get_backend(backend: str | Backend) -> Backend:
@@ -363,10 +414,10 @@ def get_backend(backend: str | Backend) -> Backend:
     >>> get_backend("torch")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded.
+    symbackprop.errors.UnknownNameError: Unknown backend 'torch'. Known: numpy, jax, jax-sharded, numba, auto.
     """
     if isinstance(backend, Backend):
         return backend
     if not isinstance(backend, str) or backend not in BACKENDS:
-        raise unknown("backend", str(backend), tuple(BACKENDS))
+        raise unknown("backend", str(backend), (*BACKENDS, "auto"))
     return BACKENDS[backend]()

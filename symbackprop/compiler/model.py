@@ -76,6 +76,8 @@ class CompiledModel:
         self.backend = get_backend(backend)
         self._source = source
         filename = f"<symbackprop compiled {spec.describe()}>"
+        source, filename = self.backend.finish(spec, source, filename)  # numba: a real file
+        self._source = source
         _run_generated(source, filename, namespace)
         fns = self.backend.wrap({name: namespace[name] for name in FUNCTIONS}
                                 | {name: namespace[name] for name in DIAGNOSTICS if name in namespace})
