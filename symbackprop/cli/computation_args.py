@@ -14,7 +14,7 @@ import sys
 
 from .common import for_cli, say
 
-__all__ = ["read_values", "run_file", "FORMATS"]
+__all__ = ["read_values", "run_file", "report_file", "FORMATS"]
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -128,6 +128,25 @@ def render_file(args: argparse.Namespace) -> int:
     else:
         drawing = render.draw_expression(g.grad(wrt))
     say(str(drawing.save(args.out)))
+    return 0
+
+
+def report_file(args: argparse.Namespace) -> int:
+    """``symbackprop report --file model.txt --out report.html``: the computation's page."""
+    from ..computation_file import load_computation
+    from ..errors import SpecError
+    from ..reporting import MAX_PARAMS, report
+    from .common import check_writable
+
+    check_writable("--out", args.out)
+    if args.layers is not None:
+        raise SpecError("--file reads a computation; it cannot go with --layers.")
+    if args.data:
+        raise SpecError("--data trains a network given by --layers; a computation's report shows its "
+                        "derivations and the compiled check at one point. Train a computation with "
+                        "symbackprop train --file, or call sbp.report(g, path, params=..., data=...).")
+    g = load_computation(args.file)
+    say(str(report(g, args.out, max_params=args.max_params or MAX_PARAMS)))
     return 0
 
 
