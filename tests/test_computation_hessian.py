@@ -189,6 +189,17 @@ def test_derivation_prints_every_step_in_text_latex_markdown_and_json():
     lines = [line for sec in at.document().sections for line in sec.lines if line.expr is not None]
     assert all(line.value is not None for line in lines)  # every step has its number
     assert "with the value (≈) of every step at w₁ = " in at.text()
+    # typeset in MathML (as the report and explorer do): well-formed, dotted heads as accents
+    import xml.etree.ElementTree as ET
+
+    page = sbp.printing.print_mathml(at.document())
+    ET.fromstring(page)
+    assert '<msub><mover accent="true"><mi>v</mi><mo>&#x2D9;</mo></mover><mi>o</mi></msub>' in page
+    assert '<mover accent="true"><mi>δ</mi><mo>&#x2D9;</mo></mover><mi>h</mi>' in page
+    assert "vdot" not in page and "deltadot" not in page
+    mlp = sbp.printing.print_mathml(sbp.mlp([2, 2, 1]).hessian_derivation("w1_1_1", "w2_1_1").document())
+    assert "dot" not in mlp  # the MLP's ż, ȧ, δ̇ too: '<mover accent="true"><mi>z</mi>...'
+    assert '<msubsup><mover accent="true"><mi>δ</mi><mo>&#x2D9;</mo></mover><mn>1</mn><mn>(1)</mn></msubsup>' in mlp
 
 
 def test_second_order_names_are_reserved_and_bad_variables_refused():
