@@ -300,6 +300,7 @@ class ComputationHessian:
                     latex_title=rf"\textbf{{Second-order adjoint }} \dot{{\delta}}_{{v}} = "
                                 rf"\partial \delta_{{v}}/\partial {lq}"),
         ]
+        out = [sec for sec in out if sec.lines]  # q reaches no node, or p only the loss line
         result = [Line(grad[0], grad[1], self.gradient), Line(text, latex, self.compact)]
         note = ""
         size = self._size(self.compact)
