@@ -112,3 +112,33 @@ def test_bad_input_gets_one_line_errors():
         sbp.walkthrough(g, {"w9": 1.0}, x=[1.0], y=[0.0], lr=0.1)
     with pytest.raises(SpecError, match="b1 is not"):
         sbp.walkthrough(g, {**params, "b1": float("inf")}, x=[1.0], y=[0.0], lr=0.1)
+
+
+def test_cli_walkthrough_file(tmp_path, capsys):
+    from test_compile_computation import SKIP
+
+    from symbackprop.cli import main
+
+    model = tmp_path / "model.txt"
+    model.write_text("params: w1 b1 w2 w3 b2\ninputs: x\ntargets: y\n" + SKIP)
+    at = "w1=0.5,b1=0.1,w2=-0.3,w3=0.8,b2=0,x=1,y=0"
+    assert main(["walkthrough", "--file", str(model), "--at", at, "--lr", "0.5", "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    g = sbp.load_computation(model)
+    want = sbp.walkthrough(g, {"w1": 0.5, "b1": 0.1, "w2": -0.3, "w3": 0.8, "b2": 0.0}, x=[1.0], y=[0.0], lr=0.5)
+    assert got == json.loads(want.json())
+    # --seed and a mini-batch from --x/--y, written to a file
+    out = tmp_path / "w.txt"
+    assert main(["walkthrough", "--file", str(model), "--seed", "0", "--x", "1;2", "--y", "0;1", "--out", str(out)]) == 0
+    batch_w = sbp.walkthrough(g, g.init_params(0), [[1.0], [2.0]], [[0.0], [1.0]], lr=0.1)
+    assert out.read_text() == batch_w.text() + "\n"
+    capsys.readouterr()
+    for argv, message in [
+        (["--seed", "0"], "Give the sample's inputs (x) with --x or by name in --at."),
+        (["--at", "w1=1,x=1,y=0"], "No value for the parameter b1"),
+        (["--at", at + ",z=3"], "--at names z: not parameters, inputs or targets"),
+        (["--seed", "0", "--x", ";".join("1" * 9), "--y", ";".join("0" * 9)], "give --max-samples 9"),
+        (["--seed", "0", "--x", "1", "--y", "0", "--layers", "1,1"], "cannot go with --layers"),
+    ]:
+        assert main(["walkthrough", "--file", str(model), *argv]) == 2
+        assert message in capsys.readouterr().err
