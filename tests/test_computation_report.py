@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from test_compile_computation import SKIP, build, substituted
-from test_report import _parse
+from test_report import _FLAGS, _chromium, _parse
 
 import symbackprop as sbp
 from symbackprop.cli import main
@@ -118,3 +119,20 @@ def test_cli_report_file(tmp_path, capsys):
     assert "--data trains a network given by --layers" in capsys.readouterr().err
     assert main(["report", "--out", str(out)]) == 2
     assert "report needs --layers (a network) or --file (a computation file)" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (Debian: apt-get install chromium); "
+                    "the browser check of the HTML report needs it")
+def test_computation_report_renders_in_headless_chromium(tmp_path):
+    page = sbp.report(build("shared"), tmp_path / "report.html")
+    common = [_chromium(), *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*common, "--virtual-time-budget=5000", "--dump-dom", page.resolve().as_uri()],
+                         check=False, capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # the page's inline script: every image decoded, every <math> laid out with a size
+    assert re.search(r'data-images="(\w+)"', dom.stdout).group(1) == "ok"
+    assert re.search(r'data-mathml="(\w+)"', dom.stdout).group(1) == "ok"
+    laid = re.search(r'data-mathml-laid-out="(\d+)/(\d+)"', dom.stdout)
+    assert laid.group(1) == laid.group(2) and int(laid.group(2)) > 30
+    for heading in ("Definitions", "Computation graph", "Derivations", "Compiled check"):
+        assert f"<h2>{heading}</h2>" in dom.stdout
