@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import SpecError
+from .graph import CURRENT_LIMIT, GraphSize, check_graph_size
 from .printing import Document, Line, Section, print_mathml
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,6 +119,7 @@ def computation_report(
     *,
     max_params: int,
     note: str = "",
+    max_edges: int | None | object = CURRENT_LIMIT,
 ) -> Path:
     """Write one self-contained HTML page about the computation ``g`` (atomically).
 
@@ -139,6 +141,9 @@ def computation_report(
 
     if not (isinstance(max_params, int) and max_params >= 1):
         raise SpecError(f"max_params must be a positive integer; got {max_params!r}.")
+    # The pictures draw the whole graph: refused past max_edges, as a network's report is.
+    check_graph_size(GraphSize(g.graph.number_of_nodes(), g.graph.number_of_edges()), max_edges,
+                     "A report draws the graph of the computation; it")
     check_writable(path, what="report")
     started = time.perf_counter()
     model = g.compile()

@@ -194,7 +194,8 @@ def report(
     """
     if hasattr(net, "definitions"):  # a Computation: its own page (symbackprop.computation_report)
         from .computation_report import computation_report
-        return computation_report(net, path, params, data, history, max_params=max_params, note=note)
+        return computation_report(net, path, params, data, history, max_params=max_params, note=note,
+                                  max_edges=max_edges)
     from .files import check_writable, write_bytes
     from .render import (
         draw_gradient_paths,

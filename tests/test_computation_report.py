@@ -106,6 +106,8 @@ def test_report_of_a_computation_refuses_bad_input(tmp_path):
         sbp.report(g, tmp_path / "x.html", data=(np.zeros((2, 1)), np.zeros((2, 1))))
     with pytest.raises(SpecError, match="Unknown parameter"):
         sbp.report(g, tmp_path / "x.html", params={"w9": 1.0})
+    with pytest.raises(sbp.GraphTooLargeError, match="A report draws the graph of the computation; it has 10 edges"):
+        sbp.report(g, tmp_path / "x.html", max_edges=9)
     assert not (tmp_path / "x.html").exists()
 
 
