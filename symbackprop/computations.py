@@ -651,7 +651,8 @@ class Computation:
         -x*(1 - tanh(w*x)**2)
         """
         h = self.hessian_derivation(p, q)
-        return h.expanded(max_size=max_size) if expand else h.compact
+        # activations kept unevaluated for printing are written out, as grad() returns them
+        return h.expanded(max_size=max_size) if expand else realize(h.compact)
 
     def jacobian(self, expand: bool = False, *, max_size: int | None = DEFAULT_MAX_SIZE) -> sp.Matrix:
         """∂output/∂input, an (n_outputs, n_inputs) matrix (outputs and inputs in declared
@@ -669,7 +670,7 @@ class Computation:
 
         M = input_jacobian(self)
         if not expand:
-            return M
+            return M.applyfunc(realize)
         return M.applyfunc(lambda e: self.expanded(e, max_size=max_size, what="the Jacobian entry"))
 
     # ------------------------------------------------------------------ numbers

@@ -218,3 +218,14 @@ def test_expanded_form_is_refused_past_max_size_before_it_is_built():
     g = build("mixed")
     with pytest.raises(ExpressionTooLargeError, match=r"d2J/dadb .*limit 10\)"):
         g.hessian("a", "b", expand=True, max_size=10)
+
+
+def test_activations_inside_a_formula_are_written_out_in_what_hessian_returns():
+    g = sbp.computation("u = w*x\nJ = sigmoid(u)**2 + softplus(w)", params="w", inputs="x")
+    H = g.hessian("w", "w")
+    assert not H.atoms(sbp.computations.Applied)  # plain SymPy, as g.grad returns: lambdify works
+    assert "softplus" in g.hessian_derivation("w", "w").text()  # printed as the function
+    at = g.hessian_derivation("w", "w").at(w=0.3, x=-1.2)
+    want = at_30_digits([sp.diff(substituted(g), g.symbol("w"), 2)], g,
+                        {g.symbol("w"): 0.3, g.symbol("x"): -1.2})[0]
+    assert at.value(H) == pytest.approx(want, rel=1e-12)
