@@ -55,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "Computation": "computations",
     "computation": "computations",
     "ComputationDerivation": "computation_derivation",
+    "ComputationHessian": "computation_hessian",
+    "ComputationWalkthrough": "computation_walkthrough",
     "explain": "explaining",
     "Explanation": "explaining",
     "load_computation": "computation_file",
@@ -185,6 +187,12 @@ if TYPE_CHECKING:  # pragma: no cover  (what the lazy exports resolve to, for ty
     )
     from .computation_file import (
         load_computation as load_computation,
+    )
+    from .computation_hessian import (
+        ComputationHessian as ComputationHessian,
+    )
+    from .computation_walkthrough import (
+        ComputationWalkthrough as ComputationWalkthrough,
     )
     from .computations import (
         Computation as Computation,

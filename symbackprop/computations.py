@@ -58,6 +58,7 @@ from .parse import CONSTANTS, FUNCTIONS, Function, parse_formula
 
 if TYPE_CHECKING:
     from .computation_derivation import ComputationDerivation
+    from .computation_hessian import ComputationHessian
 
 __all__ = ["Computation", "computation", "KINDS", "adjoint_symbol", "realize"]
 
@@ -66,6 +67,9 @@ KINDS = ("param", "input", "target", "node", "loss")
 
 #: The prefix of an adjoint's name: δ_o = ∂J/∂o is ``delta_o``; no user name may start so.
 ADJOINT_PREFIX = "delta_"
+
+#: Prefixes of the second-order names (:mod:`symbackprop.computation_hessian`): reserved too.
+SECOND_ORDER_PREFIXES = ("vdot_", "deltadot_")
 
 _LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*(.*?)\s*$")
 
@@ -183,6 +187,9 @@ def _check_name(name: str, where: str) -> None:
         problem = f"is the constant {CONSTANTS[name]}"
     elif name.startswith(ADJOINT_PREFIX):
         problem = f"starts with {ADJOINT_PREFIX!r}, which names adjoints (δ_v = ∂J/∂v is delta_v)"
+    elif name.startswith(SECOND_ORDER_PREFIXES):
+        problem = ("starts with 'vdot_' or 'deltadot_', which name the second-order quantities "
+                   "(v̇_v = ∂v/∂q is vdot_v, δ̇_v = ∂δ_v/∂q is deltadot_v)")
     if problem:
         raise ComputationError(f"{where}: {name!r} {problem}; choose another name.")
 
@@ -608,6 +615,63 @@ class Computation:
         from .computation_derivation import ComputationDerivation
 
         return ComputationDerivation(self, self.symbol(p))
+
+    def hessian_derivation(self, p: str | sp.Symbol, q: str | sp.Symbol) -> ComputationHessian:
+        """∂²J/∂p∂q step by step: the forward tangent of q (v̇ = ∂v/∂q), the adjoints δ,
+        the second-order adjoints δ̇ = ∂δ/∂q and the result (see
+        :mod:`symbackprop.computation_hessian`). p and q are parameters, inputs or targets.
+
+        Examples
+        --------
+        >>> g = computation("u = w*x\\nJ = u**2/2", params="w", inputs="x")
+        >>> h = g.hessian_derivation("w", "w")
+        >>> h.tangent, h.adjoint, h.compact
+        ({vdot_u: x}, {deltadot_u: vdot_u}, deltadot_u*x)
+        """
+        from .computation_hessian import ComputationHessian, _leaf
+
+        return ComputationHessian(self, _leaf(self, p, "p"), _leaf(self, q, "q"))
+
+    def hessian(self, p: str | sp.Symbol, q: str | sp.Symbol, expand: bool = False, *,
+                max_size: int | None = DEFAULT_MAX_SIZE) -> sp.Expr:
+        """∂²J/∂p∂q for one sample.
+
+        Compact (default): ∂J/∂p differentiated along q, in the named nodes, adjoints δ,
+        tangents v̇ = ∂v/∂q (``vdot_v``) and second-order adjoints δ̇ = ∂δ/∂q
+        (``deltadot_v``) that :meth:`hessian_derivation` defines. ``expand=True``: in
+        parameters, inputs and targets only, refused past ``max_size`` tree nodes as in
+        :meth:`grad`.
+
+        Examples
+        --------
+        >>> g = computation("h = tanh(w*x)\\nJ = (h - y)**2/2", params="w", inputs="x", targets="y")
+        >>> g.hessian("w", "w")
+        -2*delta_h*h*vdot_h*x + deltadot_h*x*(1 - h**2)
+        >>> g.hessian("w", "y", expand=True)
+        -x*(1 - tanh(w*x)**2)
+        """
+        h = self.hessian_derivation(p, q)
+        # activations kept unevaluated for printing are written out, as grad() returns them
+        return h.expanded(max_size=max_size) if expand else realize(h.compact)
+
+    def jacobian(self, expand: bool = False, *, max_size: int | None = DEFAULT_MAX_SIZE) -> sp.Matrix:
+        """∂output/∂input, an (n_outputs, n_inputs) matrix (outputs and inputs in declared
+        order): compact in the named nodes and parameters (the forward tangent of each
+        input), or ``expand=True`` in inputs and parameters only (each entry refused past
+        ``max_size`` tree nodes). The compiled counterpart is ``model.input_jacobian``.
+
+        Examples
+        --------
+        >>> g = computation("o = sigmoid(w*x1 + v*x2)\\nJ = (o - y)**2", params="w v", inputs="x1 x2", targets="y")
+        >>> g.jacobian()
+        Matrix([[o*w*(1 - o), o*v*(1 - o)]])
+        """
+        from .computation_hessian import input_jacobian
+
+        M = input_jacobian(self)
+        if not expand:
+            return M.applyfunc(realize)
+        return M.applyfunc(lambda e: self.expanded(e, max_size=max_size, what="the Jacobian entry"))
 
     # ------------------------------------------------------------------ numbers
     def init_params(self, seed: int | np.random.Generator = 0) -> dict[sp.Symbol, float]:

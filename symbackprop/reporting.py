@@ -32,11 +32,12 @@ from .printing import MATHML_CSS as _DOC_CSS
 from .printing import print_mathml
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .computations import Computation
     from .network import Network
     from .render.drawing import Drawing
     from .training import History
 
-__all__ = ["MAX_PARAMS", "report"]
+__all__ = ["MAX_PARAMS", "report", "page"]
 
 #: Beyond this many parameters, the report derives a chosen few (see :func:`report`).
 MAX_PARAMS = 24
@@ -120,7 +121,7 @@ def _train_first(net: Network, X: Any, Y: Any, history: History | None, epochs: 
 
 
 def report(
-    net: Network,
+    net: Network | Computation,
     path: str | os.PathLike,
     params: Mapping | Sequence | None = None,
     data: Any = None,
@@ -135,6 +136,10 @@ def report(
     max_edges: int | None | object = CURRENT_LIMIT,
 ) -> Path:
     """Write one self-contained HTML page about ``net`` to ``path`` (atomically).
+
+    ``net`` may be a computation (``sbp.computation``): its page holds the definitions, the
+    computation graph, every parameter's derivation with values at one point, and the
+    compiled check (:mod:`symbackprop.computation_report`).
 
     The page holds the network diagram, the layer-level backprop equations, the gradient
     paths of one parameter, the chain-rule derivation of every parameter (of the first
@@ -187,6 +192,10 @@ def report(
     ...     "<h2>Layer-level equations</h2>" in out.read_text()
     True
     """
+    if hasattr(net, "definitions"):  # a Computation: its own page (symbackprop.computation_report)
+        from .computation_report import computation_report
+        return computation_report(net, path, params, data, history, max_params=max_params, note=note,
+                                  max_edges=max_edges)
     from .files import check_writable, write_bytes
     from .render import (
         draw_gradient_paths,
@@ -248,12 +257,22 @@ def report(
         parts += training
     elapsed = time.perf_counter() - started
     parts.append(f'<p class="note">Made by symbackprop in {elapsed:.1f} s.</p>')
-    page = (
+    path = Path(path)
+    write_bytes(path, page(title, parts).encode("utf-8"), what="report")
+    return path
+
+
+def page(title: str, parts: Sequence[str]) -> str:
+    """The whole HTML page around ``parts`` (the network's and the computation's reports).
+
+    Examples
+    --------
+    >>> page("T", ["<p>x</p>"]).startswith("<!DOCTYPE html>")
+    True
+    """
+    return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}{_DOC_CSS}</style>"
         f"<script>{_SCRIPT}</script></head>\n<body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
-    path = Path(path)
-    write_bytes(path, page.encode("utf-8"), what="report")
-    return path
 

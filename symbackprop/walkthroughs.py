@@ -814,6 +814,9 @@ def walkthrough(
     ...
     symbackprop.errors.SpecError: A walkthrough of the 4-8-8-3 network would list 139 parameters, more than the 80 that stay readable; pass max_params=139 (or None) to build it anyway, or walk through a smaller network.
     """
+    if hasattr(net, "definitions"):  # a Computation: symbackprop.computation_walkthrough
+        from .computation_walkthrough import computation_walkthrough
+        return computation_walkthrough(net, params, X, Y, x=x, y=y, lr=lr, max_params=max_params, max_samples=max_samples)
     from .network import Network
     from .params import to_arrays, to_mapping
 

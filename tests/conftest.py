@@ -32,6 +32,7 @@ SLOW_MODULES = {
     "test_cli_flow.py",
     "test_compile_jax.py",
     "test_compile_computation_jax.py",
+    "test_computation_report.py",
     "test_cli_train_computation.py",
     "test_docs_commands.py",
     "test_examples.py",

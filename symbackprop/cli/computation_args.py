@@ -14,7 +14,7 @@ import sys
 
 from .common import for_cli, say
 
-__all__ = ["read_values", "run_file", "FORMATS"]
+__all__ = ["read_values", "run_file", "report_file", "walkthrough_file", "FORMATS"]
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -128,6 +128,73 @@ def render_file(args: argparse.Namespace) -> int:
     else:
         drawing = render.draw_expression(g.grad(wrt))
     say(str(drawing.save(args.out)))
+    return 0
+
+
+def report_file(args: argparse.Namespace) -> int:
+    """``symbackprop report --file model.txt --out report.html``: the computation's page."""
+    from ..computation_file import load_computation
+    from ..errors import SpecError
+    from ..reporting import MAX_PARAMS, report
+    from .common import check_writable
+
+    check_writable("--out", args.out)
+    if args.layers is not None:
+        raise SpecError("--file reads a computation; it cannot go with --layers.")
+    if args.data:
+        raise SpecError("--data trains a network given by --layers; a computation's report shows its "
+                        "derivations and the compiled check at one point. Train a computation with "
+                        "symbackprop train --file, or call sbp.report(g, path, params=..., data=...).")
+    g = load_computation(args.file)
+    say(str(report(g, args.out, max_params=args.max_params or MAX_PARAMS)))
+    return 0
+
+
+def walkthrough_file(args: argparse.Namespace) -> int:
+    """``symbackprop walkthrough --file model.txt --at w1=0.5,...,x=1,y=0 --lr 0.1``."""
+    from ..computation_file import load_computation
+    from ..errors import SpecError
+    from ..walkthroughs import MAX_PARAMS, MAX_SAMPLES, walkthrough
+    from .common import check_writable
+    from .walkthrough import _in_flags, _rows
+
+    if args.layers is not None:
+        raise SpecError("--file reads a computation; it cannot go with --layers.")
+    if (args.at is None) == (args.seed is None):
+        raise SpecError("Give the parameters with --at (a JSON file {name: number} or pairs w1=0.5,x=1,...) "
+                        "or --seed N (one of them).")
+    if args.out is not None:
+        check_writable("--out", args.out)
+    given = read_values(args.at) if args.at is not None else {}
+    rows = {"--x": _rows(args.x, "--x") if args.x is not None else None,
+            "--y": _rows(args.y, "--y") if args.y is not None else None}
+    g = load_computation(args.file)
+    unknown = sorted(set(given) - {s.name for s in (*g.params, *g.inputs, *g.targets)})
+    if unknown:
+        raise SpecError(f"--at names {', '.join(unknown[:5])}: not parameters, inputs or targets of the "
+                        f"computation (they are {', '.join(s.name for s in (*g.params, *g.inputs, *g.targets))}).")
+    for flag, names in (("--x", g.inputs), ("--y", g.targets)):
+        if rows[flag] is None and names:
+            have = [s.name for s in names if s.name in given]
+            if len(have) != len(names):
+                raise SpecError(f"Give the sample's {'inputs' if flag == '--x' else 'targets'} "
+                                f"({', '.join(s.name for s in names)}) with {flag} or by name in --at.")
+            rows[flag] = [[given[s.name] for s in names]]
+    params = {p.name: given[p.name] for p in g.params if p.name in given} if args.at is not None else g.init_params(args.seed)
+    try:
+        w = walkthrough(g, params, rows["--x"], rows["--y"], lr=args.lr,
+                        max_params=args.max_params or MAX_PARAMS, max_samples=args.max_samples or MAX_SAMPLES)
+    except SpecError as exc:
+        raise SpecError(_in_flags(for_cli(str(exc)))) from None
+    out = {"text": w.text, "latex": w.latex, "markdown": w.markdown, "json": w.json,
+           "html": lambda: w.html(page=True)}[args.format]()
+    if args.out is None:
+        say(out)
+        return 0
+    from ..files import write_bytes
+
+    write_bytes(args.out, (out if out.endswith("\n") else out + "\n").encode("utf-8"), what="--out")
+    say(f"wrote {args.out}")
     return 0
 
 

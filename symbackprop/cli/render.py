@@ -62,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss quadratic --out report.html",
     )
     add_network_args(r)
+    add_computation_file(r)
     add_graph_limit(r)
     r.add_argument("--out", required=True, metavar="FILE.html", help="output file")
     r.add_argument("--max-params", type=positive_int, default=None, metavar="N",
@@ -140,7 +141,7 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-from .computation_args import render_file, with_file  # noqa: E402 - the wrappers, kept at the end
+from .computation_args import render_file, report_file, with_file  # noqa: E402 - the wrappers, kept at the end
 from .derive import size_first  # noqa: E402 - the wrappers, kept at the end of the file
 
 
@@ -149,4 +150,4 @@ def _draws_graph(args: argparse.Namespace) -> str:
 
 
 run_render = with_file(size_first(run_render, "--what equations", _draws_graph), render_file, "render")
-run_report = size_first(run_report, "symbackprop derive --equations", lambda args: "")
+run_report = with_file(size_first(run_report, "symbackprop derive --equations", lambda args: ""), report_file, "report")

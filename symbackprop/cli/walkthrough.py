@@ -20,6 +20,8 @@ FORMATS = ("text", "latex", "markdown", "html", "json")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .derive import add_computation_file
+
     p = sub.add_parser(
         "walkthrough",
         help="walk through one SGD step: forward pass, every delta and gradient, the update",
@@ -32,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--loss quadratic --at examples/mazur.json --lr 0.5",
     )
     add_network_args(p)
+    add_computation_file(p)  # --file model.txt: symbackprop.cli.computation_args.walkthrough_file
     p.add_argument("--at", metavar="PARAMS.json",
                    help="JSON file {name: number}: every parameter (w1_1_1, b1_1, ...), and "
                    "optionally the sample's inputs and targets (x1, ..., y1, ...)")
@@ -135,3 +138,8 @@ def run(args: argparse.Namespace) -> int:
     write_bytes(args.out, (out if out.endswith("\n") else out + "\n").encode("utf-8"), what="--out")
     say(f"wrote {args.out}")
     return 0
+
+
+from .computation_args import walkthrough_file, with_file  # noqa: E402 - the wrapper, kept at the end
+
+run = with_file(run, walkthrough_file, "walkthrough")

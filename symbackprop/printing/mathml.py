@@ -96,6 +96,10 @@ def symbol_mathml(name: str) -> str | None:
     return f"<msubsup>{mi}{_indices(index)}{_layer(layer)}</msubsup>"
 
 
+#: The dotted names of second order (symbackprop.hessian, symbackprop.computation_hessian).
+_DOTTED = re.compile(r"^(z|a|delta|v)dot((?:\d+|L)_(?:\d+|[ijk])|_[A-Za-z_][A-Za-z0-9_]*)$")
+
+
 class _MathML(MathMLPresentationPrinter):
     def doprint(self, expr) -> str:
         # As SymPy's, but kept in Unicode (δ is 2 bytes of UTF-8, its reference 6).
@@ -108,6 +112,14 @@ class _MathML(MathMLPresentationPrinter):
 
     def _print_Symbol(self, sym, style="plain"):
         xml = symbol_mathml(sym.name)
+        dotted = _DOTTED.match(sym.name) if xml is None else None
+        if dotted and (dotted.group(2)[:1] != "_" or dotted.group(1) in ("v", "delta")):  # second order: ż⁽¹⁾₂ (zdot1_2), v̇_h (vdot_h), δ̇_h (deltadot_h)
+            head, rest = dotted.group(1), dotted.group(2)
+            plain = symbol_mathml(head + rest) if rest[:1] != "_" else None
+            if plain is None:
+                plain = super()._print_Symbol(sp.Symbol(head + rest), style).toxml()
+            mi = "<mi>δ</mi>" if head == "delta" else f"<mi>{head}</mi>"
+            return self._raw(plain.replace(mi, f'<mover accent="true">{mi}<mo>&#x2D9;</mo></mover>', 1))
         if xml is None:  # a name outside the notation: SymPy's layout, its text escaped
             if any(c in sym.name for c in "<>&"):
                 return self._raw(f"<mi>{escape(sym.name)}</mi>")
