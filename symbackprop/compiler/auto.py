@@ -5,8 +5,9 @@ numba runs a small network's step 10–40 times faster than NumPy (docs/performa
 compiling an architecture takes seconds the first time (cached on disk after that: a few
 tenths of a second to load). The rule, so that compiling never dominates a short run:
 
-1. numba (and SciPy) not installed, or the network's code holds a formula numba cannot
-   compile here: **numpy**.
+1. numba (and SciPy) not installed, a computation (:func:`symbackprop.computation`: the
+   numba target compiles layered networks only), or the network's code holds a formula
+   numba cannot compile here: **numpy**.
 2. This network object already holds a numba model (``net.compile("numba")`` earlier in
    the process, or a long run): **numba** — nothing left to pay.
 3. A training run of at least :data:`WARM_MIN_STEPS` steps whose numba code is in the disk
@@ -49,8 +50,12 @@ def choose_backend(net: Any, steps: int | None = None) -> str:
     >>> import symbackprop as sbp
     >>> choose_backend(sbp.mlp([2, 4, 1]), steps=10)  # a short run never compiles
     'numpy'
+    >>> choose_backend(sbp.computation("J = (w*x - y)**2", params="w", inputs="x", targets="y"), steps=10**6)
+    'numpy'
     """
-    if not numba_backend.available():
+    from ..spec import Spec
+
+    if not numba_backend.available() or not isinstance(net, Spec):
         return "numpy"
     models = net.__dict__.get("_compiled", {})
     if "numba" in models:
