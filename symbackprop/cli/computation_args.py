@@ -154,9 +154,8 @@ def walkthrough_file(args: argparse.Namespace) -> int:
     """``symbackprop walkthrough --file model.txt --at w1=0.5,...,x=1,y=0 --lr 0.1``."""
     from ..computation_file import load_computation
     from ..errors import SpecError
-    from ..walkthroughs import MAX_PARAMS, MAX_SAMPLES, walkthrough
     from .common import check_writable
-    from .walkthrough import _in_flags, _rows
+    from .walkthrough import _rows, emit
 
     if args.layers is not None:
         raise SpecError("--file reads a computation; it cannot go with --layers.")
@@ -181,21 +180,7 @@ def walkthrough_file(args: argparse.Namespace) -> int:
                                 f"({', '.join(s.name for s in names)}) with {flag} or by name in --at.")
             rows[flag] = [[given[s.name] for s in names]]
     params = {p.name: given[p.name] for p in g.params if p.name in given} if args.at is not None else g.init_params(args.seed)
-    try:
-        w = walkthrough(g, params, rows["--x"], rows["--y"], lr=args.lr,
-                        max_params=args.max_params or MAX_PARAMS, max_samples=args.max_samples or MAX_SAMPLES)
-    except SpecError as exc:
-        raise SpecError(_in_flags(for_cli(str(exc)))) from None
-    out = {"text": w.text, "latex": w.latex, "markdown": w.markdown, "json": w.json,
-           "html": lambda: w.html(page=True)}[args.format]()
-    if args.out is None:
-        say(out)
-        return 0
-    from ..files import write_bytes
-
-    write_bytes(args.out, (out if out.endswith("\n") else out + "\n").encode("utf-8"), what="--out")
-    say(f"wrote {args.out}")
-    return 0
+    return emit(args, g, params, rows["--x"], rows["--y"])
 
 
 def with_file(run, on_file=run_file, command: str = "derive"):  # noqa: ANN001, ANN201

@@ -92,7 +92,6 @@ def _in_flags(message: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SpecError
-    from ..walkthroughs import MAX_PARAMS, MAX_SAMPLES, walkthrough
     from .derive import _load_params
 
     if (args.at is None) == (args.seed is None):
@@ -123,8 +122,18 @@ def run(args: argparse.Namespace) -> int:
     if len(x) != len(y):
         raise SpecError(f"--x gives {len(x)} sample(s) but --y {len(y)}; give one target row per input row.")
     params = {k: v for k, v in given.items() if k in {p.name for p in net.params}} if args.at else net.init_params(args.seed)
+    return emit(args, net, params, x, y)
+
+
+def emit(args: argparse.Namespace, model, params, x, y) -> int:
+    """Walk ``model`` (a network or a computation) through one step within the command's
+    limits, and print the chosen ``--format`` or write it to ``--out``."""
+    from ..errors import SpecError
+    from ..files import write_bytes
+    from ..walkthroughs import MAX_PARAMS, MAX_SAMPLES, walkthrough
+
     try:
-        w = walkthrough(net, params, x, y, lr=args.lr,
+        w = walkthrough(model, params, x, y, lr=args.lr,
                         max_params=args.max_params or MAX_PARAMS, max_samples=args.max_samples or MAX_SAMPLES)
     except SpecError as exc:
         raise SpecError(_in_flags(for_cli(str(exc)))) from None
@@ -133,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         say(out)
         return 0
-    from ..files import write_bytes
-
     write_bytes(args.out, (out if out.endswith("\n") else out + "\n").encode("utf-8"), what="--out")
     say(f"wrote {args.out}")
     return 0
