@@ -10,9 +10,8 @@ import argparse
 import json
 import os
 import re
-import sys
 
-from .common import for_cli, say
+from .common import say
 
 __all__ = ["read_values", "run_file", "report_file", "walkthrough_file", "FORMATS"]
 
@@ -63,6 +62,7 @@ def run_file(args: argparse.Namespace) -> int:
     from ..computation_file import load_computation
     from ..errors import ExpressionTooLargeError, SpecError
     from ..notation import equation_text, to_latex, to_str, to_text
+    from .derive import print_derivations
 
     if args.layers is not None or args.equations:
         what = "--layers" if args.layers is not None else "--equations (layer-level equations exist only for layered networks)"
@@ -95,14 +95,7 @@ def run_file(args: argparse.Namespace) -> int:
     derivations = (g.derivation(p) for p in wrt)
     if values is not None:
         derivations = (d.at(values) for d in derivations)
-    if args.format == "json":
-        say(for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
-        return 0
-    render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
-    for i, d in enumerate(derivations):
-        say(("\n" if i else "") + for_cli(render(d)))
-        sys.stdout.flush()
-    return 0
+    return print_derivations(derivations, args.format)
 
 
 def render_file(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 
 from .common import add_network_args, for_cli, network_from_args, say
 from .computation_args import with_file
@@ -138,10 +139,15 @@ def run(args: argparse.Namespace) -> int:
     if args.at is not None:
         params, x, y = at
         derivations = (d.at(params, x, y) for d in derivations)
-    if args.format == "json":
+    return print_derivations(derivations, args.format)
+
+
+def print_derivations(derivations: Iterable, fmt: str) -> int:
+    """Print each derivation as soon as it is made, in ``fmt`` (text, latex, markdown, json)."""
+    if fmt == "json":
         say(for_cli(json.dumps([d.to_dict() for d in derivations], indent=2)))
         return 0
-    render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[args.format]
+    render = {"text": lambda d: d.text(), "latex": lambda d: d.latex(), "markdown": lambda d: d.markdown()}[fmt]
     for i, d in enumerate(derivations):
         say(("\n" if i else "") + for_cli(render(d)))
         sys.stdout.flush()
