@@ -29,7 +29,7 @@ from typing import NoReturn
 __all__ = ["main", "COMMANDS", "EXIT_OK", "EXIT_WRONG", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "EXIT_BROKEN_PIPE"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("derive", "check", "check_layer", "train", "render", "exercise", "grade", "walkthrough", "explore", "explain")
+COMMANDS = ("derive", "check", "check_layer", "train", "render", "exercise", "grade", "walkthrough", "explore", "explain", "hessian")
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
