@@ -277,9 +277,12 @@ def _emit(args: argparse.Namespace, h: Any, expanded: Any, loss: Any) -> int:
     if args.format == "text":
         say(equation_text(lhs, rhs, f"  ≈ {value:.6g}" if value is not None else ""))
         if not args.expand and rhs.free_symbols - _leaves(h):
-            dots = "v̇ (tangents ∂v/∂q)" if hasattr(h, "computation") else "ż, ȧ (tangents ∂z/∂q, ∂a/∂q)"
-            say(f"({dots} and δ̇ (second-order adjoints ∂δ/∂q) are along q = {to_text(q)}; "
-                "--steps prints their definitions, --expand the form in the leaves)")
+            if hasattr(h, "computation"):
+                dots, leaves = "v̇ = ∂v/∂q", "the parameters, inputs and targets"
+            else:
+                dots, leaves = "ȧ = ∂a/∂q, ż = ∂z/∂q", "x, y, w, b"
+            say(f"(δ̇ = ∂δ/∂q, {dots} along q = {to_text(q)}: --steps prints their recursions, "
+                f"--expand the form in {leaves})")
         return 0
     line = f"{llhs} = {to_latex(rhs)}" + (rf" \approx {value:.6g}" if value is not None else "")
     say(f"$${line}$$" if args.format == "markdown" else line)
