@@ -116,7 +116,7 @@ def test_compact_expand_and_steps_are_the_library_forms(capsys):
     code, out, _ = run(capsys, *flags)
     assert code == 0
     assert out.startswith("∂²J/∂w⁽¹⁾₁₁∂w⁽²⁾₁₁ = δ̇⁽¹⁾₁⋅x₁\n")
-    assert "--steps prints their definitions" in out
+    assert "--steps prints their recursions" in out
     _, out, _ = run(capsys, *flags, "--format", "json")
     assert sp.sympify(json.loads(out)["compact"]) == sp.sympify(str(net.hessian("w1_1_1", "w2_1_1")))
     _, out, _ = run(capsys, *flags, "--expand", "--format", "json")
@@ -230,6 +230,16 @@ def test_initial_parameters_of_a_computation_file_and_a_csv(capsys, tmp_path):
     want = fd_hessian(g.compile(), {p.name: v for p, v in params.items()}, X, Y)
     code, out, err = run(capsys, "hessian", "--file", str(tmp_path / "model.txt"), "--seed", "3",
                          "--data", str(tmp_path / "data.csv"), "--format", "json")
+    assert (code, err) == (0, "")
+    np.testing.assert_allclose(np.array(json.loads(out)["hessian"]), want, rtol=1e-5, atol=1e-8)
+    # a saved computation model: its own parameters, the data matched by column name
+    path = str(tmp_path / "g.npz")
+    code, _, _ = run(capsys, "train", "--file", str(tmp_path / "model.txt"), "--data", str(tmp_path / "data.csv"),
+                     "--epochs", "20", "--lr", "0.5", "--batch-size", "4", "--save", path, "--no-progress")
+    assert code == 0
+    saved, trained = sbp.load(path)
+    want = fd_hessian(saved.compile(), {p.name: v for p, v in dict(trained).items()}, X, Y)
+    code, out, err = run(capsys, "hessian", "--model", path, "--data", str(tmp_path / "data.csv"), "--format", "json")
     assert (code, err) == (0, "")
     np.testing.assert_allclose(np.array(json.loads(out)["hessian"]), want, rtol=1e-5, atol=1e-8)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import textwrap
 from typing import Any
 
 from .common import (
@@ -49,13 +50,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "hessian",
         help="second derivatives: d2J/dp dq step by step, or a trained model's Hessian and its eigenvalues",
-        description="Symbolic (--wrt P --and Q): the second derivative d2J/dp dq of a network "
+        description=textwrap.fill("Symbolic (--wrt P --and Q): the second derivative d2J/dp dq of a network "
         "(--layers) or a computation (--file) in compact named form: the derivative along q "
         "of dJ/dp, written with the forward tangent of q (z-dot, a-dot) and the second-order "
         "adjoint (delta-dot); --steps prints their recursions, --at their values, --expand "
         "the result in x, y, w, b. Numeric (--data): the dense Hessian of the mean loss over "
         "a data set at a saved model's parameters (--model) or at initial ones (--seed), "
-        "with --eigenvalues its eigenvalues and a one-line curvature summary.",
+        "with --eigenvalues its eigenvalues and a one-line curvature summary.", 88),
         epilog="examples:\n"
         "  symbackprop hessian --layers 2,2,1 --activation sigmoid --wrt w1_1_1 --and w2_1_1 --steps\n"
         "  symbackprop hessian --file model.txt --wrt w1 --and w2 --at values.json\n"
