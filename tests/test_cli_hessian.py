@@ -286,6 +286,12 @@ def test_curvature_summary_counts_signs():
     (["--layers", "2,40,40,1", "--seed", "0", "--data", "xor"],
      ["1,801 parameters", "1,801 x 1,801", "at most 1,000", "--max-params 1801"]),
     (["--layers", "2,2,1", "--seed", "0", "--data", "mons"], ["Did you mean 'moons'?"]),
+    (["--layers", "2,2,1", "--wrt", "w1_1_1", "--and", "b1_1", "--max-graph-edges", "3"],
+     ["20 edges", "--max-graph-edges 20", "--data with --model"]),
+    (["--layers", "2,2,1", "--wrt", "w1_1_1", "--and", "b1_1", "--at", "/dev/zero", "--x", "1,2", "--y", "1"],
+     ["/dev/zero", "not a regular file"]),
+    (["--layers", "2,2,1", "--wrt", "w1_1_1", "--and", "b1_1", "--at", "/no/such.json", "--x", "1,2", "--y", "1"],
+     ["/no/such.json"]),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, words):
     argv = [*argv, "--max-params", "1000"] if "2,40,40,1" in argv else argv

@@ -175,7 +175,7 @@ def _network(args: argparse.Namespace) -> int:
         unknown = sorted(set(given) - names)
         if unknown:
             raise SpecError(f"--at file {args.at!r} names {', '.join(unknown[:5])}: not parameters, inputs or "
-                            f"targets of the {net.describe()} (it has {net.params[0]}, ..., {net.inputs[0]}, "
+                            f"targets of the {'-'.join(map(str, net.sizes))} network (it has {net.params[0]}, ..., {net.inputs[0]}, "
                             f"..., {net.targets[0]}, ...).")
         missing = [s.name for s in net.params if s.name not in given]
         if missing:
@@ -460,5 +460,5 @@ def _symbolic(args: argparse.Namespace) -> int:
     """The symbolic mode under the --max-graph-edges limit (a refusal speaks in flags)."""
     from .derive import size_first
 
-    return size_first(run_symbolic, equations="hessian --data with --model (the compiled Hessian)",
+    return size_first(run_symbolic, equations="--data with --model or --seed (the compiled Hessian)",
                       needs_graph=lambda _: "")(args)
