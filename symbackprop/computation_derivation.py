@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, count_paths
+from .derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, _d, count_paths, path_sections
 from .errors import SpecError
 from .notation import to_latex, to_str, to_text
 from .printing import Line, Section, SteppedDerivation
@@ -28,11 +28,6 @@ if TYPE_CHECKING:
     from .computations import Computation
 
 __all__ = ["ComputationDerivation", "point_values", "point_value", "point_text"]
-
-
-def _d(num: sp.Symbol, den: sp.Symbol) -> Line:
-    return Line(f"∂{to_text(num)}/∂{to_text(den)}",
-                rf"\frac{{\partial {to_latex(num)}}}{{\partial {to_latex(den)}}}")
 
 
 def point_values(comp: Computation, values: Mapping[sp.Symbol | str, float] | None = None,
@@ -234,37 +229,18 @@ class ComputationDerivation(SteppedDerivation):
         """The derivation as titled sections of lines (what the printers print)."""
         comp, g = self.computation, self.computation.graph
         v, J = self.variable, comp.loss
-        grad = _d(J, v)
+        grad = _d(J, v, to_text, to_latex)
         out: list[Section] = []
         on_paths = {n for path in self.paths or [] for n in path} if self.paths is not None else (
             nx.descendants(g, v.name) | {v.name})
         shown = [s for s, _ in comp.definitions if s.name in on_paths]
         out.append(Section("Definitions (the computation graph on the paths)", tuple(
             self._definition_line(s) for s in shown)))
-        if self.paths is not None:
-            out.append(Section(f"Paths from {to_text(v)} to {to_text(J)} ({self.n_paths})", tuple(
-                Line(" → ".join(to_text(g.nodes[n]["symbol"]) for n in path),
-                     r" \to ".join(to_latex(g.nodes[n]["symbol"]) for n in path))
-                for path in self.paths
-            ), latex_title=rf"\textbf{{Paths from }} {to_latex(v)} \textbf{{ to }} {to_latex(J)} \; ({self.n_paths})"))
-            out.append(Section("Local partial derivatives, one per edge", tuple(
-                Line(_d(g.nodes[b]["symbol"], g.nodes[a]["symbol"]).text,
-                     _d(g.nodes[b]["symbol"], g.nodes[a]["symbol"]).latex, expr)
-                for (a, b), expr in self.partials.items()
-            )))
-            out.append(Section("Chain rule: the product along each path", tuple(
-                Line(f"path {i}", rf"\text{{path {i}}}", prod) for i, prod in enumerate(self.products, start=1)
-            )))
-            out.append(Section("Multivariate chain rule: the sum over paths",
-                               (Line(grad.text, grad.latex, self.chain_sum),)))
-        else:
-            out.append(Section(
-                f"Paths from {to_text(v)} to {to_text(J)}", (),
-                latex_title=rf"\textbf{{Paths from }} {to_latex(v)} \textbf{{ to }} {to_latex(J)}",
-                note=f"There are {self.n_paths:,} paths (their number can grow exponentially with "
-                "depth), more than the {MAX_PATHS} listed at most; the adjoint recursion below sums "
-                "over all of them, one edge at a time.".replace("{MAX_PATHS}", str(MAX_PATHS)),
-            ))
+        out += path_sections(
+            self, g, v, J, text=to_text, latex=to_latex,
+            many=f"There are {self.n_paths:,} paths (their number can grow exponentially with depth), more "
+            f"than the {MAX_PATHS} listed at most; the adjoint recursion below sums over all of them, one "
+            "edge at a time.")
         if self.adjoints:
             out.append(Section(
                 f"Adjoints (δ_u = ∂{to_text(J)}/∂u, from {to_text(J)} back; each sums over the uses of u)",

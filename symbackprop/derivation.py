@@ -7,7 +7,8 @@ step with its value at one sample, for following a worked example digit by digit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -36,6 +37,7 @@ from .printing import (
 )
 
 if TYPE_CHECKING:
+    from .computation_derivation import ComputationDerivation
     from .spec import Spec
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "sample_values",
     "sample_text",
     "definition_line",
+    "path_sections",
     "sections_text",
     "sections_latex",
     "sections_markdown",
@@ -59,11 +62,48 @@ SHOWN_DELTAS = 3
 MAX_SHOWN_EXPANDED = 150
 
 
-def _d(num: sp.Symbol, den: sp.Symbol) -> Line:
-    return Line(
-        f"∂{text_name(num)}/∂{text_name(den)}",
-        rf"\frac{{\partial {latex_name(num)}}}{{\partial {latex_name(den)}}}",
-    )
+Name = Callable[[sp.Symbol], str]
+
+
+def _d(num: sp.Symbol, den: sp.Symbol, text: Name = text_name, latex: Name = latex_name) -> Line:
+    return Line(f"∂{text(num)}/∂{text(den)}", rf"\frac{{\partial {latex(num)}}}{{\partial {latex(den)}}}")
+
+
+def path_sections(d: Derivation | ComputationDerivation, graph: nx.DiGraph, v: sp.Symbol, J: sp.Symbol, *,
+                  many: str, text: Name = text_name, latex: Name = latex_name) -> list[Section]:
+    """The chain rule along the paths of a derivation ``d`` from ``v`` to ``J``: the paths,
+    the local partial on each edge, the product along each path and their sum.
+
+    Past ``MAX_PATHS`` paths (``d.paths`` is None) it is one section, with the note ``many``.
+    ``text`` and ``latex`` name a symbol (the notation's names of a network by default).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="identity")
+    >>> d = net.derivation("b1_1")
+    >>> [s.title for s in path_sections(d, net.backprop.graph, d.param, net.J, many="")]  # doctest: +NORMALIZE_WHITESPACE
+    ['Paths from b⁽¹⁾₁ to J (1)', 'Local partial derivatives, one per edge',
+     'Chain rule: the product along each path', 'Multivariate chain rule: the sum over paths']
+    """
+    if d.paths is None:
+        return [Section(f"Paths from {text(v)} to {text(J)}", (),
+                        latex_title=rf"\textbf{{Paths from }} {latex(v)} \textbf{{ to }} {latex(J)}", note=many)]
+    grad = _d(J, v, text, latex)
+    symbol = {n: graph.nodes[n]["symbol"] for path in d.paths for n in path}
+    return [
+        Section(f"Paths from {text(v)} to {text(J)} ({d.n_paths})", tuple(
+            Line(" → ".join(text(symbol[n]) for n in path), r" \to ".join(latex(symbol[n]) for n in path))
+            for path in d.paths
+        ), latex_title=rf"\textbf{{Paths from }} {latex(v)} \textbf{{ to }} {latex(J)} \; ({d.n_paths})"),
+        Section("Local partial derivatives, one per edge", tuple(
+            replace(_d(symbol[b], symbol[a], text, latex), expr=expr) for (a, b), expr in d.partials.items()
+        )),
+        Section("Chain rule: the product along each path", tuple(
+            Line(f"path {i}", rf"\text{{path {i}}}", prod) for i, prod in enumerate(d.products, start=1)
+        )),
+        Section("Multivariate chain rule: the sum over paths", (Line(grad.text, grad.latex, d.chain_sum),)),
+    ]
 
 
 def count_paths(graph: nx.DiGraph, source: str, target: str) -> int:
@@ -341,31 +381,8 @@ class Derivation(SteppedDerivation):
             on_paths = {n for path in self.paths for n in path if g.nodes[n]["kind"] in defined}
             shown = [g.nodes[n]["symbol"] for n in nx.topological_sort(g) if n in on_paths]
             out.append(Section("Forward definitions", tuple(definition_line(self.backprop, s) for s in shown)))
-            out.append(Section(f"Paths from {text_name(p)} to J ({self.n_paths})", tuple(
-                Line(" → ".join(text_name(g.nodes[n]["symbol"]) for n in path),
-                     r" \to ".join(latex_name(g.nodes[n]["symbol"]) for n in path))
-                for path in self.paths
-            ), latex_title=rf"\textbf{{Paths from }} {latex_name(p)} \textbf{{ to }} J \; ({self.n_paths})"))
-            out.append(Section("Local partial derivatives, one per edge", tuple(
-                Line(_d(g.nodes[v]["symbol"], g.nodes[u]["symbol"]).text,
-                     _d(g.nodes[v]["symbol"], g.nodes[u]["symbol"]).latex, expr)
-                for (u, v), expr in self.partials.items()
-            )))
-            out.append(Section("Chain rule: the product along each path", tuple(
-                Line(f"path {i}", rf"\text{{path {i}}}", prod)
-                for i, prod in enumerate(self.products, start=1)
-            )))
-            out.append(Section(
-                "Multivariate chain rule: the sum over paths",
-                (Line(grad.text, grad.latex, self.chain_sum),),
-            ))
-        else:
-            out.append(Section(
-                f"Paths from {text_name(p)} to J", (),
-                latex_title=rf"\textbf{{Paths from }} {latex_name(p)} \textbf{{ to }} J",
-                note=f"There are {self.n_paths:,} paths (their number grows exponentially "
-                "with depth); the δ recursion below sums over all of them.",
-            ))
+        out += path_sections(self, g, p, J, many=f"There are {self.n_paths:,} paths (their number grows "
+                             "exponentially with depth); the δ recursion below sums over all of them.")
         assumed = [(d, self.backprop.assumed[d]) for d, _ in self.deltas if d in self.backprop.assumed]
         out.append(Section(
             "δ recursion (δ = ∂J/∂z, from the output layer back)",
