@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, _d, count_paths, path_sections
+from .derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, count_paths, partial_name, path_sections
 from .errors import SpecError
 from .notation import to_latex, to_str, to_text
 from .printing import Line, Section, SteppedDerivation
@@ -229,7 +229,7 @@ class ComputationDerivation(SteppedDerivation):
         """The derivation as titled sections of lines (what the printers print)."""
         comp, g = self.computation, self.computation.graph
         v, J = self.variable, comp.loss
-        grad = _d(J, v, to_text, to_latex)
+        grad = partial_name(J, v, to_text, to_latex)
         out: list[Section] = []
         on_paths = {n for path in self.paths or [] for n in path} if self.paths is not None else (
             nx.descendants(g, v.name) | {v.name})

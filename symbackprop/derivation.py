@@ -46,6 +46,7 @@ __all__ = [
     "sample_text",
     "definition_line",
     "path_sections",
+    "partial_name",
     "sections_text",
     "sections_latex",
     "sections_markdown",
@@ -65,7 +66,16 @@ MAX_SHOWN_EXPANDED = 150
 Name = Callable[[sp.Symbol], str]
 
 
-def _d(num: sp.Symbol, den: sp.Symbol, text: Name = text_name, latex: Name = latex_name) -> Line:
+def partial_name(num: sp.Symbol, den: sp.Symbol, text: Name = text_name, latex: Name = latex_name) -> Line:
+    """The name ∂num/∂den in Unicode text and in LaTeX (a :class:`~symbackprop.printing.Line`
+    without a right side); ``text`` and ``latex`` name a symbol.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> partial_name(sp.Symbol("J"), sp.Symbol("w1_2_1"))
+    Line(text='∂J/∂w⁽¹⁾₂₁', latex='\\\\frac{\\\\partial J}{\\\\partial w^{(1)}_{2 1}}', expr=None, value=None)
+    """
     return Line(f"∂{text(num)}/∂{text(den)}", rf"\frac{{\partial {latex(num)}}}{{\partial {latex(den)}}}")
 
 
@@ -89,7 +99,7 @@ def path_sections(d: Derivation | ComputationDerivation, graph: nx.DiGraph, v: s
     if d.paths is None:
         return [Section(f"Paths from {text(v)} to {text(J)}", (),
                         latex_title=rf"\textbf{{Paths from }} {latex(v)} \textbf{{ to }} {latex(J)}", note=many)]
-    grad = _d(J, v, text, latex)
+    grad = partial_name(J, v, text, latex)
     symbol = {n: graph.nodes[n]["symbol"] for path in d.paths for n in path}
     return [
         Section(f"Paths from {text(v)} to {text(J)} ({d.n_paths})", tuple(
@@ -97,7 +107,7 @@ def path_sections(d: Derivation | ComputationDerivation, graph: nx.DiGraph, v: s
             for path in d.paths
         ), latex_title=rf"\textbf{{Paths from }} {latex(v)} \textbf{{ to }} {latex(J)} \; ({d.n_paths})"),
         Section("Local partial derivatives, one per edge", tuple(
-            replace(_d(symbol[b], symbol[a], text, latex), expr=expr) for (a, b), expr in d.partials.items()
+            replace(partial_name(symbol[b], symbol[a], text, latex), expr=expr) for (a, b), expr in d.partials.items()
         )),
         Section("Chain rule: the product along each path", tuple(
             Line(f"path {i}", rf"\text{{path {i}}}", prod) for i, prod in enumerate(d.products, start=1)
@@ -374,7 +384,7 @@ class Derivation(SteppedDerivation):
         """The derivation as titled sections of lines (what the printers print)."""
         p, g = self.param, self.backprop.graph
         J = sp.Symbol("J")
-        grad = _d(J, p)
+        grad = partial_name(J, p)
         out: list[Section] = []
         if self.paths is not None:
             defined = ("z", "a", "loss")
