@@ -19,20 +19,15 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, count_paths
+from .derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, count_paths, partial_name, path_sections
 from .errors import SpecError
 from .notation import to_latex, to_str, to_text
-from .printing import Document, Line, Section, print_latex, print_markdown, print_text, with_values
+from .printing import Line, Section, SteppedDerivation
 
 if TYPE_CHECKING:
     from .computations import Computation
 
-__all__ = ["ComputationDerivation", "point_values"]
-
-
-def _d(num: sp.Symbol, den: sp.Symbol) -> Line:
-    return Line(f"∂{to_text(num)}/∂{to_text(den)}",
-                rf"\frac{{\partial {to_latex(num)}}}{{\partial {to_latex(den)}}}")
+__all__ = ["ComputationDerivation", "point_values", "point_value", "point_text"]
 
 
 def point_values(comp: Computation, values: Mapping[sp.Symbol | str, float] | None = None,
@@ -85,7 +80,42 @@ def point_values(comp: Computation, values: Mapping[sp.Symbol | str, float] | No
     return {s: float(v) for s, v in numeric.run(steps, point).items()}
 
 
-class ComputationDerivation:
+def point_value(values: Mapping[sp.Symbol, float] | None, expr: sp.Expr) -> float:
+    """Value of ``expr`` (symbols matched by name) at a point of :func:`point_values`.
+
+    Examples
+    --------
+    >>> from symbackprop.computations import computation
+    >>> g = computation("J = w*x", params="w", inputs="x")
+    >>> point_value(point_values(g, w=2.0, x=3.0), sp.Symbol("w") + 1)
+    3.0
+    """
+    from .computations import realize
+    from .numeric import evaluate
+
+    if values is None:
+        raise SpecError("This derivation has no values; call .at({...}, x=..., y=...) first.")
+    expr = realize(sp.sympify(expr))
+    by_name = {s.name: s for s in values}
+    expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
+    return float(np.asarray(evaluate(expr, {s: np.asarray(v) for s, v in values.items()})))
+
+
+def point_text(comp: Computation, values: Mapping[sp.Symbol, float]) -> str:
+    """The point's finite leaves as text, as a derivation's subtitle names them.
+
+    Examples
+    --------
+    >>> from symbackprop.computations import computation
+    >>> g = computation("J = w*x", params="w", inputs="x")
+    >>> point_text(g, point_values(g, w=2.0, x=3.0))
+    'w = 2, x = 3'
+    """
+    leaves = [s for s in (*comp.params, *comp.inputs, *comp.targets) if math.isfinite(values.get(s, math.nan))]
+    return ", ".join(f"{to_text(s)} = {values[s]:.6g}" for s in leaves)
+
+
+class ComputationDerivation(SteppedDerivation):
     """The chain-rule derivation of ∂J/∂v for one variable v of a computation.
 
     Attributes
@@ -120,6 +150,18 @@ class ComputationDerivation:
     (2, [['x', 'h', 'J'], ['x', 'J']])
     >>> d.chain_sum
     h + w*(x + 1)
+
+    It prints as :class:`~symbackprop.derivation.Derivation` does (``text()``, ``latex()``,
+    ``markdown()``, ``_repr_latex_``), from :meth:`document`:
+
+    >>> print(d.text())  # doctest: +ELLIPSIS
+    ∂J/∂x in the computation J ...
+    Paths from x to J (2)
+      x → h → J
+      x → J
+    ...
+    >>> print(computation("J = w*x", params="w", inputs="x").derivation("w").markdown().splitlines()[0])
+    ### $\\frac{\\partial J}{\\partial w}$ in the computation J (1 definition(s); params w)
     """
 
     def __init__(self, comp: Computation, variable: sp.Symbol, *, values: dict | None = None):
@@ -180,52 +222,25 @@ class ComputationDerivation:
         >>> g.derivation("w").at(w=2.0, x=3.0).value(g.loss)
         6.0
         """
-        from .computations import realize
-        from .numeric import evaluate
-
-        if self.values is None:
-            raise SpecError("This derivation has no values; call .at({...}, x=..., y=...) first.")
-        expr = realize(sp.sympify(expr))
-        by_name = {s.name: s for s in self.values}
-        expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
-        return float(np.asarray(evaluate(expr, {s: np.asarray(v) for s, v in self.values.items()})))
+        return point_value(self.values, expr)
 
     # --------------------------------------------------------------- structure
     def sections(self) -> list[Section]:
         """The derivation as titled sections of lines (what the printers print)."""
         comp, g = self.computation, self.computation.graph
         v, J = self.variable, comp.loss
-        grad = _d(J, v)
+        grad = partial_name(J, v, to_text, to_latex)
         out: list[Section] = []
         on_paths = {n for path in self.paths or [] for n in path} if self.paths is not None else (
             nx.descendants(g, v.name) | {v.name})
         shown = [s for s, _ in comp.definitions if s.name in on_paths]
         out.append(Section("Definitions (the computation graph on the paths)", tuple(
             self._definition_line(s) for s in shown)))
-        if self.paths is not None:
-            out.append(Section(f"Paths from {to_text(v)} to {to_text(J)} ({self.n_paths})", tuple(
-                Line(" → ".join(to_text(g.nodes[n]["symbol"]) for n in path),
-                     r" \to ".join(to_latex(g.nodes[n]["symbol"]) for n in path))
-                for path in self.paths
-            ), latex_title=rf"\textbf{{Paths from }} {to_latex(v)} \textbf{{ to }} {to_latex(J)} \; ({self.n_paths})"))
-            out.append(Section("Local partial derivatives, one per edge", tuple(
-                Line(_d(g.nodes[b]["symbol"], g.nodes[a]["symbol"]).text,
-                     _d(g.nodes[b]["symbol"], g.nodes[a]["symbol"]).latex, expr)
-                for (a, b), expr in self.partials.items()
-            )))
-            out.append(Section("Chain rule: the product along each path", tuple(
-                Line(f"path {i}", rf"\text{{path {i}}}", prod) for i, prod in enumerate(self.products, start=1)
-            )))
-            out.append(Section("Multivariate chain rule: the sum over paths",
-                               (Line(grad.text, grad.latex, self.chain_sum),)))
-        else:
-            out.append(Section(
-                f"Paths from {to_text(v)} to {to_text(J)}", (),
-                latex_title=rf"\textbf{{Paths from }} {to_latex(v)} \textbf{{ to }} {to_latex(J)}",
-                note=f"There are {self.n_paths:,} paths (their number can grow exponentially with "
-                "depth), more than the {MAX_PATHS} listed at most; the adjoint recursion below sums "
-                "over all of them, one edge at a time.".replace("{MAX_PATHS}", str(MAX_PATHS)),
-            ))
+        out += path_sections(
+            self, g, v, J, text=to_text, latex=to_latex,
+            many=f"There are {self.n_paths:,} paths (their number can grow exponentially with depth), more "
+            f"than the {MAX_PATHS} listed at most; the adjoint recursion below sums over all of them, one "
+            "edge at a time.")
         if self.adjoints:
             out.append(Section(
                 f"Adjoints (δ_u = ∂{to_text(J)}/∂u, from {to_text(J)} back; each sums over the uses of u)",
@@ -255,78 +270,13 @@ class ComputationDerivation:
         return Line(f"{to_text(s)} = ({note})", rf"{to_latex(s)} &= \text{{({note})}}")
 
     # ---------------------------------------------------------------- printers
-    def _fmt_value(self, expr: sp.Expr) -> float | None:
-        if self.values is None:
-            return None
-        try:
-            v = self.value(expr)
-        except (TypeError, ValueError):
-            return None
-        return v if math.isfinite(v) else None
+    def _heading(self) -> tuple[str, str, str]:
+        J, v = self.computation.loss, self.variable
+        return (f"∂{to_text(J)}/∂{to_text(v)}", rf"\frac{{\partial {to_latex(J)}}}{{\partial {to_latex(v)}}}",
+                self.computation.describe())
 
-    def document(self) -> Document:
-        """The derivation as a :class:`~symbackprop.printing.Document` (what every printer prints).
-
-        Examples
-        --------
-        >>> from symbackprop.computations import computation
-        >>> doc = computation("J = w*x", params="w", inputs="x").derivation("w").document()
-        >>> doc.title
-        '∂J/∂w in the computation J (1 definition(s); params w)'
-        """
-        comp = self.computation
-        subtitle = ""
-        if self.values is not None:
-            leaves = [s for s in (*comp.params, *comp.inputs, *comp.targets) if math.isfinite(self.values.get(s, math.nan))]
-            subtitle = "with the value (≈) of every step at " + ", ".join(
-                f"{to_text(s)} = {self.values[s]:.6g}" for s in leaves)
-        what = comp.describe()
-        return Document(
-            f"∂{to_text(comp.loss)}/∂{to_text(self.variable)} in the {what}",
-            with_values(self.sections(), self._fmt_value),
-            math_title=rf"$\frac{{\partial {to_latex(comp.loss)}}}{{\partial {to_latex(self.variable)}}}$ in the {what}",
-            subtitle=subtitle,
-        )
-
-    def text(self) -> str:
-        """The derivation in Unicode text, for a terminal.
-
-        Examples
-        --------
-        >>> from symbackprop.computations import computation
-        >>> g = computation("h = tanh(w*x)\\nJ = h + x", params="w", inputs="x")
-        >>> print(g.derivation("x").text())  # doctest: +ELLIPSIS
-        ∂J/∂x in the computation J ...
-        Paths from x to J (2)
-          x → h → J
-          x → J
-        ...
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        """The derivation as one LaTeX ``aligned`` block (math mode, no surrounding ``$``).
-
-        Examples
-        --------
-        >>> from symbackprop.computations import computation
-        >>> print(computation("J = w*x", params="w", inputs="x").derivation("w").latex())  # doctest: +ELLIPSIS
-        \\begin{aligned}
-        ...
-        \\end{aligned}
-        """
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The derivation as Markdown with ``$$`` math.
-
-        Examples
-        --------
-        >>> from symbackprop.computations import computation
-        >>> print(computation("J = w*x", params="w", inputs="x").derivation("w").markdown().splitlines()[0])
-        ### $\\frac{\\partial J}{\\partial w}$ in the computation J (1 definition(s); params w)
-        """
-        return print_markdown(self.document())
+    def _at(self) -> str:
+        return point_text(self.computation, self.values or {})
 
     def to_dict(self) -> dict:
         """The derivation as plain data (Python syntax and LaTeX strings), for JSON.
@@ -351,12 +301,6 @@ class ComputationDerivation:
             "compact": to_str(self.compact),
             "compact_latex": to_latex(self.compact),
         }
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def __str__(self) -> str:
-        return self.text()
 
     def __repr__(self) -> str:
         return f"<ComputationDerivation of d{self.computation.loss}/d{self.variable}: {self.n_paths} path(s)>"

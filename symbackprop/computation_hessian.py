@@ -25,20 +25,19 @@ start with either (as with ``delta_``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import networkx as nx
-import numpy as np
 import sympy as sp
 
 from .activations import at_kinks
 from .backprop import DEFAULT_MAX_SIZE
-from .errors import ComputationError, ExpressionTooLargeError, SpecError
+from .computation_derivation import point_text, point_value
+from .errors import ComputationError, ExpressionTooLargeError
 from .hessian import MAX_SHOWN_EXPANDED, _Partials
 from .notation import real_symbol, to_latex, to_str, to_text
-from .printing import Document, Line, Section, print_latex, print_markdown, print_text, with_values
+from .printing import Line, Section, SteppedDerivation
 
 if TYPE_CHECKING:
     from .computations import Computation
@@ -133,7 +132,7 @@ def _leaf(comp: Computation, v: str | sp.Symbol, which: str) -> sp.Symbol:
     return s
 
 
-class ComputationHessian:
+class ComputationHessian(SteppedDerivation):
     """∂²J/∂p∂q of a computation step by step: the tangent of q, δ and δ̇, the result.
 
     Built by :meth:`Computation.hessian_derivation
@@ -167,6 +166,13 @@ class ComputationHessian:
     {deltadot_h: vdot_h}
     >>> h.compact
     -2*delta_h*h*vdot_h*x + deltadot_h*x*(1 - h**2)
+
+    It prints as :class:`~symbackprop.derivation.Derivation` does (``text()``, ``latex()``,
+    ``markdown()``, ``_repr_latex_``), from its document:
+
+    >>> g = computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
+    >>> print(g.hessian_derivation("w", "w").text().splitlines()[0])
+    ∂²J/∂w² in the computation J (1 definition(s); params w)
     """
 
     def __init__(self, comp: Computation, p: sp.Symbol, q: sp.Symbol, *, values: dict | None = None,
@@ -252,24 +258,7 @@ class ComputationHessian:
 
     def value(self, expr: sp.Expr) -> float:
         """Value of ``expr`` (in any symbols of the derivation) at the point given to :meth:`at`."""
-        from .computations import realize
-        from .numeric import evaluate
-
-        if self.values is None:
-            raise SpecError("This derivation has no values; call .at({...}, x=..., y=...) first.")
-        expr = realize(sp.sympify(expr))
-        by_name = {s.name: s for s in self.values}
-        expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
-        return float(np.asarray(evaluate(expr, {s: np.asarray(v) for s, v in self.values.items()})))
-
-    def _fmt_value(self, expr: sp.Expr) -> float | None:
-        if self.values is None:
-            return None
-        try:
-            v = self.value(expr)
-        except (TypeError, ValueError):
-            return None
-        return v if math.isfinite(v) else None
+        return point_value(self.values, expr)
 
     # --------------------------------------------------------------- printing
     def _name(self) -> tuple[str, str]:
@@ -315,39 +304,11 @@ class ComputationHessian:
                            tuple(result), note=note))
         return out
 
-    def document(self) -> Document:
-        """The derivation as a :class:`~symbackprop.printing.Document` (with values after :meth:`at`)."""
-        comp = self.computation
-        text, latex = self._name()
-        subtitle = ""
-        if self.values is not None:
-            leaves = [s for s in (*comp.params, *comp.inputs, *comp.targets)
-                      if math.isfinite(self.values.get(s, math.nan))]
-            subtitle = "with the value (≈) of every step at " + ", ".join(
-                f"{to_text(s)} = {self.values[s]:.6g}" for s in leaves)
-        what = comp.describe()
-        return Document(f"{text} in the {what}", with_values(self.sections(), self._fmt_value),
-                        math_title=f"${latex}$ in the {what}", subtitle=subtitle)
+    def _heading(self) -> tuple[str, str, str]:
+        return (*self._name(), self.computation.describe())
 
-    def text(self) -> str:
-        """The derivation in Unicode text.
-
-        Examples
-        --------
-        >>> from symbackprop.computations import computation
-        >>> g = computation("J = (w*x - y)**2", params="w", inputs="x", targets="y")
-        >>> print(g.hessian_derivation("w", "w").text().splitlines()[0])
-        ∂²J/∂w² in the computation J (1 definition(s); params w)
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        """The derivation as one LaTeX ``aligned`` block."""
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The derivation as Markdown with ``$$`` math."""
-        return print_markdown(self.document())
+    def _at(self) -> str:
+        return point_text(self.computation, self.values or {})
 
     def to_dict(self) -> dict:
         """The derivation as plain data (Python-syntax strings), for JSON."""
@@ -359,12 +320,6 @@ class ComputationHessian:
             "gradient": to_str(self.gradient),
             "compact": to_str(self.compact),
         }
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def __str__(self) -> str:
-        return self.text()
 
     def __repr__(self) -> str:
         return f"<ComputationHessian of d2{self.computation.loss}/d{self.p}d{self.q}>"

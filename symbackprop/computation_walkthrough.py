@@ -20,8 +20,6 @@ model: the tests hold the two against each other.
 
 from __future__ import annotations
 
-import html as _html
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,20 +29,11 @@ import sympy as sp
 
 from .errors import SpecError
 from .notation import to_latex, to_str, to_text
-from .printing import (
-    MATHML_CSS,
-    Document,
-    Line,
-    Section,
-    print_latex,
-    print_markdown,
-    print_mathml,
-    print_text,
-)
+from .printing import Document, Line, Section
 from .walkthroughs import (
-    _CSS,
     MAX_PARAMS,
     MAX_SAMPLES,
+    StepWalkthrough,
     _check_lr,
     _factor,
     _finite_or_none,
@@ -68,7 +57,7 @@ def _grad_name(J: sp.Symbol, p: sp.Symbol) -> tuple[str, str]:
     return f"∂{to_text(J)}/∂{to_text(p)}", rf"\frac{{\partial {to_latex(J)}}}{{\partial {to_latex(p)}}}"
 
 
-class ComputationWalkthrough:
+class ComputationWalkthrough(StepWalkthrough):
     """One SGD step on a computation, every value beside its formula (see :func:`computation_walkthrough`).
 
     Attributes
@@ -98,6 +87,21 @@ class ComputationWalkthrough:
     >>> w = sbp.walkthrough(g, {"w": 2.0}, x=[3.0], y=[1.0], lr=0.01)
     >>> w.loss, w.gradient, w.updated
     (12.5, {w: 15.0}, {w: 1.85})
+
+    It prints as :class:`~symbackprop.walkthroughs.Walkthrough` does (``text()``, ``latex()``,
+    ``markdown()``, ``html()``, ``json()``), from :meth:`document`:
+
+    >>> print(w.text())  # doctest: +ELLIPSIS
+    One step of gradient descent on the computation J (2 definition(s); params w)
+    at the sample x = 3, y = 1; learning rate η = 0.01
+    ...
+      u = w⋅x  ≈ 6
+    ...
+      δᵤ = u - y  ≈ 5
+      ∂J/∂w = δᵤ⋅x  ≈ 15
+    ...
+      w⁺ = 2 - 0.01⋅15 = 1.85
+    ...
     """
 
     def __init__(self, g: Computation, params: Mapping[sp.Symbol, float], X: np.ndarray, Y: np.ndarray, lr: float):
@@ -130,15 +134,7 @@ class ComputationWalkthrough:
         leaves.update({s: self.Y[:, j] for j, s in enumerate(g.targets)})
         return numeric.run(program, leaves)
 
-    @property
-    def batch_size(self) -> int:
-        """Number of samples walked through."""
-        return int(self.X.shape[0])
-
     # ---------------------------------------------------------------- document
-    def _prefix(self, i: int) -> str:
-        return f"Sample {i + 1} of {self.batch_size}: " if self.batch_size > 1 else ""
-
     def _parameter_lines(self) -> tuple[Line, ...]:
         ps = list(self.computation.params)
         chunks = [ps[i:i + PER_LINE] for i in range(0, len(ps), PER_LINE)]
@@ -150,7 +146,7 @@ class ComputationWalkthrough:
         g, v = self.computation, self.values[i]
         lines = tuple(Line(to_text(s), to_latex(s), g.graph.nodes[s.name]["shown"], v[s] + 0.0)
                       for s, _ in g.definitions)
-        return Section(f"{self._prefix(i)}Forward pass (each definition in order; the last is the loss)", lines)
+        return Section(f"{self._sample_prefix(i)}Forward pass (each definition in order; the last is the loss)", lines)
 
     def _backward_section(self, i: int) -> Section:
         g, v, grads = self.computation, self.values[i], self.sample_gradients[i]
@@ -160,7 +156,7 @@ class ComputationWalkthrough:
             lines.append(Line(text, latex, g.adjoints[p.name], grads[p] + 0.0))  # + 0.0: no -0
         J = to_text(g.loss)
         return Section(
-            f"{self._prefix(i)}Backward pass, from {J} back: δ_v = ∂{J}/∂v = Σ over the uses c of v "
+            f"{self._sample_prefix(i)}Backward pass, from {J} back: δ_v = ∂{J}/∂v = Σ over the uses c of v "
             f"of δ_c⋅∂c/∂v, then ∂{J}/∂p the same way for every parameter",
             tuple(lines),
         )
@@ -233,53 +229,6 @@ class ComputationWalkthrough:
         return Document(f"One step of gradient descent on the {self.computation.describe()}", tuple(sections),
                         subtitle=f"{where}; learning rate η = {_num(self.lr)}")
 
-    def text(self) -> str:
-        """The walkthrough in Unicode text.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> g = sbp.computation("u = w*x\\nJ = (u - y)**2/2", params="w", inputs="x", targets="y")
-        >>> print(sbp.walkthrough(g, {"w": 2.0}, x=[3.0], y=[1.0], lr=0.01).text())  # doctest: +ELLIPSIS
-        One step of gradient descent on the computation J (2 definition(s); params w)
-        at the sample x = 3, y = 1; learning rate η = 0.01
-        ...
-          u = w⋅x  ≈ 6
-        ...
-          δᵤ = u - y  ≈ 5
-          ∂J/∂w = δᵤ⋅x  ≈ 15
-        ...
-          w⁺ = 2 - 0.01⋅15 = 1.85
-        ...
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        """The walkthrough as one LaTeX ``aligned`` block."""
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The walkthrough as Markdown with ``$`` math."""
-        return print_markdown(self.document())
-
-    def html(self, *, page: bool = False) -> str:
-        """The walkthrough as HTML with every line in MathML: a fragment, or with ``page=True``
-        a whole self-contained page."""
-        fragment = (f'<div class="sbp-walkthrough"><style>{MATHML_CSS}{_CSS}</style>\n'
-                    f"{print_mathml(self.document())}\n</div>")
-        if not page:
-            return fragment
-        title = _html.escape(f"One step of gradient descent on the {self.computation.describe()}")
-        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{title}</title></head>\n<body>\n{fragment}\n</body></html>\n")
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def __str__(self) -> str:
-        return self.text()
-
     def __repr__(self) -> str:
         n = f"{self.batch_size} samples" if self.batch_size > 1 else "one sample"
         return (f"<ComputationWalkthrough of one SGD step on the {self.computation.describe()}, {n}, "
@@ -326,10 +275,6 @@ class ComputationWalkthrough:
                      "per_sample_before": [_finite_or_none(v[g.loss]) for v in self.values],
                      "per_sample_after": [_finite_or_none(v) for v in self.losses_after]},
         }
-
-    def json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as strict JSON (a non-finite number is ``null``)."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def _rows(value: Any, names: Sequence[sp.Symbol], what: str, flag: str, single: bool) -> np.ndarray:

@@ -7,8 +7,9 @@ step with its value at one sample, for following a worked example digit by digit
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import sympy as sp
@@ -27,21 +28,25 @@ from .notation import (
     to_str,
 )
 from .printing import (
-    Document,
     Line,
     Section,
-    print_latex,
-    print_markdown,
-    print_text,
+    SteppedDerivation,
     sections_latex,
     sections_markdown,
     sections_text,
-    with_values,
 )
+
+if TYPE_CHECKING:
+    from .computation_derivation import ComputationDerivation
+    from .spec import Spec
 
 __all__ = [
     "Derivation",
     "sample_values",
+    "sample_text",
+    "definition_line",
+    "path_sections",
+    "partial_name",
     "sections_text",
     "sections_latex",
     "sections_markdown",
@@ -58,11 +63,57 @@ SHOWN_DELTAS = 3
 MAX_SHOWN_EXPANDED = 150
 
 
-def _d(num: sp.Symbol, den: sp.Symbol) -> Line:
-    return Line(
-        f"∂{text_name(num)}/∂{text_name(den)}",
-        rf"\frac{{\partial {latex_name(num)}}}{{\partial {latex_name(den)}}}",
-    )
+Name = Callable[[sp.Symbol], str]
+
+
+def partial_name(num: sp.Symbol, den: sp.Symbol, text: Name = text_name, latex: Name = latex_name) -> Line:
+    """The name ∂num/∂den in Unicode text and in LaTeX (a :class:`~symbackprop.printing.Line`
+    without a right side); ``text`` and ``latex`` name a symbol.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> partial_name(sp.Symbol("J"), sp.Symbol("w1_2_1"))
+    Line(text='∂J/∂w⁽¹⁾₂₁', latex='\\\\frac{\\\\partial J}{\\\\partial w^{(1)}_{2 1}}', expr=None, value=None)
+    """
+    return Line(f"∂{text(num)}/∂{text(den)}", rf"\frac{{\partial {latex(num)}}}{{\partial {latex(den)}}}")
+
+
+def path_sections(d: Derivation | ComputationDerivation, graph: nx.DiGraph, v: sp.Symbol, J: sp.Symbol, *,
+                  many: str, text: Name = text_name, latex: Name = latex_name) -> list[Section]:
+    """The chain rule along the paths of a derivation ``d`` from ``v`` to ``J``: the paths,
+    the local partial on each edge, the product along each path and their sum.
+
+    Past ``MAX_PATHS`` paths (``d.paths`` is None) it is one section, with the note ``many``.
+    ``text`` and ``latex`` name a symbol (the notation's names of a network by default).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="identity")
+    >>> d = net.derivation("b1_1")
+    >>> [s.title for s in path_sections(d, net.backprop.graph, d.param, net.J, many="")]  # doctest: +NORMALIZE_WHITESPACE
+    ['Paths from b⁽¹⁾₁ to J (1)', 'Local partial derivatives, one per edge',
+     'Chain rule: the product along each path', 'Multivariate chain rule: the sum over paths']
+    """
+    if d.paths is None:
+        return [Section(f"Paths from {text(v)} to {text(J)}", (),
+                        latex_title=rf"\textbf{{Paths from }} {latex(v)} \textbf{{ to }} {latex(J)}", note=many)]
+    grad = partial_name(J, v, text, latex)
+    symbol = {n: graph.nodes[n]["symbol"] for path in d.paths for n in path}
+    return [
+        Section(f"Paths from {text(v)} to {text(J)} ({d.n_paths})", tuple(
+            Line(" → ".join(text(symbol[n]) for n in path), r" \to ".join(latex(symbol[n]) for n in path))
+            for path in d.paths
+        ), latex_title=rf"\textbf{{Paths from }} {latex(v)} \textbf{{ to }} {latex(J)} \; ({d.n_paths})"),
+        Section("Local partial derivatives, one per edge", tuple(
+            replace(partial_name(symbol[b], symbol[a], text, latex), expr=expr) for (a, b), expr in d.partials.items()
+        )),
+        Section("Chain rule: the product along each path", tuple(
+            Line(f"path {i}", rf"\text{{path {i}}}", prod) for i, prod in enumerate(d.products, start=1)
+        )),
+        Section("Multivariate chain rule: the sum over paths", (Line(grad.text, grad.latex, d.chain_sum),)),
+    ]
 
 
 def count_paths(graph: nx.DiGraph, source: str, target: str) -> int:
@@ -124,6 +175,49 @@ def sample_values(
     return {s: float(v) for s, v in numeric.run(steps, leaves).items()}
 
 
+def definition_line(backprop: Backprop, s: sp.Symbol) -> Line:
+    """The line ``s = its definition`` of a z, a or J symbol, as derivations print it.
+
+    A weighted sum of more than ``MAX_SUMMANDS`` inputs is written with Σ (and never
+    built); any other definition too large to read is named, not printed.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="identity")
+    >>> definition_line(net.backprop, net.z(1, 1)).expr
+    b1_1 + w1_1_1*x1
+    """
+    spec = backprop.spec
+    parsed = parse_name(s.name)
+    if parsed.head == "z" and spec.sizes[parsed.layer - 1] > MAX_SUMMANDS:
+        (j,), k = parsed.index, sp.Symbol("k")
+        head = "x" if parsed.layer == 1 else "a"
+        term = sp.Symbol(symbol_name("w", parsed.layer, j, "k")) * sp.Symbol(
+            symbol_name(head, None if head == "x" else parsed.layer - 1, "k"))
+        n = spec.sizes[parsed.layer - 1]
+        return Line(text_name(s), latex_name(s), sp.Sum(term, (k, 1, n)) + spec.b(parsed.layer, j))
+    expr = backprop.definition(s)
+    if tree_size(expr) <= MAX_SHOWN_EXPANDED * 4:
+        return Line(text_name(s), latex_name(s), expr)
+    what = f"the {spec.loss.name} loss over the {spec.sizes[-1]:,} outputs" if s == spec.J else "its definition"
+    note = f"{what}, {tree_size(expr):,} operations, not printed"
+    return Line(f"{text_name(s)} = ({note})", rf"{latex_name(s)} &= \text{{({latex_text(note)})}}")
+
+
+def sample_text(spec: Spec, values: Mapping[sp.Symbol, float]) -> str:
+    """The sample's inputs and targets as text, as a derivation's subtitle names them.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1])
+    >>> sample_text(net.backprop.spec, {net.x(1): 2.0, net.y(1): 0.5})
+    'x₁ = 2, y₁ = 0.5'
+    """
+    return ", ".join(f"{text_name(s)} = {values[s]:.6g}" for s in (*spec.inputs, *spec.targets))
+
+
 def _float(v: sp.Expr) -> float:
     # Saturated values overflow float64 the way NumPy does: σ(1000) rounds to 1, so
     # log(1 - a) is log(0), which SymPy calls zoo (printed as inf) and 0·zoo nan.
@@ -137,8 +231,12 @@ def _float(v: sp.Expr) -> float:
         return float("nan")
 
 
-class Derivation:
+class Derivation(SteppedDerivation):
     """The chain-rule derivation of ∂J/∂p for one parameter p.
+
+    It prints (:class:`~symbackprop.printing.SteppedDerivation`) as Unicode text
+    (``text()``, ``str()``), one LaTeX ``aligned`` block (``latex()``, Jupyter's
+    ``_repr_latex_``) and Markdown (``markdown()``), all from :meth:`document`.
 
     Attributes
     ----------
@@ -173,6 +271,21 @@ class Derivation:
     (1, [['w1_1_1', 'z1_1', 'a1_1', 'J']])
     >>> d.compact
     a1_1*x1*(1 - a1_1)*(a1_1 - y1)
+    >>> print(d.latex())  # doctest: +ELLIPSIS
+    \\begin{aligned}
+    ...
+    \\frac{\\partial J}{\\partial w^{(1)}_{1 1}} &= \\delta^{(1)}_{1} x_{1} \\\\
+    ...
+    \\end{aligned}
+    >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+    >>> print(net.derivation("b1_1").text())  # doctest: +ELLIPSIS
+    ∂J/∂b⁽¹⁾₁ in the 1-1 network (identity; loss quadratic)
+    ...
+    δ recursion (δ = ∂J/∂z, from the output layer back)
+      δ⁽¹⁾₁ = a⁽¹⁾₁ - y₁
+    ...
+    >>> print(net.derivation("b1_1").markdown().splitlines()[0])
+    ### $\\frac{\\partial J}{\\partial b^{(1)}_{1}}$ in the 1-1 network (identity; loss quadratic)
     """
 
     def __init__(self, backprop: Backprop, param: sp.Symbol, *, values: dict | None = None):
@@ -271,38 +384,15 @@ class Derivation:
         """The derivation as titled sections of lines (what the printers print)."""
         p, g = self.param, self.backprop.graph
         J = sp.Symbol("J")
-        grad = _d(J, p)
+        grad = partial_name(J, p)
         out: list[Section] = []
         if self.paths is not None:
             defined = ("z", "a", "loss")
             on_paths = {n for path in self.paths for n in path if g.nodes[n]["kind"] in defined}
             shown = [g.nodes[n]["symbol"] for n in nx.topological_sort(g) if n in on_paths]
-            out.append(Section("Forward definitions", tuple(self._definition_line(s) for s in shown)))
-            out.append(Section(f"Paths from {text_name(p)} to J ({self.n_paths})", tuple(
-                Line(" → ".join(text_name(g.nodes[n]["symbol"]) for n in path),
-                     r" \to ".join(latex_name(g.nodes[n]["symbol"]) for n in path))
-                for path in self.paths
-            ), latex_title=rf"\textbf{{Paths from }} {latex_name(p)} \textbf{{ to }} J \; ({self.n_paths})"))
-            out.append(Section("Local partial derivatives, one per edge", tuple(
-                Line(_d(g.nodes[v]["symbol"], g.nodes[u]["symbol"]).text,
-                     _d(g.nodes[v]["symbol"], g.nodes[u]["symbol"]).latex, expr)
-                for (u, v), expr in self.partials.items()
-            )))
-            out.append(Section("Chain rule: the product along each path", tuple(
-                Line(f"path {i}", rf"\text{{path {i}}}", prod)
-                for i, prod in enumerate(self.products, start=1)
-            )))
-            out.append(Section(
-                "Multivariate chain rule: the sum over paths",
-                (Line(grad.text, grad.latex, self.chain_sum),),
-            ))
-        else:
-            out.append(Section(
-                f"Paths from {text_name(p)} to J", (),
-                latex_title=rf"\textbf{{Paths from }} {latex_name(p)} \textbf{{ to }} J",
-                note=f"There are {self.n_paths:,} paths (their number grows exponentially "
-                "with depth); the δ recursion below sums over all of them.",
-            ))
+            out.append(Section("Forward definitions", tuple(definition_line(self.backprop, s) for s in shown)))
+        out += path_sections(self, g, p, J, many=f"There are {self.n_paths:,} paths (their number grows "
+                             "exponentially with depth); the δ recursion below sums over all of them.")
         assumed = [(d, self.backprop.assumed[d]) for d, _ in self.deltas if d in self.backprop.assumed]
         out.append(Section(
             "δ recursion (δ = ∂J/∂z, from the output layer back)",
@@ -326,25 +416,6 @@ class Derivation:
         out.append(Section("Result", tuple(result), note=note))
         return out
 
-    def _definition_line(self, s: sp.Symbol) -> Line:
-        """``s = its definition``; a weighted sum of more than ``MAX_SUMMANDS`` inputs is
-        written with Σ (and never built), any other definition too large to read is named."""
-        spec = self.backprop.spec
-        parsed = parse_name(s.name)
-        if parsed.head == "z" and spec.sizes[parsed.layer - 1] > MAX_SUMMANDS:
-            (j,), k = parsed.index, sp.Symbol("k")
-            head = "x" if parsed.layer == 1 else "a"
-            term = sp.Symbol(symbol_name("w", parsed.layer, j, "k")) * sp.Symbol(
-                symbol_name(head, None if head == "x" else parsed.layer - 1, "k"))
-            n = spec.sizes[parsed.layer - 1]
-            return Line(text_name(s), latex_name(s), sp.Sum(term, (k, 1, n)) + spec.b(parsed.layer, j))
-        expr = self.backprop.definition(s)
-        if tree_size(expr) <= MAX_SHOWN_EXPANDED * 4:
-            return Line(text_name(s), latex_name(s), expr)
-        what = f"the {spec.loss.name} loss over the {spec.sizes[-1]:,} outputs" if s == spec.J else "its definition"
-        note = f"{what}, {tree_size(expr):,} operations, not printed"
-        return Line(f"{text_name(s)} = ({note})", rf"{latex_name(s)} &= \text{{({latex_text(note)})}}")
-
     def _delta_lines(self) -> list[Line]:
         """One line per δ; a layer of more than ``MAX_PATHS`` shows its first few and last."""
         layers: dict[int, list[tuple[sp.Symbol, sp.Expr]]] = {}
@@ -367,84 +438,12 @@ class Derivation:
         return lines
 
     # ---------------------------------------------------------------- printers
-    def _fmt_value(self, expr: sp.Expr) -> float | None:
-        """The value to show beside a step, or None (no sample, or not a finite number)."""
-        if self.values is None:
-            return None
-        try:
-            v = self.value(expr)
-        except (TypeError, ValueError):
-            return None
-        return v if math.isfinite(v) else None
+    def _heading(self) -> tuple[str, str, str]:
+        return (f"∂J/∂{text_name(self.param)}", rf"\frac{{\partial J}}{{\partial {latex_name(self.param)}}}",
+                self.backprop.spec.describe())
 
-    def document(self) -> Document:
-        """The derivation as a :class:`~symbackprop.printing.Document`, with the value of
-        every step when :meth:`at` gave a sample (what every printer prints).
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> doc = sbp.mlp([1, 1], activation="identity").derivation("b1_1").document()
-        >>> doc.title, [s.title for s in doc.sections][-1]
-        ('∂J/∂b⁽¹⁾₁ in the 1-1 network (identity; loss quadratic)', 'Result')
-        """
-        spec = self.backprop.spec
-        subtitle = ""
-        if self.values is not None:
-            sample = ", ".join(
-                f"{text_name(s)} = {self.values[s]:.6g}" for s in (*spec.inputs, *spec.targets)
-            )
-            subtitle = f"with the value (≈) of every step at the sample {sample}"
-        return Document(
-            f"∂J/∂{text_name(self.param)} in the {spec.describe()}",
-            with_values(self.sections(), self._fmt_value),
-            math_title=rf"$\frac{{\partial J}}{{\partial {latex_name(self.param)}}}$ in the {spec.describe()}",
-            subtitle=subtitle,
-        )
-
-    def text(self) -> str:
-        """The derivation in Unicode text (SymPy's pretty printer), for a terminal.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
-        >>> print(net.derivation("b1_1").text())  # doctest: +ELLIPSIS
-        ∂J/∂b⁽¹⁾₁ in the 1-1 network (identity; loss quadratic)
-        ...
-        δ recursion (δ = ∂J/∂z, from the output layer back)
-          δ⁽¹⁾₁ = a⁽¹⁾₁ - y₁
-        ...
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        """The derivation as one LaTeX ``aligned`` block (math mode, no surrounding ``$``).
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="sigmoid", loss="quadratic")
-        >>> print(net.derivation("w1_1_1").latex())  # doctest: +ELLIPSIS
-        \\begin{aligned}
-        ...
-        \\frac{\\partial J}{\\partial w^{(1)}_{1 1}} &= \\delta^{(1)}_{1} x_{1} \\\\
-        ...
-        \\end{aligned}
-        """
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The derivation as Markdown with ``$$`` math (GitHub, Jupyter, MkDocs).
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
-        >>> print(net.derivation("b1_1").markdown().splitlines()[0])
-        ### $\\frac{\\partial J}{\\partial b^{(1)}_{1}}$ in the 1-1 network (identity; loss quadratic)
-        """
-        return print_markdown(self.document())
+    def _at(self) -> str:
+        return "the sample " + sample_text(self.backprop.spec, self.values or {})
 
     def to_dict(self) -> dict:
         """The derivation as plain data (strings in Python syntax and LaTeX), for JSON.
@@ -470,12 +469,6 @@ class Derivation:
             "compact": to_str(self.compact),
             "compact_latex": to_latex(self.compact),
         }
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def __str__(self) -> str:
-        return self.text()
 
     def __repr__(self) -> str:
         return f"<Derivation of dJ/d{self.param} in the {self.backprop.spec.describe()}: {self.n_paths} path(s)>"

@@ -23,7 +23,7 @@ from .backprop import TIDY_MAX_SIZE, tidy, tree_size
 from .losses import per_output_term
 from .notation import latex_name, real_symbol, text_name
 from .notation import symbol_name as _name
-from .printing import Document, Line, Section, print_latex, print_markdown, print_text
+from .printing import Document, LatexPrintable, Line, Section
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spec import Spec
@@ -38,8 +38,8 @@ def _sym(head: str, layer, *index) -> sp.Symbol:
     return real_symbol(_name(head, layer, *index))
 
 
-class Equations:
-    """The layer-level backprop equations of a network, as text, LaTeX or Markdown.
+class Equations(LatexPrintable):
+    r"""The layer-level backprop equations of a network, as text, LaTeX or Markdown.
 
     Examples
     --------
@@ -50,6 +50,11 @@ class Equations:
     ...
     δ⁽²⁾ⱼ = a⁽²⁾ⱼ⋅(1 - a⁽²⁾ⱼ)⋅(a⁽²⁾ⱼ - yⱼ)
     ...
+    >>> tex = sbp.mlp([1, 1], activation="identity").equations().latex()
+    >>> tex.splitlines()[0], r"\delta^{(1)}_{j} &= a^{(1)}_{j} - y_{j}" in tex
+    ('\\begin{aligned}', True)
+    >>> print(sbp.mlp([1, 1], activation="identity").equations().markdown().splitlines()[0])
+    ### Layer-level backpropagation for the 1-1 network (identity; loss quadratic)
     """
 
     def __init__(self, spec: Spec):
@@ -159,33 +164,6 @@ class Equations:
             forms.add(g.xreplace({_sym("a", L, j): _sym("a", L, "j"), _sym("y", None, j): _sym("y", None, "j")}))
         return forms.pop() if len(forms) == 1 else None
 
-    def text(self) -> str:
-        """The equations as Unicode text."""
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        r"""The equations as one LaTeX ``aligned`` block.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> tex = sbp.mlp([1, 1], activation="identity").equations().latex()
-        >>> tex.splitlines()[0], r"\delta^{(1)}_{j} &= a^{(1)}_{j} - y_{j}" in tex
-        ('\\begin{aligned}', True)
-        """
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The equations as Markdown with ``$`` math.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> print(sbp.mlp([1, 1], activation="identity").equations().markdown().splitlines()[0])
-        ### Layer-level backpropagation for the 1-1 network (identity; loss quadratic)
-        """
-        return print_markdown(self.document())
-
     def document(self) -> Document:
         """The equations as a :class:`~symbackprop.printing.Document` (what every printer prints).
 
@@ -197,10 +175,4 @@ class Equations:
         ('Layer-level backpropagation for the 1-1 network (identity; loss quadratic)', 3)
         """
         return Document(f"Layer-level backpropagation for the {self.spec.describe()}", tuple(self.sections()))
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def __str__(self) -> str:
-        return self.text()
 

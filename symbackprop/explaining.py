@@ -30,7 +30,7 @@ from .errors import ComputationError, FormulaError, SpecError, closest
 from .limits import Limits, resolve
 from .notation import real_symbol, to_latex, to_text
 from .parse import parse_formula
-from .printing import Document, Line, Section, print_latex, print_markdown, print_text
+from .printing import Document, Line, Printable, Section
 
 __all__ = ["explain", "Explanation", "decompose"]
 
@@ -162,7 +162,7 @@ def decompose(expression: str, *, limits: Limits | None = None) -> tuple[list[tu
 
 
 @dataclass
-class Explanation:
+class Explanation(Printable):
     """An expression's computation graph and the chain rule for one variable.
 
     Attributes
@@ -180,6 +180,23 @@ class Explanation:
         ``sympy.diff`` of the expression, the independent check.
     agrees : bool
         Whether the chain-rule result equals ``direct`` (at 30 digits, at several points).
+
+    It prints (:class:`~symbackprop.printing.Printable`) as Unicode text (``text()``,
+    ``str()``), one LaTeX ``aligned`` block (``latex()``) and Markdown (``markdown()``).
+
+    Examples
+    --------
+    >>> print(explain("sin(x*y)", wrt="x").text())  # doctest: +ELLIPSIS
+    The chain rule for ∂f/∂x, step by step
+    ...
+    Computation graph: one elementary operation per node, in evaluation order
+      u₁ = x⋅y
+      f = sin(u₁)
+    ...
+    >>> explain("x**2", wrt="x").latex().startswith("\\\\begin{aligned}")
+    True
+    >>> explain("x**2", wrt="x").markdown().startswith("### ")
+    True
     """
 
     expression: str
@@ -216,44 +233,6 @@ class Explanation:
             math_title=rf"The chain rule for $\frac{{\partial {to_latex(f)}}}{{\partial {to_latex(v)}}}$, step by step",
             subtitle=doc.subtitle,
         )
-
-    def text(self) -> str:
-        """Unicode text, for a terminal.
-
-        Examples
-        --------
-        >>> print(explain("sin(x*y)", wrt="x").text())  # doctest: +ELLIPSIS
-        The chain rule for ∂f/∂x, step by step
-        ...
-        Computation graph: one elementary operation per node, in evaluation order
-          u₁ = x⋅y
-          f = sin(u₁)
-        ...
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        """One LaTeX ``aligned`` block.
-
-        Examples
-        --------
-        >>> explain("x**2", wrt="x").latex().startswith("\\\\begin{aligned}")
-        True
-        """
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """Markdown with ``$$`` math.
-
-        Examples
-        --------
-        >>> explain("x**2", wrt="x").markdown().startswith("### ")
-        True
-        """
-        return print_markdown(self.document())
-
-    def __str__(self) -> str:
-        return self.text()
 
 
 def _agrees(comp: Computation, result: sp.Expr, direct: sp.Expr, variables: list[sp.Symbol],

@@ -27,16 +27,16 @@ layer level (:mod:`symbackprop.compiler.second_order`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
 from .activations import at_kinks
 from .backprop import DEFAULT_MAX_SIZE, Backprop
+from .derivation import sample_text
 from .errors import ExpressionTooLargeError, SpecError
 from .notation import by_name, latex_name, real_symbol, text_name, to_str
-from .printing import Document, Line, Section, print_latex, print_markdown, print_text, with_values
+from .printing import Line, Section, SteppedDerivation
 
 __all__ = ["HessianDerivation", "dot", "input_jacobian"]
 
@@ -170,7 +170,7 @@ def _compact(backprop: Backprop, rec: _Recursions, p: sp.Symbol) -> sp.Expr:
     return rec.d(d) * prev + d * rec.d(prev)
 
 
-class HessianDerivation:
+class HessianDerivation(SteppedDerivation):
     """∂²J/∂p∂q step by step: the forward tangent of q, the δ and δ̇ recursions, the result.
 
     Built by :meth:`Network.hessian_derivation <symbackprop.network.Network.hessian_derivation>`.
@@ -199,6 +199,12 @@ class HessianDerivation:
     a1_1*deltadot2_1 + adot1_1*delta2_1
     >>> h.tangent
     {zdot1_1: 1, adot1_1: a1_1*zdot1_1*(1 - a1_1), zdot2_1: adot1_1*w2_1_1, adot2_1: a2_1*zdot2_1*(1 - a2_1)}
+
+    It prints as :class:`~symbackprop.derivation.Derivation` does (``text()``, ``latex()``,
+    ``markdown()``, ``_repr_latex_``), from its document:
+
+    >>> print(sbp.mlp([1, 1]).hessian_derivation("b1_1", "b1_1").text().splitlines()[0])
+    ∂²J/∂b⁽¹⁾₁∂b⁽¹⁾₁ in the 1-1 network (sigmoid; loss quadratic)
     """
 
     def __init__(self, backprop: Backprop, p: sp.Symbol, q: sp.Symbol, *, values: dict | None = None,
@@ -280,12 +286,6 @@ class HessianDerivation:
         except TypeError:
             return float("nan")
 
-    def _fmt_value(self, expr: sp.Expr) -> float | None:
-        if self.values is None:
-            return None
-        v = self.value(expr)
-        return v if math.isfinite(v) else None
-
     # --------------------------------------------------------------- printing
     def _name(self) -> tuple[str, str]:
         p, q = self.p, self.q
@@ -322,35 +322,11 @@ class HessianDerivation:
         out.append(Section("Result: ∂J/∂p = δ a, differentiated along q", tuple(result), note=note))
         return out
 
-    def document(self) -> Document:
-        """The derivation as a :class:`~symbackprop.printing.Document` (with values after :meth:`at`)."""
-        spec = self.backprop.spec
-        text, latex = self._name()
-        subtitle = ""
-        if self.values is not None:
-            sample = ", ".join(f"{text_name(s)} = {self.values[s]:.6g}" for s in (*spec.inputs, *spec.targets))
-            subtitle = f"with the value (≈) of every step at the sample {sample}"
-        return Document(f"{text} in the {spec.describe()}", with_values(self.sections(), self._fmt_value),
-                        math_title=f"${latex}$ in the {spec.describe()}", subtitle=subtitle)
+    def _heading(self) -> tuple[str, str, str]:
+        return (*self._name(), self.backprop.spec.describe())
 
-    def text(self) -> str:
-        """The derivation in Unicode text.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> print(sbp.mlp([1, 1]).hessian_derivation("b1_1", "b1_1").text().splitlines()[0])
-        ∂²J/∂b⁽¹⁾₁∂b⁽¹⁾₁ in the 1-1 network (sigmoid; loss quadratic)
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        """The derivation as one LaTeX ``aligned`` block."""
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The derivation as Markdown with ``$$`` math."""
-        return print_markdown(self.document())
+    def _at(self) -> str:
+        return "the sample " + sample_text(self.backprop.spec, self.values or {})
 
     def to_dict(self) -> dict:
         """The derivation as plain data (Python-syntax strings), for JSON."""
@@ -361,12 +337,6 @@ class HessianDerivation:
             "adjoint": {s.name: to_str(e) for s, e in self.adjoint.items()},
             "compact": to_str(self.compact),
         }
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def __str__(self) -> str:
-        return self.text()
 
     def __repr__(self) -> str:
         return f"<HessianDerivation of d2J/d{self.p}d{self.q} in the {self.backprop.spec.describe()}>"

@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import html as _html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -43,22 +42,13 @@ import sympy as sp
 
 from .errors import SpecError
 from .notation import latex_name, parse_name, text_name, to_latex, to_str
-from .printing import (
-    MATHML_CSS,
-    Document,
-    Line,
-    Section,
-    print_latex,
-    print_markdown,
-    print_mathml,
-    print_text,
-)
+from .printing import MATHML_CSS, Document, HtmlPrintable, Line, Section
 
 if TYPE_CHECKING:  # pragma: no cover
     from .explorer import Explorer
     from .network import Network
 
-__all__ = ["MAX_PARAMS", "MAX_SAMPLES", "SCHEMA", "Walkthrough", "walkthrough"]
+__all__ = ["MAX_PARAMS", "MAX_SAMPLES", "SCHEMA", "StepWalkthrough", "Walkthrough", "walkthrough"]
 
 #: A walkthrough lists every parameter (its gradient, its update) for every sample; past
 #: this many parameters it stops being readable. ``max_params=`` raises the limit.
@@ -263,7 +253,62 @@ class _StablePrograms:
 
 
 # ------------------------------------------------------------------------ the object
-class Walkthrough:
+class StepWalkthrough(HtmlPrintable):
+    """What a walkthrough of one SGD step is, whatever it steps: its batch, its formats
+    (:class:`~symbackprop.printing.HtmlPrintable` over its ``document()``) and its JSON.
+
+    :class:`Walkthrough` (a network) and
+    :class:`~symbackprop.computation_walkthrough.ComputationWalkthrough` (a computation) say
+    what the step is; the samples are the rows of ``X`` and ``Y``.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> net = sbp.mlp([1, 1], activation="identity")
+    >>> isinstance(sbp.walkthrough(net, net.init_params(0), x=[1.0], y=[0.0], lr=0.1), StepWalkthrough)
+    True
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    _html_class = "sbp-walkthrough"
+    _html_css = MATHML_CSS + _CSS
+
+    @property
+    def batch_size(self) -> int:
+        """Number of samples walked through.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity")
+        >>> sbp.walkthrough(net, net.init_params(0), [[1.0], [2.0]], [[0.0], [1.0]], lr=0.1).batch_size
+        2
+        """
+        return int(self.X.shape[0])
+
+    def _sample_prefix(self, i: int) -> str:
+        return f"Sample {i + 1} of {self.batch_size}: " if self.batch_size > 1 else ""
+
+    def to_dict(self) -> dict:
+        """The walkthrough as plain data (each class documents its layout)."""
+        raise NotImplementedError(f"{type(self).__name__} must define to_dict()")
+
+    def json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text (strict JSON: a non-finite number is ``null``).
+
+        Examples
+        --------
+        >>> import json, symbackprop as sbp
+        >>> net = sbp.mlp([1, 1], activation="identity")
+        >>> text = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1).json()
+        >>> json.loads(text)["loss"]["before"]
+        15.125
+        """
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+class Walkthrough(StepWalkthrough):
     """One SGD step on a network, every value beside its formula (built by :func:`walkthrough`).
 
     Attributes
@@ -296,6 +341,31 @@ class Walkthrough:
     >>> w = sbp.walkthrough(net, {"w1_1_1": 1.0, "b1_1": 0.0}, [[1.0], [2.0]], [[0.0], [0.0]], lr=0.1)
     >>> [g[net.w(1, 1, 1)] for g in w.sample_gradients], w.gradient[net.w(1, 1, 1)]
     ([1.0, 4.0], 2.5)
+
+    It prints as Unicode text (``text()``, ``str()``), one LaTeX ``aligned`` block
+    (``latex()``), Markdown (``markdown()``) and HTML in MathML (``html()``), all from
+    :meth:`document`:
+
+    >>> w = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1)
+    >>> print(w.text())  # doctest: +ELLIPSIS
+    One step of gradient descent on the 1-1 network (identity; loss quadratic)
+    at the sample x₁ = 3, y₁ = 1; learning rate η = 0.1
+    ...
+      z⁽¹⁾₁ = b⁽¹⁾₁ + w⁽¹⁾₁₁⋅x₁  ≈ 6.5
+            = 0.5 + 2⋅3
+    ...
+      w⁽¹⁾₁₁⁺ = 2 - 0.1⋅16.5 = 0.35
+    ...
+    >>> print(w.latex())  # doctest: +ELLIPSIS
+    \\begin{aligned}
+    ...
+    {w^{(1)}_{1 1}}^{+} &= 2 - 0.1 \\cdot 16.5 = 0.35 \\\\
+    ...
+    \\end{aligned}
+    >>> print(w.markdown().splitlines()[0])
+    ### One step of gradient descent on the 1-1 network (identity; loss quadratic)
+    >>> w.html().startswith('<div class="sbp-walkthrough">'), w.html(page=True).startswith("<!DOCTYPE html>")
+    (True, True)
     """
 
     def __init__(self, net: Network, params: Mapping[sp.Symbol, float], X: np.ndarray, Y: np.ndarray, lr: float):
@@ -352,23 +422,7 @@ class Walkthrough:
         leaves.update({s: self.Y[:, j] for j, s in enumerate(net.targets)})
         return self._stable.run(leaves, backward)
 
-    @property
-    def batch_size(self) -> int:
-        """Number of samples walked through.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity")
-        >>> sbp.walkthrough(net, net.init_params(0), [[1.0], [2.0]], [[0.0], [1.0]], lr=0.1).batch_size
-        2
-        """
-        return int(self.X.shape[0])
-
     # ---------------------------------------------------------------- document
-    def _sample_prefix(self, i: int) -> str:
-        return f"Sample {i + 1} of {self.batch_size}: " if self.batch_size > 1 else ""
-
     def _parameter_lines(self, params: Mapping[sp.Symbol, float]) -> tuple[Line, ...]:
         """One line per neuron: its incoming weights and its bias."""
         net, lines = self.net, []
@@ -542,81 +596,6 @@ class Walkthrough:
         )
 
     # ---------------------------------------------------------------- printers
-    def text(self) -> str:
-        """The walkthrough in Unicode text, for a terminal.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity")
-        >>> w = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1)
-        >>> print(w.text())  # doctest: +ELLIPSIS
-        One step of gradient descent on the 1-1 network (identity; loss quadratic)
-        at the sample x₁ = 3, y₁ = 1; learning rate η = 0.1
-        ...
-          z⁽¹⁾₁ = b⁽¹⁾₁ + w⁽¹⁾₁₁⋅x₁  ≈ 6.5
-                = 0.5 + 2⋅3
-        ...
-          w⁽¹⁾₁₁⁺ = 2 - 0.1⋅16.5 = 0.35
-        ...
-        """
-        return print_text(self.document())
-
-    def latex(self) -> str:
-        r"""The walkthrough as one LaTeX ``aligned`` block (math mode, no surrounding ``$``).
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity")
-        >>> w = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1)
-        >>> print(w.latex())  # doctest: +ELLIPSIS
-        \begin{aligned}
-        ...
-        {w^{(1)}_{1 1}}^{+} &= 2 - 0.1 \cdot 16.5 = 0.35 \\
-        ...
-        \end{aligned}
-        """
-        return print_latex(self.document())
-
-    def markdown(self) -> str:
-        """The walkthrough as Markdown with ``$`` math (GitHub, Jupyter, MkDocs).
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity")
-        >>> w = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1)
-        >>> print(w.markdown().splitlines()[0])
-        ### One step of gradient descent on the 1-1 network (identity; loss quadratic)
-        """
-        return print_markdown(self.document())
-
-    def html(self, *, page: bool = False) -> str:
-        """The walkthrough as HTML: a fragment (``<div>`` with its own ``<style>``), or with
-        ``page=True`` a whole self-contained page (no script, no external resource).
-
-        Every line is typeset in presentation MathML
-        (:func:`~symbackprop.printing.print_mathml`), which browsers and notebooks lay out
-        without any script, as in the report and the explorer.
-
-        Examples
-        --------
-        >>> import symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity")
-        >>> w = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1)
-        >>> w.html().startswith('<div class="sbp-walkthrough">'), w.html(page=True).startswith("<!DOCTYPE html>")
-        (True, True)
-        """
-        fragment = (f'<div class="sbp-walkthrough"><style>{MATHML_CSS}{_CSS}</style>\n'
-                    f"{print_mathml(self.document())}\n</div>")
-        if not page:
-            return fragment
-        title = _html.escape(f"One step of gradient descent on the {self.net.describe()}")
-        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{title}</title></head>\n<body>\n{fragment}\n</body></html>\n")
-
     def explore(self) -> Explorer:
         """The interactive explorer page (:func:`~symbackprop.explore`) of this step: the
         network, every derivation, and the step's forward, backward and update to click
@@ -645,9 +624,6 @@ class Walkthrough:
             except SymbackpropError:
                 pass
         return self.html()
-
-    def __str__(self) -> str:
-        return self.text()
 
     def __repr__(self) -> str:
         n = f"{self.batch_size} samples" if self.batch_size > 1 else "one sample"
@@ -740,19 +716,6 @@ class Walkthrough:
                 "per_sample_after": [_finite_or_none(v) for v in self.losses_after],
             },
         }
-
-    def json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text (strict JSON: a non-finite number is ``null``).
-
-        Examples
-        --------
-        >>> import json, symbackprop as sbp
-        >>> net = sbp.mlp([1, 1], activation="identity")
-        >>> text = sbp.walkthrough(net, {"w1_1_1": 2.0, "b1_1": 0.5}, x=[3.0], y=[1.0], lr=0.1).json()
-        >>> json.loads(text)["loss"]["before"]
-        15.125
-        """
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

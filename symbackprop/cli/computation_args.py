@@ -13,7 +13,7 @@ import re
 
 from .common import say
 
-__all__ = ["read_values", "run_file", "report_file", "walkthrough_file", "FORMATS"]
+__all__ = ["read_values", "read_json_values", "add_computation_file", "run_file", "report_file", "walkthrough_file", "FORMATS"]
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -33,7 +33,6 @@ def read_values(text: str, flag: str = "--at") -> dict[str, float]:
     symbackprop.errors.SpecError: --at x=one: 'one' is not a number; write name=number pairs such as x=1,y=2, or give a JSON file {name: number}.
     """
     from ..errors import SpecError
-    from ..files import read_bytes
 
     if _PAIRS.match(text) and not os.path.exists(text):
         out = {}
@@ -45,24 +44,55 @@ def read_values(text: str, flag: str = "--at") -> dict[str, float]:
                 raise SpecError(f"{flag} {text}: {value!r} is not a number; write name=number pairs such as "
                                 "x=1,y=2, or give a JSON file {name: number}.") from None
         return out
-    raw = read_bytes(text, what=f"{flag} file", error=SpecError, limit_name="text_bytes", argument=None)
+    return {str(k): float(v) for k, v in read_json_values(text, flag).items()}
+
+
+def read_json_values(path: str, flag: str = "--at") -> dict[str, float]:
+    """The JSON file ``{name: number}`` at ``path``, its numbers as written (int or float).
+
+    Read bounded like a formula file; a FIFO or a device (/dev/zero) is refused unread.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+    ...     _ = f.write('{"w1_1_1": 2, "b1_1": 0.5}')
+    >>> read_json_values(f.name)
+    {'w1_1_1': 2, 'b1_1': 0.5}
+    >>> os.remove(f.name)
+    """
+    from ..errors import SpecError
+    from ..files import read_bytes
+
+    raw = read_bytes(path, what=f"{flag} file", error=SpecError, limit_name="text_bytes", argument=None)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecError(f"{flag} file {text!r} is not valid JSON: {exc}.") from None
+        raise SpecError(f"{flag} file {path!r} is not valid JSON: {exc}.") from None
     if not isinstance(data, dict) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
     ):
-        raise SpecError(f"{flag} file {text!r} must hold one JSON object {{name: number}}.")
-    return {str(k): float(v) for k, v in data.items()}
+        raise SpecError(f"{flag} file {path!r} must hold one JSON object {{name: number}}.")
+    return data
+
+
+def add_computation_file(p: argparse.ArgumentParser, help: str = "a computation file (params:/inputs:/targets: "
+                         "headers, then lines name = formula) instead of --layers; --at then gives values "
+                         "by name (JSON file or x=1,y=0)") -> None:
+    """--file: a computation file instead of --layers (see docs/computations.md)."""
+    for action in p._actions:
+        if "--layers" in action.option_strings:
+            action.required = False  # --file replaces it
+    p.add_argument("--file", metavar="MODEL.txt", help=help)
 
 
 def run_file(args: argparse.Namespace) -> int:
     """``symbackprop derive --file model.txt [--wrt w1,x] [--at values.json|x=1,...]``."""
     from ..computation_file import load_computation
+    from ..derivation import partial_name
     from ..errors import ExpressionTooLargeError, SpecError
-    from ..notation import equation_text, to_latex, to_str, to_text
-    from .derive import print_derivations
+    from ..notation import to_latex, to_str, to_text
+    from .derive import print_derivations, print_gradients
 
     if args.layers is not None or args.equations:
         what = "--layers" if args.layers is not None else "--equations (layer-level equations exist only for layered networks)"
@@ -83,14 +113,11 @@ def run_file(args: argparse.Namespace) -> int:
         except ExpressionTooLargeError as exc:
             first = str(exc).split(";")[0]
             raise SpecError(f"{first}. Leave out --expand for the compact form.") from None
-        for p, e in grads.items():
-            if args.format == "json":
+        if args.format == "json":
+            for p, e in grads.items():
                 say(json.dumps({p.name: {"expanded": to_str(e), "latex": to_latex(e)}}))
-            elif args.format == "text":
-                say(equation_text(f"∂{to_text(g.loss)}/∂{to_text(p)}", e))
-            else:
-                line = rf"\frac{{\partial {to_latex(g.loss)}}}{{\partial {to_latex(p)}}} = {to_latex(e)}"
-                say(f"$${line}$$" if args.format == "markdown" else line)
+        else:
+            print_gradients(((partial_name(g.loss, p, to_text, to_latex), e) for p, e in grads.items()), args.format)
         return 0
     derivations = (g.derivation(p) for p in wrt)
     if values is not None:

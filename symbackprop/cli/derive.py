@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 
 from .common import add_network_args, for_cli, network_from_args, say
-from .computation_args import with_file
+from .computation_args import add_computation_file, read_json_values, with_file
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -46,17 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def add_computation_file(p: argparse.ArgumentParser) -> None:
-    """--file: a computation file instead of --layers (see docs/computations.md)."""
-    for action in p._actions:
-        if "--layers" in action.option_strings:
-            action.required = False  # --file replaces it
-    p.add_argument("--file", metavar="MODEL.txt",
-                   help="a computation file (params:/inputs:/targets: headers, then lines "
-                   "name = formula) instead of --layers; --at then gives values by name "
-                   "(JSON file or x=1,y=0)")
-
-
 def _floats(text: str | None, flag: str) -> list[float]:
     from ..errors import SpecError
 
@@ -66,23 +55,6 @@ def _floats(text: str | None, flag: str) -> list[float]:
         return [float(v) for v in text.split(",")]
     except ValueError:
         raise SpecError(f"{flag} must be comma-separated numbers; got {text!r}.") from None
-
-
-def _load_params(path: str) -> dict[str, float]:
-    from ..errors import SpecError
-    from ..files import read_bytes
-
-    # Bounded like a formula file; a FIFO or a device (/dev/zero) is refused unread.
-    raw = read_bytes(path, what="--at file", error=SpecError, limit_name="text_bytes", argument=None)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecError(f"--at file {path!r} is not valid JSON: {exc}.") from None
-    if not isinstance(data, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()
-    ):
-        raise SpecError(f"--at file {path!r} must hold one JSON object {{name: number}}.")
-    return data
 
 
 def _too_large(exc: Exception) -> Exception:
@@ -103,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("--at shows values in the step-by-step derivation; it cannot go with "
                         f"{'--equations' if args.equations else '--expand'}.")
     if args.at is not None:  # files and numbers first: a typo must not wait for a derivation
-        at = _load_params(args.at), _floats(args.x, "--x"), _floats(args.y, "--y")
+        at = read_json_values(args.at), _floats(args.x, "--x"), _floats(args.y, "--y")
     net = network_from_args(args)
     if args.at is not None:
         for flag, values, n, what in (("--x", at[1], net.sizes[0], "input"), ("--y", at[2], net.sizes[-1], "output")):
@@ -123,14 +95,9 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             say(json.dumps({p.name: {"expanded": to_str(g), "latex": to_latex(g)} for p, g in grads.items()}, indent=2))
         else:
-            from ..notation import equation_text, latex_name, text_name
+            from ..derivation import partial_name
 
-            for p, g in grads.items():
-                if args.format == "text":
-                    say(equation_text(f"∂J/∂{text_name(p)}", g))
-                else:
-                    line = rf"\frac{{\partial J}}{{\partial {latex_name(p)}}} = {to_latex(g)}"
-                    say(f"$${line}$$" if args.format == "markdown" else line)
+            print_gradients(((partial_name(net.J, p), g) for p, g in grads.items()), args.format)
         return 0
     if _table_only(args):
         _print_table(net, args.format)
@@ -152,6 +119,19 @@ def print_derivations(derivations: Iterable, fmt: str) -> int:
         say(("\n" if i else "") + for_cli(render(d)))
         sys.stdout.flush()
     return 0
+
+
+def print_gradients(grads: Iterable, fmt: str) -> None:
+    """Print each ``(name, gradient)`` as ``name = gradient`` in ``fmt`` (text, latex, markdown);
+    ``name`` is a :class:`~symbackprop.printing.Line` holding ∂J/∂p in text and in LaTeX."""
+    from ..notation import equation_text, to_latex
+
+    for name, g in grads:
+        if fmt == "text":
+            say(equation_text(name.text, g))
+        else:
+            line = f"{name.latex} = {to_latex(g)}"
+            say(f"$${line}$$" if fmt == "markdown" else line)
 
 
 def _table_only(args: argparse.Namespace) -> bool:

@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("--target names a column of the --data CSV file; add --data.")
     params = None
     if args.at:
-        from .derive import _load_params
+        from .computation_args import read_json_values
 
-        params = _load_params(args.at)
+        params = read_json_values(args.at)
     net = network_from_args(args)
     if params is not None and x is None:  # the sample may sit in the --at file (x1, ..., y1, ...)
         names = [s.name for s in (*net.inputs, *net.targets)]

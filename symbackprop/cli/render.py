@@ -25,7 +25,8 @@ WHAT = ("network", "graph", "paths", "formula", "equations", "expression")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .derive import add_computation_file, add_graph_limit
+    from .computation_args import add_computation_file
+    from .derive import add_graph_limit
 
     p = sub.add_parser(
         "render",

@@ -18,13 +18,11 @@ __all__ = ["add_file_argument", "run_train_file", "predict_computation"]
 
 def add_file_argument(p: argparse.ArgumentParser) -> None:
     """--file: a computation file instead of --layers."""
-    for action in p._actions:
-        if "--layers" in action.option_strings:
-            action.required = False  # --file replaces it
-    p.add_argument("--file", metavar="MODEL.txt",
-                   help="train a computation file (params:/inputs:/targets: headers, then lines "
-                   "name = formula; docs/computations.md) instead of --layers; the data's columns "
-                   "are matched to its inputs and targets by name")
+    from .computation_args import add_computation_file
+
+    add_computation_file(p, help="train a computation file (params:/inputs:/targets: headers, then lines "
+                         "name = formula; docs/computations.md) instead of --layers; the data's columns "
+                         "are matched to its inputs and targets by name")
 
 
 def _dataset(source: str):

@@ -20,7 +20,7 @@ FORMATS = ("text", "latex", "markdown", "html", "json")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .derive import add_computation_file
+    from .computation_args import add_computation_file
 
     p = sub.add_parser(
         "walkthrough",
@@ -92,13 +92,13 @@ def _in_flags(message: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SpecError
-    from .derive import _load_params
+    from .computation_args import read_json_values
 
     if (args.at is None) == (args.seed is None):
         raise SpecError("Give the parameters with --at PARAMS.json or --seed N (one of them).")
     if args.out is not None:
         check_writable("--out", args.out)
-    given = _load_params(args.at) if args.at is not None else {}  # files first: a typo must not wait
+    given = read_json_values(args.at) if args.at is not None else {}  # files first: a typo must not wait
     x = _rows(args.x, "--x") if args.x is not None else None
     y = _rows(args.y, "--y") if args.y is not None else None
     net = network_from_args(args)

@@ -22,7 +22,14 @@ from xml.sax.saxutils import escape
 import sympy as sp
 
 from ..backprop import SUM_TO_ONE
-from ..derivation import MAX_PATHS, MAX_SHOWN_EXPANDED, SHOWN_DELTAS, Derivation, sample_values
+from ..derivation import (
+    MAX_PATHS,
+    MAX_SHOWN_EXPANDED,
+    SHOWN_DELTAS,
+    Derivation,
+    definition_line,
+    sample_values,
+)
 from ..notation import latex_name, text_name
 from ..printing import Line
 from ..printing.mathml import line_mathml, rhs_mathml, symbol_mathml
@@ -102,14 +109,13 @@ def sample_content(net, params: Mapping[sp.Symbol, float], x: Sequence[float],
         symbols[s.name] = symbol_mathml(s.name)
 
     # Forward definitions, in the order they are computed (layer by layer, then J).
-    probe = Derivation(bp, net.params[0])
     defs = {}
     for layer in range(1, net.n_layers + 1):
         for head in ("z", "a"):
             for j in range(1, net.sizes[layer] + 1):
                 s = getattr(net, head)(layer, j)
-                defs[s.name] = line_mathml(replace(probe._definition_line(s), value=finite(values[s])))
-    defs["J"] = line_mathml(replace(probe._definition_line(net.J), value=finite(values[net.J])))
+                defs[s.name] = line_mathml(replace(definition_line(bp, s), value=finite(values[s])))
+    defs["J"] = line_mathml(replace(definition_line(bp, net.J), value=finite(values[net.J])))
 
     # δ lines are put together by the page (name = right side ≈ value), which also builds
     # each parameter's compact form from them: ∂J/∂p = (its factor) · (δ written out).

@@ -5,7 +5,9 @@ only build a Document (what to say); the printers here decide how it looks: Unic
 (:func:`print_text`), a LaTeX ``aligned`` block (:func:`print_latex`), Markdown
 (:func:`print_markdown`), HTML (:func:`print_html`), HTML with every formula in
 presentation MathML (:func:`print_mathml`, which browsers typeset natively) and rows of matplotlib mathtext
-(:func:`mathtext_rows`, drawn by :func:`~symbackprop.render.draw_formula`). How a single
+(:func:`mathtext_rows`, drawn by :func:`~symbackprop.render.draw_formula`). The mixins of
+:mod:`~symbackprop.printing.printable` give a class with a ``document()`` all of these as
+methods (``text()``, ``latex()``, ``markdown()``, ``html()``). How a single
 expression or symbol name is printed is the fixed notation, in :mod:`symbackprop.notation`.
 
 Examples
@@ -25,6 +27,7 @@ from .latex import print_latex, sections_latex
 from .markdown import print_markdown, sections_markdown
 from .mathml import MATHML_CSS, line_mathml, print_mathml, tex_mathml, to_mathml
 from .mathtext import mathtext, mathtext_rows
+from .printable import HtmlPrintable, LatexPrintable, Printable, SteppedDerivation
 from .text import print_text, sections_text
 
 __all__ = [
@@ -47,4 +50,8 @@ __all__ = [
     "sections_text",
     "sections_latex",
     "sections_markdown",
+    "Printable",
+    "LatexPrintable",
+    "HtmlPrintable",
+    "SteppedDerivation",
 ]

@@ -7,9 +7,10 @@ its LaTeX in ``data-latex``, so that a page with a math typesetter can show it t
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from ..notation import equation_text, to_latex
-from .document import Document
+from .document import Document, Line, Section
 
 __all__ = ["print_html", "CSS"]
 
@@ -49,24 +50,38 @@ def print_html(doc: Document, *, heading: bool = True) -> str:
     </section>
     </div>
     """
-    out = ['<div class="sbp-doc">']
+    head = None
     if heading:
-        sub = f"<br>{_e(doc.subtitle)}" if doc.subtitle else ""
-        out.append(f'<p class="sbp-title">{_e(doc.title)}{sub}</p>')
+        head = _e(doc.title) + (f"<br>{_e(doc.subtitle)}" if doc.subtitle else "")
+    return _div(doc, head, lambda sec: _e(sec.title), _pre, _e)
+
+
+def _pre(line: Line) -> str:
+    """A line as a ``<pre>`` of its Unicode equation, carrying its LaTeX in ``data-latex``."""
+    if line.expr is None:
+        text, latex = line.text, line.latex.replace("&", "")
+    else:
+        text = equation_text(line.text, line.expr,
+                             f"  ≈ {line.value:.6g}" if line.value is not None else "")
+        text = "\n".join(row.rstrip() for row in text.split("\n"))
+        latex = f"{line.latex.replace('&', '')} = {to_latex(line.expr)}" + (
+            rf" \approx {line.value:.6g}" if line.value is not None else "")
+    return f'<pre class="sbp-line" data-latex="{_e(latex)}">{_e(text)}</pre>'
+
+
+def _div(doc: Document, head: str | None, title: Callable[[Section], str], line: Callable[[Line], str],
+         note: Callable[[str], str]) -> str:
+    """The fragment both HTML printers write (:data:`CSS` and ``MATHML_CSS`` style its
+    classes): the heading ``head`` (left out if None), then each section's ``title``, its
+    lines (``line``) and its ``note``, each part already escaped by the caller's functions."""
+    out = ['<div class="sbp-doc">']
+    if head is not None:
+        out.append(f'<p class="sbp-title">{head}</p>')
     for sec in doc.sections:
-        out.append(f"<section><h4>{_e(sec.title)}</h4>")
-        for line in sec.lines:
-            if line.expr is None:
-                text, latex = line.text, line.latex.replace("&", "")
-            else:
-                text = equation_text(line.text, line.expr,
-                                     f"  ≈ {line.value:.6g}" if line.value is not None else "")
-                text = "\n".join(row.rstrip() for row in text.split("\n"))
-                latex = f"{line.latex.replace('&', '')} = {to_latex(line.expr)}" + (
-                    rf" \approx {line.value:.6g}" if line.value is not None else "")
-            out.append(f'<pre class="sbp-line" data-latex="{_e(latex)}">{_e(text)}</pre>')
+        out.append(f"<section><h4>{title(sec)}</h4>")
+        out += [line(x) for x in sec.lines]
         if sec.note:
-            out.append(f'<p class="sbp-note">{_e(sec.note)}</p>')
+            out.append(f'<p class="sbp-note">{note(sec.note)}</p>')
         out.append("</section>")
     out.append("</div>")
     return "\n".join(out)

@@ -28,6 +28,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 
 from ..notation import _decimals, _step_at, name_parts
 from .document import Document, Line
+from .html import _div
 
 __all__ = ["to_mathml", "rhs_mathml", "symbol_mathml", "tex_mathml", "line_mathml", "print_mathml",
            "MATHML_CSS"]
@@ -474,16 +475,8 @@ def print_mathml(doc: Document, *, heading: bool = True) -> str:
     </section>
     </div>
     """
-    out = ['<div class="sbp-doc">']
+    head = None
     if heading:
-        sub = f"<br/>{escape(doc.subtitle)}" if doc.subtitle else ""
-        out.append(f'<p class="sbp-title">{_inline_math(doc.heading, doc.title)}{sub}</p>')
-    for sec in doc.sections:
-        out.append(f"<section><h4>{_title(sec.title, sec.latex_title)}</h4>")
-        for line in sec.lines:
-            out.append(f'<div class="sbp-line">{line_mathml(line)}</div>')
-        if sec.note:
-            out.append(f'<p class="sbp-note">{escape(sec.note)}</p>')
-        out.append("</section>")
-    out.append("</div>")
-    return "\n".join(out)
+        head = _inline_math(doc.heading, doc.title) + (f"<br/>{escape(doc.subtitle)}" if doc.subtitle else "")
+    return _div(doc, head, lambda sec: _title(sec.title, sec.latex_title),
+                lambda line: f'<div class="sbp-line">{line_mathml(line)}</div>', escape)
