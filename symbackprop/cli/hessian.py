@@ -163,10 +163,10 @@ def run_symbolic(args: argparse.Namespace) -> int:
 
 def _network(args: argparse.Namespace) -> int:
     from ..errors import SpecError
-    from .derive import _load_params
+    from .computation_args import read_json_values
     from .walkthrough import _rows, _sample_from_file
 
-    given = _load_params(args.at) if args.at is not None else None  # files first: a typo must not wait
+    given = read_json_values(args.at) if args.at is not None else None  # files first: a typo must not wait
     net = network_from_args(args)
     p, q = (_named(net.parameter, flag, text) for flag, text in (("--wrt", args.wrt), ("--and", args.also)))
     values = None
