@@ -207,7 +207,7 @@ class tanh_minus_y(sp.Function):  # noqa: N801
 
 def _np_tanh_minus_y(a: Any, z: Any, y: Any, xp: Any = np) -> Any:
     # e^(−2|z|) never overflows. Where |a| ≤ 0.9 the plain difference is kept: there the
-    # rounding of c (≈ 2 ulp of c) exceeds tanh's own (benchmarks/extremes.py --residuals).
+    # rounding of c (≈ 2 ulp of c) can exceed tanh's own (tests/test_extremes.py measures both).
     e = xp.exp(-2.0 * xp.abs(z))
     c = 2.0 * e / (1.0 + e)
     return xp.where(a > 0.9, (1.0 - y) - c, xp.where(a < -0.9, c - (1.0 + y), a - y))
