@@ -196,6 +196,11 @@ class tanh_minus_y(sp.Function):  # noqa: N801
 
     nargs = 3
 
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        # It is a − y; z only says how to compute it (a = tanh z): ∂/∂a = 1, ∂/∂z = 0, ∂/∂y = −1
+        # (differentiated further by the second-order code, with a's own dependence on z).
+        return (sp.S.One, sp.S.Zero, sp.S.NegativeOne)[argindex - 1]
+
     def _numpycode(self, printer: Any) -> str:
         return f"tanh_minus_y({', '.join(printer._print(a) for a in self.args)})"
 
