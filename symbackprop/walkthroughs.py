@@ -175,7 +175,8 @@ class _StablePrograms:
     activation through :func:`~symbackprop.compiler.stable.stabilize`; softmax, its logs
     and 1 − a from the logits (:func:`~symbackprop.compiler.stable.softmax_parts`); J and
     δ^(L) in the logits (:func:`~symbackprop.compiler.plan.output_forms`, with a − y at a
-    sigmoid or softmax output from the exact complement 1 − a); a hidden δ as
+    sigmoid or softmax output from the exact complement 1 − a, at a tanh output from
+    1 ∓ a = 2σ(∓2z) in the output forms themselves); a hidden δ as
     f'(z)·Σ w·δ with f' in its stable z form
     (:func:`~symbackprop.compiler.plan.numeric_derivative`). This shares the compiler's
     rewrite into stable forms, not its model: no generated code, no arrays of layers.

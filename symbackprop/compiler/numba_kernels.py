@@ -101,6 +101,25 @@ def a_minus_y(a, c, y):  # noqa: ANN001, ANN201
     return (1.0 - y) - c if a > 0.5 else a - y
 
 
+@_vectorize(_F3)
+def tanh_minus_y(a, z, y):  # noqa: ANN001, ANN201
+    # tanh(z) − y exactly also where tanh(z) rounds to ±1: from 1 − |a| = 2e^(−2|z|)/(1 + e^(−2|z|)).
+    if a > 0.9 or a < -0.9:  # (as stable.py: the plain difference is as exact below)
+        e = math.exp(-2.0 * abs(z))
+        c = 2.0 * e / (1.0 + e)
+        return (1.0 - y) - c if a > 0.9 else c - (1.0 + y)
+    return a - y
+
+
+@_vectorize(_F1)
+def log_tanh(u):  # noqa: ANN001, ANN201
+    t = math.tanh(u)
+    if t > 0.5:  # log1p(−2σ(−2u)), exact where tanh(u) rounds to 1
+        e = math.exp(-2.0 * u)
+        return math.log1p(-2.0 * e / (1.0 + e))
+    return math.log(t) if t > 0 else (-math.inf if t == 0 else math.nan)
+
+
 @_njit
 def sigmoid_pair(u):  # noqa: ANN001, ANN201
     n, m = u.shape
@@ -239,10 +258,12 @@ def kernels() -> dict[str, object]:
         "log_softplus": log_softplus,
         "dsigmoid": dsigmoid,
         "sech2": sech2,
+        "log_tanh": log_tanh,
         "softmax_parts": softmax_parts,
         "sigmoid_parts": sigmoid_parts,
         "sigmoid_pair": sigmoid_pair,
         "a_minus_y": a_minus_y,
+        "tanh_minus_y": tanh_minus_y,
         "log1m_softmax": log1m_softmax,
         "sum_others": sum_others,
         "colsum": colsum,

@@ -19,7 +19,7 @@ from ..activations import Activation, at_kinks
 from ..activations import Z as Z_SYM
 from ..spec import Spec
 from .stable import _Stable as _StableCall
-from .stable import log_sigmoid, sigmoid, stabilize
+from .stable import log_sigmoid, sigmoid, stabilize, tanh_residuals
 
 __all__ = ["OutputPlan", "Plan", "make_plan", "numeric_derivative", "output_forms"]
 
@@ -162,6 +162,8 @@ def _forms(
             f = _opaque(numeric_derivative(act))(Z_SYM)
         Jz = stabilize(J.xreplace({aj: f.xreplace({Z_SYM: zj}) for aj, zj in zip(a, z)}))
         deltas = [stabilize(at_kinks(sp.diff(Jz, zj))) for zj in z] if with_deltas else []
+        if f == sp.tanh(Z_SYM):  # a − y where tanh(z) rounds to ±1: from 1 ∓ a = 2σ(∓2z)
+            Jz, deltas = tanh_residuals(Jz, z), [tanh_residuals(d, z) for d in deltas]
         if not f.is_Symbol:  # reuse the forward pass's outputs where f(z) itself appears
             back = {f.xreplace({Z_SYM: zj}): aj for aj, zj in zip(a, z)}
             Jz, deltas = Jz.xreplace(back), [d.xreplace(back) for d in deltas]

@@ -15,11 +15,13 @@ function           value                   NumPy form
 ``log_softplus``   log log(1 + e^u)        u + log(log1p(e^u)/e^u) for u < −1
 ``dsigmoid(u)``    σ(u) σ(−u) = σ'(u)      e^(−|u|)/(1 + e^(−|u|))²
 ``sech2(u)``       1 − tanh²(u)            4 e^(−2|u|)/(1 + e^(−2|u|))²
+``log_tanh(u)``    log tanh(u)             log1p(−2σ(−2u)) where tanh(u) > ½
 ``log1p(u)``       log(1 + u)              numpy.log1p
 =================  ======================  =================================================
 
 Each function's derivative is written in the same vocabulary (σ' = σ(u)σ(−u),
-(log σ)' = σ(−u), softplus' = σ(u), (log softplus)' = exp(log σ(u) − log softplus(u))), so a
+(log σ)' = σ(−u), softplus' = σ(u), (log softplus)' = exp(log σ(u) − log softplus(u)),
+(log tanh)' = sech2(u)/tanh(u)), so a
 gradient taken by ``sympy.diff`` of a stabilized loss is stable too, and it is exactly the
 derivative of the compiled loss.
 
@@ -29,11 +31,15 @@ The rewrites (:func:`stabilize`, applied bottom-up):
 - σ(u) σ(−u) → dsigmoid(u); c − c σ(u) → c σ(−u); c − c tanh²(u) → c sech2(u);
   c ± c tanh(u) → 2c σ(±2u);
 - log(1 + e^u) → softplus(u); log σ(u) → log_sigmoid(u); log softplus(u) → log_softplus(u);
-  log e^u → u; log of a product or power of positive factors → sum of logs;
+  log tanh(u) → log_tanh(u); log e^u → u; log of a product or power of positive factors → sum of logs;
   log(1 + t) → log1p(t).
 
 Softmax outputs are handled by the compiler through log-softmax arrays instead
 (:func:`log1m_softmax` gives log(1 − softmax(z)_j) without cancellation).
+
+The residual a − y of an output is taken from the exact complement of a where a is near
+the end of its range: ``a_minus_y`` after sigmoid and softmax (1 − a = σ(−z)),
+``tanh_minus_y`` after tanh (1 ∓ tanh z = 2σ(∓2z), put in by :func:`tanh_residuals`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ __all__ = [
     "log_softplus",
     "dsigmoid",
     "sech2",
+    "log_tanh",
+    "tanh_minus_y",
+    "tanh_residuals",
     "stabilize",
     "numpy_helpers",
     "jax_helpers",
@@ -145,6 +154,24 @@ class sech2(_Stable):  # noqa: N801
         return 4 / (sp.exp(u) + sp.exp(-u)) ** 2
 
 
+class log_tanh(_Stable):  # noqa: N801
+    """log tanh(u) (real for u > 0), exact also where tanh(u) rounds to 1.
+
+    Examples
+    --------
+    >>> u = sp.Symbol("u")
+    >>> sp.diff(log_tanh(u), u)
+    sech2(u)/tanh(u)
+    """
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        u = self.args[0]
+        return sech2(u) / sp.tanh(u)
+
+    def _eval_rewrite_as_exp(self, u: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return sp.log((sp.exp(u) - sp.exp(-u)) / (sp.exp(u) + sp.exp(-u)))
+
+
 class a_minus_y(sp.Function):  # noqa: N801
     """a − y for an output a with exact complement c = 1 − a (σ(−z), or 1 − softmax):
     (1 − y) − c where a > ½, so that a − 1 at a = σ(40) is −e^(−40), not 0. Only printed."""
@@ -159,6 +186,71 @@ class a_minus_y(sp.Function):  # noqa: N801
 
 def _np_a_minus_y(a: Any, c: Any, y: Any, xp: Any = np) -> Any:
     return xp.where(a > 0.5, (1.0 - y) - c, a - y)
+
+
+class tanh_minus_y(sp.Function):  # noqa: N801
+    """a − y for a = tanh(z), called as tanh_minus_y(a, z, y): where |a| > 0.9 it is
+    (1 − y) − 2σ(−2z) (a > 0.9) or 2σ(2z) − (1 + y) (a < −0.9), with the exact complement
+    1 − |a| = 2e^(−2|z|)/(1 + e^(−2|z|)); so tanh(20) − 1 is −2/(e^40 + 1), not 0. Only
+    printed (put in after differentiation, by :func:`tanh_residuals`)."""
+
+    nargs = 3
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        # It is a − y; z only says how to compute it (a = tanh z): ∂/∂a = 1, ∂/∂z = 0, ∂/∂y = −1
+        # (differentiated further by the second-order code, with a's own dependence on z).
+        return (sp.S.One, sp.S.Zero, sp.S.NegativeOne)[argindex - 1]
+
+    def _numpycode(self, printer: Any) -> str:
+        return f"tanh_minus_y({', '.join(printer._print(a) for a in self.args)})"
+
+    _jaxcode = _numpycode
+
+    def _eval_rewrite_as_exp(self, a: sp.Expr, z: sp.Expr, y: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)) - y  # from z, not from a
+
+
+def _np_tanh_minus_y(a: Any, z: Any, y: Any, xp: Any = np) -> Any:
+    # Where |a| > 0.9: (s − y) − s c with s = sign(a), c = 1 − |a| = 2e/(1 + e), e = e^(−2|z|)
+    # (never overflows). Elsewhere the plain difference: there the rounding of c (≈ 2 ulp of
+    # c) can exceed tanh's own (tests/test_extremes.py measures both).
+    d = a - y
+    big = xp.abs(a) > 0.9
+    if xp is np and not big.any():  # nothing saturated: four calls, not fifteen, per step
+        return d
+    e = xp.exp(-2.0 * xp.abs(z))
+    s = xp.sign(a)
+    return xp.where(big, (s - y) - s * (2.0 * e / (1.0 + e)), d)
+
+
+def tanh_residuals(expr: sp.Expr, logits: Any) -> sp.Expr:
+    """``expr`` with every c tanh(z) + r (z one of ``logits``) written as c tanh_minus_y(tanh(z), z, −r/c).
+
+    The loss and δ of a tanh output hold a − y = tanh(z) − y; where tanh(z) rounds to ±1
+    that difference is 0 in float64 (at z = 20, y = 1) while its exact value is
+    −2/(e^40 + 1). Applied after differentiation, so δ is still the derivative of the loss.
+
+    Examples
+    --------
+    >>> z, y = sp.symbols("z y")
+    >>> tanh_residuals((sp.tanh(z) - y) ** 2 / 2, [z])
+    tanh_minus_y(tanh(z), z, y)**2/2
+    >>> tanh_residuals(2 * (y - sp.tanh(z)) * sech2(z), [z])
+    -2*sech2(z)*tanh_minus_y(tanh(z), z, y)
+    """
+    tanhs = {sp.tanh(u): u for u in logits}
+
+    def residual(e: sp.Expr) -> sp.Expr:
+        if not isinstance(e, sp.Add):
+            return e
+        for term in e.args:
+            coeff, t = term.as_coeff_Mul()
+            rest = e - term
+            if t in tanhs and not rest.has(*tanhs):  # a − y: c tanh(z) + r = c (tanh(z) − (−r/c))
+                return coeff * tanh_minus_y(t, tanhs[t], -rest / coeff)  # (SymPy distributes c over r)
+        return e
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), residual)
 
 
 _POSITIVE = (sigmoid, softplus, dsigmoid, sech2, sp.exp)
@@ -190,6 +282,8 @@ def _log(arg: sp.Expr) -> sp.Expr:
         return log_sigmoid(arg.args[0])
     if isinstance(arg, softplus):
         return log_softplus(arg.args[0])
+    if isinstance(arg, sp.tanh):
+        return log_tanh(arg.args[0])
     if isinstance(arg, sp.exp):
         return arg.args[0]
     if isinstance(arg, sp.Pow) and _positive(arg):
@@ -382,6 +476,16 @@ def _np_sech2(u: np.ndarray) -> np.ndarray:
     return e
 
 
+def _np_log_tanh(u: Any, xp: Any = np) -> Any:
+    # tanh(u) > ½: log1p(−(1 − tanh u)) with 1 − tanh u = 2σ(−2u) exact (tanh(20) rounds to 1,
+    # its log to 0, where the exact value is −2e^(−40)); below, log tanh(u) loses nothing.
+    # For u > 0 neither branch warns; for u ≤ 0 both give what log(tanh u) gives (NaN, −inf).
+    t = xp.tanh(u)
+    e = xp.exp(-2.0 * xp.abs(u))
+    c = xp.where(u >= 0, 2.0 * e, 2.0) / (1.0 + e)  # 2σ(−2u), through e^(−2|u|)
+    return xp.where(t > 0.5, xp.log1p(-xp.minimum(c, 0.5)), xp.log(t))  # (c ≤ ½ there)
+
+
 def _softmax_parts(Z: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
     """The row maximum M, E = e^(Z − M), the one-hot of each row's largest entry, and
     Σ_{k ≠ top} E_k (so that Σ E = 1 + that sum, and log Σ E = log1p(that sum) exactly)."""
@@ -487,10 +591,12 @@ def numpy_helpers() -> dict[str, Any]:
         "log_softplus": _np_log_softplus,
         "dsigmoid": _np_dsigmoid,
         "sech2": _np_sech2,
+        "log_tanh": _np_log_tanh,
         "softmax_parts": softmax_parts,
         "sigmoid_parts": sigmoid_parts,
         "sigmoid_pair": sigmoid_pair,
         "a_minus_y": _np_a_minus_y,
+        "tanh_minus_y": _np_tanh_minus_y,
         "log1m_softmax": log1m_softmax,
         "sum_others": sum_others,
     }
@@ -517,11 +623,13 @@ def jax_helpers() -> dict[str, Any]:
         "log_softplus": log_softplus,
         "dsigmoid": dsigmoid,
         "sech2": lambda u: 4.0 * dsigmoid(2.0 * u),
+        "log_tanh": lambda u: _np_log_tanh(u, jnp),
         "softmax_parts": lambda Z: softmax_parts(Z, jnp),
         "sigmoid_parts": lambda u: (jax.nn.sigmoid(u), jax.nn.sigmoid(-u),
                                     jax.nn.log_sigmoid(u), jax.nn.log_sigmoid(-u)),
         "sigmoid_pair": lambda u: (jax.nn.sigmoid(u), jax.nn.sigmoid(-u)),
         "a_minus_y": lambda a, c, y: _np_a_minus_y(a, c, y, jnp),
+        "tanh_minus_y": lambda a, z, y: _np_tanh_minus_y(a, z, y, jnp),
         "log1m_softmax": lambda Z: log1m_softmax(Z, jnp),
         "sum_others": lambda G, top: sum_others(G, top, jnp),
     }
