@@ -532,3 +532,16 @@ def test_a_long_chain_compiles_and_its_gradient_is_right():
         assert grad[p] == pytest.approx(fd, rel=1e-6, abs=1e-9)
     lag = model.source().split("def loss_and_grad")[1].split("def step")[0]
     assert lag.count("numpy.tanh(") == 200
+
+
+def test_auto_compiles_a_computation_to_numpy_and_numba_is_refused_in_one_line():
+    g = sbp.computation("h = tanh(w*x)\nJ = (h - y)**2/2", params="w", inputs="x", targets="y")
+    X, Y = np.array([[0.5], [1.5]]), np.array([[0.2], [0.9]])
+    auto, numpy_model = g.compile("auto"), g.compile("numpy")
+    assert auto.backend.name == "numpy"
+    assert auto.loss({"w": 0.3}, X, Y) == numpy_model.loss({"w": 0.3}, X, Y)
+    for call in (lambda: g.compile("numba"),
+                 lambda: sbp.train(g, X, Y, epochs=1, lr=0.1, backend="numba")):
+        with pytest.raises(SpecError, match="numba backend compiles layered networks") as err:
+            call()
+        assert "\n" not in str(err.value) and "'numpy'" in str(err.value)

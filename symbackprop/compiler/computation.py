@@ -561,8 +561,9 @@ def compile_computation(comp: Any, backend: BackendName | Backend = "numpy") -> 
         Anything with ``definitions``, ``params``, ``inputs``, ``targets``, ``loss`` and
         ``outputs`` (:class:`symbackprop.computation.Computation`).
         :meth:`Computation.compile` calls this once per backend and keeps the model.
-    backend : {"numpy", "jax"} or Backend
-        As for :func:`~symbackprop.compiler.compile_network`.
+    backend : {"numpy", "jax", "jax-sharded", "auto"} or Backend
+        As for :func:`~symbackprop.compiler.compile_network`; "auto" is NumPy, and numba
+        (layer kernels) is refused with a one-line :class:`~symbackprop.errors.SpecError`.
 
     Returns
     -------
@@ -597,6 +598,13 @@ def compile_computation(comp: Any, backend: BackendName | Backend = "numpy") -> 
     """
     from .computation_model import ComputationModel
 
+    if backend == "auto":  # scalar lines compile to NumPy array code; numba's kernels are per layer
+        backend = "numpy"
+    if backend == "numba" or getattr(backend, "name", None) == "numba":
+        raise SpecError(
+            "The numba backend compiles layered networks (sbp.mlp) only; compile a computation with "
+            "backend='numpy' (what 'auto' picks), 'jax' or 'jax-sharded'."
+        )
     target = get_backend(backend)
     plan = plan_computation(comp)
     try:
