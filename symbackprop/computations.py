@@ -361,17 +361,19 @@ class Computation:
             terms = terms_of(shown)
             add_definition(g, s, expr, {u: terms[u] for u in sorted(terms, key=lambda u: u.name)},
                            self._given.get(s.name), kind="loss" if i == last else "node", shown=shown, line=line)
+            for u, edge in g.pred[s.name].items():
+                edge["partial"] = self._local_partial(g, u, s.name, edge)
         return g
 
-    def _local_partial(self, u: str, v: str, edge: dict) -> sp.Expr:
+    def _local_partial(self, g: nx.DiGraph, u: str, v: str, edge: dict) -> sp.Expr:
         """∂v/∂u in textbook form: the producer's (an MLP's activations), else taken on the
         summands of v's definition that hold u (once per shape: the w·a terms of a wide
         layer share one ``diff``), with v's own definition inside it (σ, tanh, exp) written v."""
         given = edge.get("partial")
         if given is not None:
             return given
-        node = self.graph.nodes[v]
-        partial = edge_partial(edge, self.graph.nodes[u]["symbol"], self._shapes)
+        node = g.nodes[v]
+        partial = edge_partial(edge, g.nodes[u]["symbol"], self._shapes)
         shown = node["shown"]
         if shown.args:
             partial = partial.xreplace({shown: node["symbol"]})
@@ -396,7 +398,7 @@ class Computation:
         with this naming policy: every defined node's adjoint is named δ_v."""
         order = [s.name for s, _ in reversed(self.definitions)]
         order += [s.name for s in (*self.params, *self.inputs, *self.targets)]
-        reverse_pass(self.graph, order, self._local_partial, self.named_adjoint, self._name_delta, self.adjoints)
+        reverse_pass(self.graph, order, self.named_adjoint, self._name_delta, self.adjoints)
 
     def _name_delta(self, v: str, adjoint: sp.Expr) -> sp.Expr:
         if self.graph.nodes[v]["kind"] == "node":

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop.backprop import Backprop, reverse_pass
+from symbackprop.backprop import Backprop, edge_partial, reverse_pass
 from symbackprop.computations import realize
 from symbackprop.graph import add_definition, build_cone, build_graph, network_definitions
 
@@ -168,7 +168,7 @@ def test_both_gradients_equal_sympy_diff_of_the_expanded_loss(sizes, act, loss):
 
 
 # ------------------------------------------------------------------ the shared pieces
-def test_reverse_pass_sums_over_paths_and_keeps_each_partial():
+def test_reverse_pass_sums_over_paths_with_the_callers_naming_policy():
     w, x, u, v, J = sp.symbols("w x u v J")
     g = nx.DiGraph()
     add_definition(g, w, kind="param")
@@ -176,15 +176,25 @@ def test_reverse_pass_sums_over_paths_and_keeps_each_partial():
     add_definition(g, u, w * x, {w: [w * x], x: [w * x]}, kind="node")
     add_definition(g, v, sp.sin(u), {u: [sp.sin(u)]}, kind="node")
     add_definition(g, J, u * v, {u: [u * v], v: [u * v]}, kind="loss")  # u reaches J twice
-    named: dict = {}
-
-    def partial(a, b, edge):
-        return sp.diff(edge["term"], g.nodes[a]["symbol"])
-
-    adjoints = reverse_pass(g, ["J", "v", "u", "w", "x"], partial, lambda c: named[c], adjoints=named)
-    # J = u·sin(u): both paths from u (direct, and through v) are summed
+    for a, _, edge in g.edges(data=True):
+        edge["partial"] = edge_partial(edge, g.nodes[a]["symbol"], {})
+    order = ["J", "v", "u", "w", "x"]
+    # adjoints written out: J = u·sin(u), both paths from u (direct, and through v) summed
+    adjoints: dict = {}
+    reverse_pass(g, order, lambda c: adjoints[c], adjoints=adjoints)
     assert sp.expand(adjoints["w"] - x * (v + u * sp.cos(u))) == 0
-    assert g.edges["u", "v"]["partial"] == sp.cos(u)
+    # adjoints named: δ_c for every defined consumer, and on_node records each one
+    named, seen = {}, {}
+    d = {n: sp.Symbol(f"delta_{n}") for n in ("u", "v")}
+
+    def record(n, adjoint):
+        seen[n] = adjoint
+        return adjoint
+
+    reverse_pass(g, order, lambda c: d.get(c, named.get(c)), record, named)
+    assert named["w"] == d["u"] * x
+    assert sp.expand(seen["u"] - (v + d["v"] * sp.cos(u))) == 0
+    assert set(seen) == {"v", "u", "w", "x"}  # every node but the loss
 
 
 def test_add_definition_skips_sources_outside_the_graph_and_keeps_given_partials():
