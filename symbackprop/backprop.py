@@ -3,15 +3,20 @@
 How it works
 ------------
 Seed ∂J/∂J = 1, then visit the nodes in reverse topological order. Each node's adjoint
-is the sum over its consumers c of (c's adjoint × the local partial ∂c/∂node). Two
-choices keep every formula small:
+is the sum over its consumers c of (c's adjoint × the local partial ∂c/∂node). That loop is
+:func:`reverse_pass`, the one reverse pass of the project: :class:`Backprop` runs it over an
+MLP's graph and :class:`~symbackprop.computations.Computation` over any computation's, each
+passing its naming policy (the MLP names δ^(l)_j at z nodes only; a computation names δ_v at
+every defined node). Two choices keep every formula small:
 
 - the adjoint of a weighted input z^(l)_j is referred to by its name δ^(l)_j, never
   by its value, so ∂J/∂w^(l)_jk = δ^(l)_j a^(l−1)_k whatever the depth;
 - a local partial is taken by ``sympy.diff`` on the one summand of the consumer's
   definition that holds the variable (``term`` on the graph edge), not on the whole
   weighted sum, and only once per distinct shape of summand (all w·a terms share
-  one); activations use their textbook form (σ' = a(1 − a)) from the registry.
+  one; :func:`edge_partial`, :func:`diff_shape`); activations use their textbook form
+  (σ' = a(1 − a)) from the registry, put on the edge by
+  :func:`~symbackprop.graph.network_definitions`.
 
 The cost is a renaming per edge and one small ``diff`` per shape: linear in the
 number of edges. The expanded

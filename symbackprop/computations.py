@@ -21,8 +21,12 @@ Local partials are taken in textbook form: an activation is differentiated as an
 unevaluated function (σ' = σ(1 − σ)) and a node's own definition is written back as its
 name, so ∂o/∂h = o·(1 − o)·w2 and ∂h/∂w1 = (1 − h²)·x.
 
-The MLP of :func:`~symbackprop.network.mlp` is one such computation:
-``net.as_computation()`` builds it (see docs/computations.md).
+The graph is built by :func:`~symbackprop.graph.add_definition` and differentiated by
+:func:`~symbackprop.backprop.reverse_pass`, the builder and the reverse pass of the MLP's
+scalar graph too. The MLP of :func:`~symbackprop.network.mlp` is one such computation:
+``net.as_computation()`` (:func:`from_network`) reads the network's one list of definitions,
+:func:`~symbackprop.graph.network_definitions`, that its graph is built from (see
+docs/computations.md).
 
 The module is called ``computations``, not ``computation``: a submodule named like the
 function ``symbackprop.computation`` would shadow it once imported (as ``training`` and
@@ -295,7 +299,8 @@ class Computation:
         One node per scalar, keyed by name, with ``kind`` (one of :data:`KINDS`),
         ``symbol``, ``expr`` (definition or None), ``shown`` (the definition with
         activations unevaluated, for printing) and ``line``; each edge u → v holds
-        ``partial``, the local partial ∂v/∂u in textbook form.
+        ``term`` (the summands of v's shown definition that hold u) and ``partial``, the
+        local partial ∂v/∂u in textbook form.
     adjoints : dict[str, Expr]
         ∂J/∂node for every node, one level deep: in the δ of the nodes that use it.
     deltas : dict[Symbol, Expr]

@@ -1,5 +1,13 @@
 """The scalar computation graph: one NetworkX node per scalar quantity.
 
+One path builds every graph of the project. :func:`network_definitions` is the one list of
+an MLP's definitions (each z, a and J with its summands per symbol and its metadata);
+:func:`add_definition` is the one graph builder, which adds a node and the term-carrying
+edges into it: :func:`build_graph` feeds it the network's list, :func:`build_cone` the part
+of it one parameter reaches, and :class:`~symbackprop.computations.Computation` its own
+lines (``net.as_computation()`` reads the same list). The reverse pass over any of them is
+:func:`~symbackprop.backprop.reverse_pass`.
+
 Nodes are keyed by symbol name (``"x1"``, ``"w1_2_1"``, ``"b1_2"``, ``"z1_2"``, ``"a1_2"``,
 ``"y1"``, ``"J"``) and carry the attributes
 
@@ -11,7 +19,9 @@ Nodes are keyed by symbol name (``"x1"``, ``"w1_2_1"``, ``"b1_2"``, ``"z1_2"``, 
 
 An edge u → v means v's definition uses u. Its ``term`` attribute is the part of v's
 definition that holds u (the summand w·a of a weighted sum, say), so the local partial
-∂v/∂u can be taken on that term alone; :mod:`symbackprop.backprop` adds ``partial``.
+∂v/∂u can be taken on that term alone; ``partial`` holds that local partial, from the
+registry for an activation's edge z → a (set here), taken by :mod:`symbackprop.backprop`
+for the others.
 
 Size. The graph has Σ_l n_l n_(l−1) weight nodes and about twice as many edges, so a
 1000-1000-1000 network has four million edges: minutes and gigabytes to build.
