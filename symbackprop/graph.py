@@ -198,7 +198,7 @@ def add_definition(
     {'term': w*x}
     """
     graph.add_node(symbol.name, symbol=symbol, expr=expr, **attrs)
-    target, nodes = symbol.name, graph._node
+    target, nodes = symbol.name, graph.nodes
     for source, parts in terms.items():
         node = nodes.get(source.name)
         if node is None or node["symbol"] != source:
