@@ -3,15 +3,20 @@
 How it works
 ------------
 Seed ∂J/∂J = 1, then visit the nodes in reverse topological order. Each node's adjoint
-is the sum over its consumers c of (c's adjoint × the local partial ∂c/∂node). Two
-choices keep every formula small:
+is the sum over its consumers c of (c's adjoint × the local partial ∂c/∂node). That loop is
+:func:`reverse_pass`, the one reverse pass of the project: :class:`Backprop` runs it over an
+MLP's graph and :class:`~symbackprop.computations.Computation` over any computation's, each
+passing its naming policy (the MLP names δ^(l)_j at z nodes only; a computation names δ_v at
+every defined node). Two choices keep every formula small:
 
 - the adjoint of a weighted input z^(l)_j is referred to by its name δ^(l)_j, never
   by its value, so ∂J/∂w^(l)_jk = δ^(l)_j a^(l−1)_k whatever the depth;
 - a local partial is taken by ``sympy.diff`` on the one summand of the consumer's
   definition that holds the variable (``term`` on the graph edge), not on the whole
   weighted sum, and only once per distinct shape of summand (all w·a terms share
-  one); activations use their textbook form (σ' = a(1 − a)) from the registry.
+  one; :func:`edge_partial`, :func:`diff_shape`); activations use their textbook form
+  (σ' = a(1 − a)) from the registry, put on the edge by
+  :func:`~symbackprop.graph.network_definitions`.
 
 The cost is a renaming per edge and one small ``diff`` per shape: linear in the
 number of edges. The expanded
@@ -22,7 +27,7 @@ depth, so :meth:`Backprop.expanded` measures it first and refuses past a limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import networkx as nx
 import sympy as sp
@@ -33,9 +38,9 @@ from .graph import definition
 from .notation import parse_name, real_symbol
 from .spec import Spec
 
-__all__ = ["Backprop", "tree_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE", "sum_to_one"]
+__all__ = ["Backprop", "reverse_pass", "edge_partial", "tree_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE", "sum_to_one"]
 
-# Placeholder symbols for differentiating a term's shape once (see Backprop._diff).
+# Placeholder symbols for differentiating a term's shape once (see diff_shape).
 _U = real_symbol("_u")
 _PLACEHOLDERS: list[sp.Symbol] = []
 
@@ -103,7 +108,11 @@ def tidy(expr: sp.Expr) -> sp.Expr:
 
 def diff_shape(term: sp.Expr, var: sp.Symbol, cache: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     """``sympy.diff(term, var)`` with the kink convention (:func:`at_kinks`), taken once per
-    shape of ``term`` (kept in ``cache``; see ``Backprop._diff``).
+    shape of ``term`` (kept in ``cache``).
+
+    The thousands of edges w·a → z share one shape: the term is renamed to placeholders
+    (var → u, the other symbols → v0, v1, ... in name order), the placeholder form is
+    differentiated once, and each edge renames the result back.
 
     Examples
     --------
@@ -141,6 +150,76 @@ def tidy_shape(expr: sp.Expr, cache: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     if done is None:
         done = cache[shape] = tidy(shape)
     return done.xreplace({v: k for k, v in forward.items()})
+
+
+def edge_partial(edge: dict, var: sp.Symbol, cache: dict[sp.Expr, sp.Expr]) -> sp.Expr:
+    """The local partial of one graph edge u → v: the one its producer gave in textbook form
+    (``partial``: an activation's, from the registry), else :func:`diff_shape` of the
+    edge's ``term`` (the summands of v's definition that hold u) by u's symbol ``var``.
+
+    Examples
+    --------
+    >>> w, a = sp.symbols("w a", real=True)
+    >>> edge_partial({"term": w * a}, w, {}), edge_partial({"partial": a * (1 - a)}, w, {})
+    (a, a*(1 - a))
+    """
+    given = edge.get("partial")
+    if given is not None:
+        return given
+    return diff_shape(edge["term"], var, cache)
+
+
+def reverse_pass(
+    graph: nx.DiGraph,
+    order: Iterable[str],
+    named_adjoint: Callable[[str], sp.Expr],
+    on_node: Callable[[str, sp.Expr], sp.Expr] | None = None,
+    adjoints: dict[str, sp.Expr] | None = None,
+) -> dict[str, sp.Expr]:
+    """The chain rule over ``graph``, in reverse: the one reverse pass of the project.
+
+    Each node v of ``order`` (every node, consumers before what they use) gets the adjoint
+    ∂J/∂v = Σ over its consumers c of ``named_adjoint(c)`` · ∂c/∂v, the local partial being
+    the edge's ``partial`` (:func:`edge_partial`); the loss (kind ``"loss"``) is seeded
+    with 1. Each edge is visited once. The naming policy is the caller's:
+    ``named_adjoint`` says how a consumer's adjoint is written in the adjoints of what it
+    uses (a named δ, or the adjoint itself), and ``on_node(v, adjoint)`` records and may
+    rewrite a node's adjoint (returning the one to keep).
+
+    Used by :class:`Backprop` (the MLP: δ named at z nodes only, the output δ tidied to its
+    textbook form) and by :class:`~symbackprop.computations.Computation` (δ_v named at
+    every defined node).
+
+    Returns
+    -------
+    dict[str, sympy.Expr]
+        ``adjoints`` (a new dict when None), filled in for every node of ``order``.
+
+    Examples
+    --------
+    >>> from symbackprop.graph import add_definition
+    >>> w, x, u, J = sp.symbols("w x u J")
+    >>> g = nx.DiGraph()
+    >>> add_definition(g, w, kind="param"); add_definition(g, x, kind="input")
+    >>> add_definition(g, u, w * x, {w: [w * x], x: [w * x]}, kind="node")
+    >>> add_definition(g, J, u**2, {u: [u**2]}, kind="loss")
+    >>> for a, b, edge in g.edges(data=True):
+    ...     edge["partial"] = edge_partial(edge, g.nodes[a]["symbol"], {})
+    >>> adjoints = {}
+    >>> reverse_pass(g, ["J", "u", "w", "x"], lambda c: adjoints[c], adjoints=adjoints)["w"]
+    2*u*x
+    """
+    adjoints = {} if adjoints is None else adjoints
+    succ, nodes = graph.succ, graph.nodes
+    for v in order:
+        if nodes[v]["kind"] == "loss":
+            adjoints[v] = sp.S.One
+            continue
+        adjoint = sp.Add(*[named_adjoint(c) * edge["partial"] for c, edge in succ[v].items()])
+        if on_node is not None:
+            adjoint = on_node(v, adjoint)
+        adjoints[v] = adjoint
+    return adjoints
 
 
 #: The assumption under which softmax + cross-entropy's δ^(L) is the textbook a − y.
@@ -208,54 +287,33 @@ class Backprop:
         self._expansion: dict[sp.Symbol, sp.Expr] = {}
         self._sizes: dict[sp.Symbol, int] = {}
         self._shapes: dict[sp.Expr, sp.Expr] = {}
-        self._totals: dict[int, sp.Expr] = {}
+        self._totals: dict[int, list[sp.Expr]] = {}
         self._tidied: dict[sp.Expr, sp.Expr] = {}
-        self._layer_outputs: dict[int, list[sp.Symbol]] = {}
         self._run()
-
-    def _local_partial(self, u: str, v: str) -> sp.Expr:
-        g = self.graph
-        node = g.nodes[v]
-        if node["kind"] == "a":
-            act = self.spec.activations[node["layer"] - 1]
-            if act.elementwise:
-                return act.local_partial(g.nodes[u]["symbol"], node["symbol"])
-            layer = node["layer"]
-            outputs = self._layer_outputs.get(layer)
-            if outputs is None:  # once per layer, not once per edge (n² edges)
-                outputs = [self.spec.a(layer, i) for i in range(1, self.spec.sizes[layer] + 1)]
-                self._layer_outputs[layer] = outputs
-            return act.jacobian(node["index"][0] - 1, g.nodes[u]["index"][0] - 1, outputs)
-        return self._diff(g.edges[u, v]["term"], g.nodes[u]["symbol"])
-
-    def _diff(self, term: sp.Expr, var: sp.Symbol) -> sp.Expr:
-        """``sympy.diff(term, var)``, taken once per distinct shape of term.
-
-        The thousands of edges w·a → z share one shape: the term is renamed to
-        placeholders (var → u, the other symbols → v0, v1, ... in name order), the
-        placeholder form is differentiated once, and each edge renames the result back.
-        """
-        return diff_shape(term, var, self._shapes)
 
     def _run(self) -> None:
         g = self.graph
-        for v in reversed(list(nx.topological_sort(g))):
-            node = g.nodes[v]
-            if node["kind"] == "loss":
-                self.adjoint[v] = sp.S.One
-                continue
-            total = []
-            for c in g.successors(v):
-                partial = self._local_partial(v, c)
-                g.edges[v, c]["partial"] = partial
-                total.append(self._named_adjoint(c) * partial)
-            self.adjoint[v] = sp.Add(*total)
-            if node["kind"] == "z":
-                layer, (j,) = node["layer"], node["index"]
-                if layer == self.spec.n_layers:
-                    self.adjoint[v] = self._tidy(self.adjoint[v])
-                    self._textbook(layer, j, self.adjoint[v])
-                self.delta[self.spec.delta(layer, j)] = self.adjoint[v]
+        nodes = g.nodes
+        # The local partials first, in one sweep, then the adjoints: measured about 10%
+        # faster on a 2-128-128-1 network than taking each partial inside the reverse pass.
+        for u, _, edge in g.edges(data=True):
+            if "partial" not in edge:  # the activations' come with the graph
+                edge["partial"] = edge_partial(edge, nodes[u]["symbol"], self._shapes)
+        order = list(reversed(list(nx.topological_sort(g))))
+        reverse_pass(g, order, self._named_adjoint, self._name_delta, self.adjoint)
+
+    def _name_delta(self, v: str, adjoint: sp.Expr) -> sp.Expr:
+        """The MLP's naming policy: the adjoint of z^(l)_j is δ^(l)_j, the output layer's in
+        its tidied textbook form; other adjoints are kept as they are."""
+        node = self.graph.nodes[v]
+        if node["kind"] != "z":
+            return adjoint
+        layer, (j,) = node["layer"], node["index"]
+        if layer == self.spec.n_layers:
+            adjoint = self._tidy(adjoint)
+            self._textbook(layer, j, adjoint)
+        self.delta[self.spec.delta(layer, j)] = adjoint
+        return adjoint
 
     def _textbook(self, layer: int, j: int, delta: sp.Expr) -> None:
         """Record δ = a_j − y_j when it holds under :data:`SUM_TO_ONE` (and only then)."""
@@ -278,6 +336,8 @@ class Backprop:
         return tidy_shape(expr, self._tidied)
 
     def _named_adjoint(self, name: str) -> sp.Expr:
+        """How the adjoint of ``name`` appears in its predecessors' adjoints: δ^(l)_j for a
+        z node, the adjoint itself for every other node (the MLP's textbook form)."""
         node = self.graph.nodes[name]
         if node["kind"] == "z":
             return self.spec.delta(node["layer"], node["index"][0])
@@ -410,7 +470,7 @@ class _LazyDefinitions:
         self.delta = delta
         self._built: dict[sp.Symbol, sp.Expr] = {}
         self._kind: dict[sp.Symbol, tuple | None] = {}
-        self._totals: dict[int, sp.Expr] = {}
+        self._totals: dict[int, list[sp.Expr]] = {}
         self._layer_sums: dict[int, int] = {}
 
     def _position(self, s: sp.Basic) -> tuple | None:

@@ -21,8 +21,12 @@ Local partials are taken in textbook form: an activation is differentiated as an
 unevaluated function (σ' = σ(1 − σ)) and a node's own definition is written back as its
 name, so ∂o/∂h = o·(1 − o)·w2 and ∂h/∂w1 = (1 − h²)·x.
 
-The MLP of :func:`~symbackprop.network.mlp` is one such computation:
-``net.as_computation()`` builds it (see docs/computations.md).
+The graph is built by :func:`~symbackprop.graph.add_definition` and differentiated by
+:func:`~symbackprop.backprop.reverse_pass`, the builder and the reverse pass of the MLP's
+scalar graph too. The MLP of :func:`~symbackprop.network.mlp` is one such computation:
+``net.as_computation()`` (:func:`from_network`) reads the network's one list of definitions,
+:func:`~symbackprop.graph.network_definitions`, that its graph is built from (see
+docs/computations.md).
 
 The module is called ``computations``, not ``computation``: a submodule named like the
 function ``symbackprop.computation`` would shadow it once imported (as ``training`` and
@@ -43,7 +47,7 @@ import sympy as sp
 from mpmath.libmp import prec_to_dps
 
 from .activations import A, Activation, Z
-from .backprop import DEFAULT_MAX_SIZE, diff_shape, tidy_shape
+from .backprop import DEFAULT_MAX_SIZE, edge_partial, reverse_pass, tidy_shape
 from .errors import (
     ComputationError,
     ExpressionTooLargeError,
@@ -52,6 +56,7 @@ from .errors import (
     closest,
     unknown,
 )
+from .graph import add_definition, terms_of
 from .limits import Limits, resolve
 from .notation import real_symbol
 from .parse import CONSTANTS, FUNCTIONS, Function, parse_formula
@@ -294,7 +299,8 @@ class Computation:
         One node per scalar, keyed by name, with ``kind`` (one of :data:`KINDS`),
         ``symbol``, ``expr`` (definition or None), ``shown`` (the definition with
         activations unevaluated, for printing) and ``line``; each edge u → v holds
-        ``partial``, the local partial ∂v/∂u in textbook form.
+        ``term`` (the summands of v's shown definition that hold u) and ``partial``, the
+        local partial ∂v/∂u in textbook form.
     adjoints : dict[str, Expr]
         ∂J/∂node for every node, one level deep: in the δ of the nodes that use it.
     deltas : dict[Symbol, Expr]
@@ -320,7 +326,7 @@ class Computation:
         shown: Sequence[sp.Expr] | None = None,
         lines: Sequence[int] | None = None,
         title: str = "computation",
-        partials: Mapping[tuple[str, str], sp.Expr] | None = None,
+        partials: Mapping[str, Mapping[sp.Symbol, sp.Expr]] | None = None,
     ):
         self.definitions = tuple((s, e) for s, e in definitions)
         self.params, self.inputs, self.targets = tuple(params), tuple(inputs), tuple(targets)
@@ -336,7 +342,7 @@ class Computation:
             outputs = [s for s, _ in self.definitions[:-1] if s in used and s in defined]
         self.outputs = tuple(outputs)
         self._shapes: dict[sp.Expr, sp.Expr] = {}
-        self._given = dict(partials or {})  # local partials a producer knows in textbook form
+        self._given = dict(partials or {})  # node name -> {source: local partial a producer knows}
         self.graph = self._build_graph()
         self._check_reach()
         self.adjoints: dict[str, sp.Expr] = {}
@@ -349,32 +355,33 @@ class Computation:
 
     # ------------------------------------------------------------------ the graph
     def _build_graph(self) -> nx.DiGraph:
+        """The graph, built by :func:`~symbackprop.graph.add_definition` as the MLP's is: each
+        edge u → v holds ``term``, the summands of v's (shown) definition that hold u."""
         g = nx.DiGraph(loss=self.loss.name)
         for kind, symbols in (("param", self.params), ("input", self.inputs), ("target", self.targets)):
             for s in symbols:
-                g.add_node(s.name, kind=kind, symbol=s, expr=None, shown=None, line=None)
+                add_definition(g, s, kind=kind, shown=None, line=None)
         last = len(self.definitions) - 1
         for i, ((s, expr), shown, line) in enumerate(zip(self.definitions, self._shown, self._lines)):
-            g.add_node(s.name, kind="loss" if i == last else "node", symbol=s, expr=expr, shown=shown, line=line)
-            # Each summand filed under the symbols it holds, in one pass: a weighted sum of n
-            # terms costs n, not n² (n edges, each differentiating only its own terms).
-            terms: dict[sp.Symbol, list[sp.Expr]] = {}
-            for t in sp.Add.make_args(shown):
-                for u in t.free_symbols:
-                    terms.setdefault(u, []).append(t)
-            for u in sorted(terms, key=lambda u: u.name):
-                if u.name in g and g.nodes[u.name]["symbol"] == u:
-                    given = self._given.get((u.name, s.name))
-                    partial = given if given is not None else self._partial(u, s, shown, terms[u])
-                    g.add_edge(u.name, s.name, partial=partial)
+            terms = terms_of(shown)
+            add_definition(g, s, expr, {u: terms[u] for u in sorted(terms, key=lambda u: u.name)},
+                           self._given.get(s.name), kind="loss" if i == last else "node", shown=shown, line=line)
+            for u, edge in g.pred[s.name].items():
+                edge["partial"] = self._local_partial(g, u, s.name, edge)
         return g
 
-    def _partial(self, u: sp.Symbol, v: sp.Symbol, shown: sp.Expr, terms: list[sp.Expr]) -> sp.Expr:
-        """∂v/∂u in textbook form, taken on the summands of v's definition that hold u
-        (once per shape: the w·a terms of a wide layer share one ``diff``)."""
-        partial = diff_shape(sp.Add(*terms), u, self._shapes)
-        if shown.args:  # v's own definition inside its derivative (σ, tanh, exp) is v
-            partial = partial.xreplace({shown: v})
+    def _local_partial(self, g: nx.DiGraph, u: str, v: str, edge: dict) -> sp.Expr:
+        """∂v/∂u in textbook form: the producer's (an MLP's activations), else taken on the
+        summands of v's definition that hold u (once per shape: the w·a terms of a wide
+        layer share one ``diff``), with v's own definition inside it (σ, tanh, exp) written v."""
+        given = edge.get("partial")
+        if given is not None:
+            return given
+        node = g.nodes[v]
+        partial = edge_partial(edge, g.nodes[u]["symbol"], self._shapes)
+        shown = node["shown"]
+        if shown.args:
+            partial = partial.xreplace({shown: node["symbol"]})
         return partial
 
     def _check_reach(self) -> None:
@@ -392,17 +399,16 @@ class Computation:
             )
 
     def _reverse(self) -> None:
-        """The chain rule in reverse topological order: each edge visited once."""
-        g = self.graph
+        """The chain rule in reverse (:func:`~symbackprop.backprop.reverse_pass`, the MLP's too),
+        with this naming policy: every defined node's adjoint is named δ_v."""
         order = [s.name for s, _ in reversed(self.definitions)]
         order += [s.name for s in (*self.params, *self.inputs, *self.targets)]
-        for v in order:
-            if v == self.loss.name:
-                self.adjoints[v] = sp.S.One
-                continue
-            self.adjoints[v] = sp.Add(*[self.named_adjoint(c) * g.edges[v, c]["partial"] for c in g.successors(v)])
-            if g.nodes[v]["kind"] == "node":
-                self.deltas[adjoint_symbol(v)] = self.adjoints[v]
+        reverse_pass(self.graph, order, self.named_adjoint, self._name_delta, self.adjoints)
+
+    def _name_delta(self, v: str, adjoint: sp.Expr) -> sp.Expr:
+        if self.graph.nodes[v]["kind"] == "node":
+            self.deltas[adjoint_symbol(v)] = adjoint
+        return adjoint
 
     def named_adjoint(self, name: str) -> sp.Expr:
         """∂J/∂node as it appears in other adjoints: δ_v for a defined node, 1 for the loss.
@@ -814,11 +820,14 @@ def computation(
 
 
 def from_network(net: Any) -> Computation:
-    """The computation of an MLP: z, a and J of every neuron as named definitions.
+    """The computation of an MLP: its z, a and J definitions, as the network's graph has them.
 
-    The same symbols and definitions as the network's scalar graph (so its gradients agree
-    with ``net.grad``); activations from the registry are kept unevaluated for the local
-    partials (a' = a(1 − a) for σ). Used by ``Network.as_computation``.
+    Read from :func:`~symbackprop.graph.network_definitions`, the one list that
+    :func:`~symbackprop.graph.build_graph` builds the network's graph from: the same
+    symbols, definitions and activation partials from the registry (a' = a(1 − a) for σ,
+    a_j(δ_jk − a_k) for softmax), so the graphs have the same edges and local partials and
+    the gradients equal ``net.grad``. Registered activations are shown unevaluated
+    (``sigmoid(z1_1)``). Used by ``Network.as_computation``.
 
     Examples
     --------
@@ -831,27 +840,23 @@ def from_network(net: Any) -> Computation:
     >>> g.deltas[adjoint_symbol("a1_1")]
     a1_1 - y1
     """
-    from .graph import definition
+    from .graph import network_definitions
 
     opaque = _opaque_functions()
-    definitions, shown, totals, partials = [], [], {}, {}
-    for layer in range(1, net.n_layers + 1):
-        act = net.activations[layer - 1]
-        entry = opaque.get(act.name)
-        n = net.sizes[layer]
-        for head in ("z", "a"):
-            for j in range(1, n + 1):
-                s = getattr(net, head)(layer, j)
-                expr = definition(net, s, totals=totals)
-                definitions.append((s, expr))
-                # σ, softplus, relu, ... of the registry: unevaluated, for the textbook a' (tanh is SymPy's)
-                keep = head == "a" and entry is not None and FUNCTIONS[act.name].build is act
-                shown.append(entry.build(net.z(layer, j)) if keep else expr)
-        if not act.elementwise:  # softmax: ∂a_j/∂z_k = a_j(δ_jk − a_k), as the MLP writes it
-            outputs = [net.a(layer, k) for k in range(1, n + 1)]
-            partials.update({(net.z(layer, k).name, net.a(layer, j).name): act.jacobian(j - 1, k - 1, outputs)
-                             for j in range(1, n + 1) for k in range(1, n + 1)})
-    definitions.append((net.J, definition(net, net.J)))
-    shown.append(definitions[-1][1])
+    definitions, shown, partials = [], [], {}
+    for d in network_definitions(net):
+        if d.expr is None:  # x, w, b, y: the declared inputs, parameters and targets
+            continue
+        definitions.append((d.symbol, d.expr))
+        display = d.expr
+        if d.kind == "a":
+            act = net.activations[d.layer - 1]
+            entry = opaque.get(act.name)
+            # σ, softplus, relu, ... of the registry: unevaluated, for printing (tanh is SymPy's)
+            if entry is not None and FUNCTIONS[act.name].build is act:
+                display = entry.build(net.z(d.layer, d.index[0]))
+        shown.append(display)
+        if d.partials:
+            partials[d.symbol.name] = d.partials
     return Computation(definitions, net.params, net.inputs, net.targets, net.outputs, shown=shown,
                        title=f"{'-'.join(map(str, net.sizes))} network as a computation", partials=partials)

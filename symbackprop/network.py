@@ -3,6 +3,15 @@
 A Network is a :class:`~symbackprop.spec.Spec` (sizes, activations, loss, symbols) with
 its scalar graph and symbolic gradients, both built on first use.
 
+One producer, one path. The network's definitions are one list,
+:func:`~symbackprop.graph.network_definitions`; its graph is built from that list by the
+project's one graph builder (:func:`~symbackprop.graph.add_definition`) and differentiated
+by its one reverse pass (:func:`~symbackprop.backprop.reverse_pass`), the builder and pass
+every :class:`~symbackprop.computations.Computation` goes through too. What is the MLP's own
+is the naming policy (δ^(l)_j = ∂J/∂z^(l)_j only, the textbook δ recursion) and the layer
+structure it knows (cones, layer-level equations, compiled layer code).
+:meth:`Network.as_computation` reads the same list.
+
 Size first. Before the scalar graph is built, its size is counted from the layer sizes
 (:func:`~symbackprop.graph.graph_size`); past ``max_edges`` (default
 :data:`~symbackprop.graph.DEFAULT_MAX_GRAPH_EDGES`) it is refused with
@@ -353,8 +362,9 @@ class Network(Spec):
         return models[backend]
 
     def as_computation(self) -> Computation:
-        """This network as a :class:`~symbackprop.computations.Computation` (z, a, J as named
-        definitions); its gradients equal :meth:`grad`'s (see docs/computations.md).
+        """This network as a :class:`~symbackprop.computations.Computation`: the z, a and J of
+        :func:`~symbackprop.graph.network_definitions`, the list :attr:`graph` is built from,
+        as named definitions; its gradients equal :meth:`grad`'s (see docs/computations.md).
 
         Examples
         --------
