@@ -25,7 +25,10 @@ pass (:mod:`symbackprop.backprop`), so that tests can compare the two:
    respect to each symbol it uses, at the kink convention (docs/notation.md:
    :func:`~symbackprop.activations.at_kinks`) and in stable forms (σ' = ``dsigmoid``,
    tanh' = ``sech2``); where a partial holds a definition's own expression (e^u in
-   ∂e^u/∂u), it reads that definition's array instead.
+   ∂e^u/∂u), it reads that definition's array instead. Then, in the lines and the
+   partials, a residual o − y of a node o = σ(u) or tanh(u) (y a target or a number) is
+   computed from o's exact complement (``a_minus_y``, ``tanh_minus_y`` of :mod:`.stable`):
+   σ(40) rounds to 1, σ(40) − 1 does not round to 0.
 3. The reverse pass, in reverse order of the definitions: the loss's adjoint is 1 and
    every node's adjoint ``g_v`` is the sum over the definitions c that use v of
    ``g_c · ∂c/∂v``; a parameter's gradient ``d_p`` is that sum's mean over the rows
@@ -43,7 +46,7 @@ from __future__ import annotations
 
 import keyword
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +57,7 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from ..errors import SpecError
 from .backends import Backend, BackendName, get_backend
-from .stable import stabilize
+from .stable import a_minus_y, sigmoid, stabilize, tanh_minus_y
 from .tangent import partial, tangent_lines
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -192,6 +195,42 @@ def _stable_loss(raw: sp.Expr, forward: list[tuple[sp.Symbol, sp.Expr]], li: int
     return fused if logs(fused) < logs(J) else J
 
 
+def _saturating(forward: Sequence[tuple[sp.Symbol, sp.Expr]]) -> dict[sp.Symbol, Callable[..., sp.Expr]]:
+    """For every node o defined as σ(u) or tanh(u): ``(o, t) -> o − t`` from o's exact
+    complement (:mod:`.stable`: ``a_minus_y`` with 1 − σ(u) = σ(−u), ``tanh_minus_y``)."""
+    out: dict[sp.Symbol, Callable[..., sp.Expr]] = {}
+    for s, e in forward:
+        if isinstance(e, sigmoid):
+            out[s] = lambda o, t, u=e.args[0]: a_minus_y(o, sigmoid(-u), t)
+        elif isinstance(e, sp.tanh):
+            out[s] = lambda o, t, u=e.args[0]: tanh_minus_y(o, u, t)
+    return out
+
+
+def _exact_residuals(expr: sp.Expr, residual: Mapping[sp.Symbol, Callable[..., sp.Expr]],
+                     fixed: set[sp.Symbol]) -> sp.Expr:
+    """``expr`` with every c·o + r (o a node of ``residual``; r in the ``fixed`` symbols —
+    the targets — and numbers) written c·(o − t), t = −r/c, through o's exact complement.
+
+    σ(40) and tanh(20) round to 1 in float64, so o − 1 would be 0; its exact value is
+    −e^(−40)/(1 + e^(−40)) (−2/(e^40 + 1)). Applied to the lines after differentiation:
+    the partials are still those of the definitions as written.
+    """
+    if not residual or not expr.has(*residual):
+        return expr
+
+    def rewrite(e: sp.Add) -> sp.Expr:
+        for term in e.args:
+            coeff, o = term.as_coeff_Mul()
+            if o in residual:
+                rest = sp.Add(*[a for a in e.args if a is not term])
+                if rest.free_symbols <= fixed:
+                    return coeff * residual[o](o, -rest / coeff)
+        return e
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), rewrite)
+
+
 def _kinked(comp: Any, s: sp.Symbol, expr: sp.Expr) -> sp.Expr:
     """``s``'s definition with the activations that have a kink convention (relu, leaky
     relu) kept unevaluated (the computation's ``shown`` form), the others written out."""
@@ -260,6 +299,15 @@ def plan_computation(comp: Any) -> ComputationPlan:
             u: _written_out(partial(e, u)).xreplace(reuse)
             for u in sorted(e.free_symbols & differentiable, key=sp.default_sort_key)
         }
+
+    # o − y where o = σ(u) or tanh(u) rounds to ±1: from o's exact complement, in the lines
+    # (the loss, a residual node) and the partials (∂J/∂o), after differentiation.
+    residual = _saturating(forward)
+    if residual:
+        fixed = set(targets)
+        forward = [(s, _exact_residuals(e, residual, fixed)) for s, e in forward]
+        partials = {c: {u: _exact_residuals(d, residual, fixed) for u, d in parts.items()}
+                    for c, parts in partials.items()}
 
     # The reverse pass: seed ∂J/∂J = 1; each node's adjoint sums over the nodes that use it.
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {}
@@ -588,7 +636,7 @@ def compile_computation(comp: Any, backend: BackendName | Backend = "numpy") -> 
         y = Y[:, 0]
         t0 = b + w*x
         o = numpy.tanh(t0)
-        t1 = o - y
+        t1 = tanh_minus_y(o, t0, y)
         J = (1/2)*t1**2
         g_o = t1
         t2 = g_o*sech2(t0)

@@ -178,6 +178,11 @@ class a_minus_y(sp.Function):  # noqa: N801
 
     nargs = 3
 
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        # It is a − y; c only says how to compute it: ∂/∂a = 1, ∂/∂c = 0, ∂/∂y = −1 (the
+        # R-operator of a compiled computation differentiates lines that hold it).
+        return (sp.S.One, sp.S.Zero, sp.S.NegativeOne)[argindex - 1]
+
     def _numpycode(self, printer: Any) -> str:
         return f"a_minus_y({', '.join(printer._print(a) for a in self.args)})"
 
