@@ -208,6 +208,19 @@ def test_runner_ragged_losses_are_each_batch_mean():
         np.testing.assert_allclose(np.asarray(a), b, rtol=TOL, atol=TOL)
 
 
+def test_runner_finite_losses_whose_sum_overflows_are_not_a_divergence():
+    # The runner checks the sum of the epoch's losses first; finite losses whose sum
+    # overflows must still count as finite (lr = 0 keeps every batch at the same loss).
+    net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+    model = net.compile(backend="jax")
+    b = 1.3e154  # (b - 0)² / 2 ≈ 8.5e307: finite; three of them overflow
+    P = model.backend.place(model.arrays({p: (b if p.name.startswith("b") else 0.0) for p in net.params}))
+    X, Y = np.ones((3, 1)), np.zeros((3, 1))
+    P, V, losses, good = model.backend.epoch_loop(model).run(P, [], X, Y, np.array([2, 0, 1]), 1, 0.0, 0.0)
+    assert np.isfinite(losses).all() and sum(losses.tolist()) == np.inf
+    assert good is None
+
+
 def test_backend_hook_default_is_none():
     net = sbp.mlp([1, 1])
     assert net.compile().backend.epoch_loop(net.compile()) is None

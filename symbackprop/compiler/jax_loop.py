@@ -29,6 +29,7 @@ the update is the mean over the whole batch, as on one device.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -226,8 +227,10 @@ class JaxEpochLoop:
         idx = None if order is None else np.asarray(order)
         newP, newV, losses = self.program.epoch(P, V, Xd, Yd, idx, hyper, **static)
         host = np.asarray(losses)  # the epoch's one sync
-        bad = np.flatnonzero(~np.isfinite(host))
-        if not bad.size:
+        # A finite sum means every loss is finite (a NaN or an infinity would carry into it):
+        # cheaper than locating the bad ones, which only a failure needs. Python floats, so
+        # that finite losses whose sum overflows give inf without a NumPy warning.
+        if math.isfinite(sum(host.tolist())) or not (bad := np.flatnonzero(~np.isfinite(host))).size:
             self._previous = (P, V, idx)
             return newP, newV if momentum else velocities, host, None
         if bad[0] > 0:  # the start of step bad[0] - 1 of this epoch
