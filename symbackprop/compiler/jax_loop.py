@@ -30,14 +30,59 @@ the update is the mean over the whole batch, as on one device.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import SpecError
 
-__all__ = ["EpochProgram", "JaxEpochLoop"]
+__all__ = ["EpochProgram", "JaxEpochLoop", "shared", "to_device"]
+
+#: Jitted functions and epoch programs by what they compute (see :func:`shared`).
+_SHARED: OrderedDict[Hashable, Any] = OrderedDict()
+#: How many are kept: the most recently used (each holds XLA executables).
+SHARED_LIMIT = 64
+
+
+def shared(key: Hashable, make: Callable[[], Any]) -> Any:
+    """The object kept under ``key``, made by ``make()`` the first time.
+
+    ``jax.jit`` caches what it compiles per Python function, and every compiled model runs
+    its generated code afresh: without this, each new network (of an architecture the
+    process has already trained) would be traced and compiled by XLA again, a second or
+    more, where the training itself may take less. The :data:`SHARED_LIMIT` most recently
+    used are kept.
+
+    Examples
+    --------
+    >>> shared(("doc", 1), lambda: [1]) is shared(("doc", 1), lambda: [2])
+    True
+    """
+    value = _SHARED.get(key)
+    if value is None:
+        value = _SHARED[key] = make()
+        if len(_SHARED) > SHARED_LIMIT:
+            _SHARED.popitem(last=False)
+    else:
+        _SHARED.move_to_end(key)
+    return value
+
+
+def to_device() -> Callable[[Any], Any]:
+    """A jitted identity: its arguments come back on the default device (one call moves a
+    whole list; ``jax.device_put`` costs about 30 µs per array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> type(to_device()([np.zeros(2)])[0]).__name__
+    'ArrayImpl'
+    """
+    import jax
+
+    return shared("to_device", lambda: jax.jit(lambda values: values))
 
 
 class EpochProgram:
@@ -72,7 +117,7 @@ class EpochProgram:
         # Moving arrays as the arguments of a jitted call costs a few µs, jax.device_put
         # about 30 µs per array; with no device named, the default device takes them
         # (JAX_PLATFORMS, jax.default_device).
-        self._to_device = jax.jit(lambda values: values)
+        self._to_device = to_device()
 
     @property
     def devices(self) -> int:
