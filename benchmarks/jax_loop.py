@@ -13,6 +13,19 @@ accuracy pass (``accuracy=False``; ``--accuracy`` adds it to every contender).
   ``lax.scan`` per epoch over the permuted device-resident data, one sync per epoch;
 - ``numpy``: textbook vectorised backprop by hand, one Python iteration per batch.
 
+The hand-written JAX loop is the lighter one in its numerics: autodiff of ``softplus(z) -
+y·z`` gives σ(z) − y and tanh′ = (1 − t)(1 + t), which lose their relative accuracy once σ or
+tanh saturates; symbackprop's step uses the stable forms (``sigmoid_parts``, ``sech2``;
+tests/test_extremes.py) and takes η as an argument, where the hand version bakes it in.
+The data layout is the same: both on the device, permuted each epoch with the same
+permutation, cut into a (steps, batch, features) array that ``lax.scan`` walks.
+
+``--flops`` also prints XLA's cost estimate of both epoch programs: XLA's CPU client runs a
+program estimated under 1,000 flops inline on the calling thread and dispatches any other to
+a worker thread, which at 2-4-1 / batch 4 costs more than the step's arithmetic.
+``--sync-dispatch`` runs every program inline (``jax_cpu_enable_async_dispatch=False``, for
+all contenders) to compare the steps' own cost.
+
 ``--devices K`` instead compares ``backend="jax"`` with ``backend="jax-sharded"`` on K
 devices (on CPU, K forced host devices: ``XLA_FLAGS=--xla_force_host_platform_device_count=K``,
 which share the machine's cores).
@@ -129,6 +142,7 @@ def jax_trainer(acts, n, batch):
                 float(accuracy(P, Xd, Yd))
         return [np.asarray(p) for p in P]
 
+    train.epoch = epoch  # for --flops
     return train
 
 
@@ -186,6 +200,7 @@ def numpy_train(arrays, acts, X, Y, epochs, batch, seed, with_accuracy):
 
 
 CLOCK = time.perf_counter  # --cpu: time.process_time (all of the process's threads)
+FLOPS = False  # --flops: also print XLA's cost estimate of each epoch program
 
 
 def timed(fn):
@@ -216,7 +231,30 @@ def run_case(sizes, acts, loss, batch, epochs, rounds, with_accuracy, rng):
     for _ in range(rounds):
         for name, fn in contenders.items():
             times[name].append(timed(fn)[0] / steps)
-    return {name: statistics.median(t) for name, t in times.items()}
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    if FLOPS:
+        medians["flops"] = epoch_flops(net, arrays, X, Y, batch, jax_train.epoch)
+    return medians
+
+
+def epoch_flops(net, arrays, X, Y, batch, hand_epoch):
+    """XLA's cost estimate (flops) of one epoch program: symbackprop's and the hand-written one.
+
+    XLA's CPU client runs a program with an estimate under 1,000 flops inline on the
+    calling thread, and dispatches any other to a worker thread (a thread hand-off and a
+    wait per call): at 2-4-1 / batch 4 that decides the ratio more than the arithmetic.
+    """
+    model = net.compile(backend="jax")
+    program = model.backend.epoch_program(model)
+    order, P = np.arange(X.shape[0]), model.backend.place(arrays)
+    hyper = np.array([LR, 0.0])
+
+    def flops(compiled):
+        cost = compiled.cost_analysis()
+        return (cost[0] if isinstance(cost, list) else cost)["flops"]
+
+    ours = program.epoch.lower(P, [], X, Y, order, hyper, batch_size=batch, with_momentum=False).compile()
+    return flops(ours), flops(hand_epoch.lower(P, X, Y, order).compile())
 
 
 def run_sharded(sizes, acts, loss, batch, epochs, rounds, with_accuracy, rng, k):
@@ -256,19 +294,29 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true", help="leave BLAS and XLA threads at their defaults")
     parser.add_argument("--devices", type=int, default=0, help="compare jax with jax-sharded on "
                         "this many devices (forced host devices on CPU)")
+    parser.add_argument("--flops", action="store_true", help="also print XLA's cost estimate (flops) of "
+                        "symbackprop's and the hand-written epoch program (< 1000: run inline on CPU)")
+    parser.add_argument("--sync-dispatch", action="store_true", help="run every JAX program inline on "
+                        "the calling thread (jax_cpu_enable_async_dispatch=False), for everyone: the "
+                        "step's own cost, without XLA's choice of inline or worker-thread dispatch")
     args = parser.parse_args()
     if not 1 <= args.cases <= len(CASES) or args.rounds < 1:
         parser.error(f"--cases must be in 1..{len(CASES)} and --rounds at least 1")
-    global CLOCK
+    global CLOCK, FLOPS
     if args.cpu:
         CLOCK = time.process_time
+    FLOPS = args.flops
     import jax
+
+    if args.sync_dispatch:  # before the CPU client exists: it is made on first use
+        jax.config.update("jax_cpu_enable_async_dispatch", False)
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, NumPy {np.__version__}, JAX {jax.__version__} on {jax.devices()[0]}")
     print(f"# OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')} "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(default)')!r}; accuracy pass: {args.accuracy}; "
           f"{'CPU' if args.cpu else 'wall'} time, medians of {args.rounds} interleaved rounds; "
+          f"CPU dispatch: {'inline (--sync-dispatch)' if args.sync_dispatch else 'JAX default'}; "
           f"load average {os.getloadavg()[0]:.1f}")
     rng = np.random.default_rng(0)
     if args.devices:
@@ -284,8 +332,9 @@ def main() -> None:
     for sizes, acts, loss, batch, epochs in CASES[: args.cases]:
         t = run_case(sizes, acts, loss, batch, epochs, args.rounds, args.accuracy, rng)
         s, j, n = t["sbp jax"], t["jax scan"], t["numpy"]
+        flops = "  XLA estimate: sbp {:.0f}, hand {:.0f} flops".format(*t["flops"]) if FLOPS else ""
         print(f"{'-'.join(map(str, sizes)):<18} {batch:>5} {s * 1e6:10.2f} {j * 1e6:11.2f} {n * 1e6:9.2f} "
-              f"{s / j:8.2f} {s / n:9.2f} {j / n:9.2f}", flush=True)
+              f"{s / j:8.2f} {s / n:9.2f} {j / n:9.2f}{flops}", flush=True)
 
 
 if __name__ == "__main__":

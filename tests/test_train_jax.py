@@ -208,6 +208,41 @@ def test_runner_ragged_losses_are_each_batch_mean():
         np.testing.assert_allclose(np.asarray(a), b, rtol=TOL, atol=TOL)
 
 
+def test_runner_finite_losses_whose_sum_overflows_are_not_a_divergence():
+    # The runner checks the sum of the epoch's losses first; finite losses whose sum
+    # overflows must still count as finite (lr = 0 keeps every batch at the same loss).
+    net = sbp.mlp([1, 1], activation="identity", loss="quadratic")
+    model = net.compile(backend="jax")
+    b = 1.3e154  # (b - 0)² / 2 ≈ 8.5e307: finite; three of them overflow
+    P = model.backend.place(model.arrays({p: (b if p.name.startswith("b") else 0.0) for p in net.params}))
+    X, Y = np.ones((3, 1)), np.zeros((3, 1))
+    P, V, losses, good = model.backend.epoch_loop(model).run(P, [], X, Y, np.array([2, 0, 1]), 1, 0.0, 0.0)
+    assert np.isfinite(losses).all() and sum(losses.tolist()) == np.inf
+    assert good is None
+
+
+def test_fresh_networks_share_compiled_code_only_when_it_is_the_same():
+    # Sharing is a cache: equal generated code shares the jitted functions and the epoch
+    # program (compiled once); any difference in the code, a constant included, does not.
+    def make(acts=("tanh", "sigmoid"), loss="binary_cross_entropy", sizes=(2, 4, 1)):
+        return sbp.mlp(list(sizes), list(acts), loss)
+
+    a, b = make(), make()
+    ma, mb = a.compile(backend="jax"), b.compile(backend="jax")
+    assert ma.source() == mb.source() and ma.step is mb.step
+    assert ma.backend.epoch_program(ma) is mb.backend.epoch_program(mb)
+    for other in (make(acts=("relu", "sigmoid")), make(loss="quadratic"), make(acts=("leaky_relu", "sigmoid"))):
+        mo = other.compile(backend="jax")
+        assert mo.source() != ma.source() and mo.step is not ma.step
+        assert mo.backend.epoch_program(mo) is not ma.backend.epoch_program(ma)
+    # The shared program gives each network what its own would: the NumPy backend's run.
+    X, Y = data(12, 2, 1, seed=3)
+    kw = dict(epochs=3, lr=0.3, batch_size=4, seed=5)
+    assert_same_run(*both(b, X, Y, **kw))
+    assert_same_run(sbp.train(a, X, Y, backend="jax", progress=False, **kw),
+                    sbp.train(b, X, Y, backend="jax", progress=False, **kw))
+
+
 def test_backend_hook_default_is_none():
     net = sbp.mlp([1, 1])
     assert net.compile().backend.epoch_loop(net.compile()) is None

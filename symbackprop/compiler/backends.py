@@ -219,8 +219,13 @@ class JaxBackend(Backend):
         self._jax = jax
         # One jitted call moves a whole list (jax.device_put costs ~30 µs per array); no
         # device named: the default one (JAX_PLATFORMS, jax.default_device) takes them.
-        self._place = jax.jit(lambda arrays: arrays)
-        super().__init__(_JaxPrinter({"fully_qualified_modules": True}), {"jax": jax, **jax_helpers()})
+        from .jax_loop import shared, to_device
+
+        self._place = to_device()
+        # One namespace object per process (the helpers are made once), so that models
+        # with the same code share their compiled functions (wrap).
+        namespace = shared("namespace", lambda: {"jax": jax, **jax_helpers()})
+        super().__init__(_JaxPrinter({"fully_qualified_modules": True}), dict(namespace))
 
     def scale(self, target: str, code: str, factor: sp.Expr) -> str:
         if precedence(factor) < PRECEDENCE["Mul"]:
@@ -241,8 +246,28 @@ class JaxBackend(Backend):
         return "    return loss, " + ", ".join(f"[{names}]" for names in lists)
 
     def wrap(self, fns: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
-        raw = fns
-        fns = {name: self._jax.jit(fn) for name, fn in fns.items()}
+        """The functions ``jax.jit``-ted; shared by every model whose generated code is the
+        same (a fresh network of an architecture already compiled in this process), so
+        that XLA compiles each program once per process and shape, not once per network.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> a = sbp.mlp([2, 3, 1]).compile(backend="jax")
+        >>> b = sbp.mlp([2, 3, 1]).compile(backend="jax")  # a new network, the same code
+        >>> c = sbp.mlp([2, 3, 1], activation="relu").compile(backend="jax")
+        >>> a.step is b.step, a.step is c.step
+        (True, False)
+        """
+        from .jax_loop import shared
+
+        # Equal code objects (the same source text, constants included) that see the same
+        # objects under the global names they use: the same computation.
+        key = ("wrap", *((name, fn.__code__, *_globals_used(fn)) for name, fn in fns.items()))
+        return shared(key, lambda: self._jit(fns))
+
+    def _jit(self, raw: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        fns = {name: self._jax.jit(fn) for name, fn in raw.items()}
         # Same contract as NumPy: the steps update the lists P (and V), not the arrays.
         fns["step"] = _into_lists(fns["step"], 1)
         fns["step_momentum"] = _into_lists(fns["step_momentum"], 2)
@@ -271,15 +296,14 @@ class JaxBackend(Backend):
         return JaxEpochLoop(self.epoch_program(model))
 
     def epoch_program(self, model: Any) -> Any:
-        """The model's :class:`~.jax_loop.EpochProgram`, made (and jitted) once and kept
-        with the model."""
-        program = model.__dict__.get("_epoch_program")
-        if program is None:
-            from .jax_loop import EpochProgram
+        """The model's :class:`~.jax_loop.EpochProgram`, made (and jitted) once: shared
+        by the models whose steps are shared (:meth:`wrap`), on the same devices."""
+        from .jax_loop import EpochProgram, shared
 
-            program = EpochProgram(model.step.functional, model.step_momentum.functional, self._mesh())
-            model._epoch_program = program
-        return program
+        mesh = self._mesh()
+        devices = None if mesh is None else tuple(d.id for d in mesh.devices.flat)
+        key = ("epoch", model.step.functional, model.step_momentum.functional, devices)
+        return shared(key, lambda: EpochProgram(model.step.functional, model.step_momentum.functional, mesh))
 
     def _mesh(self) -> Any:
         """The device mesh the epoch loop splits batches over; None: one device."""
@@ -342,6 +366,12 @@ class JaxShardedBackend(JaxBackend):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(devices={self.mesh.size})"
+
+
+def _globals_used(fn: Callable[..., Any]) -> tuple[tuple[str, int], ...]:
+    """(name, id of the object) for each global name ``fn``'s code refers to."""
+    names = fn.__code__.co_names
+    return tuple((name, id(fn.__globals__[name])) for name in names if name in fn.__globals__)
 
 
 def _into_lists(step: Callable[..., Any], n_lists: int) -> Callable[..., float]:

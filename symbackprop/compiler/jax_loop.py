@@ -29,14 +29,60 @@ the update is the mean over the whole batch, as on one device.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import SpecError
 
-__all__ = ["EpochProgram", "JaxEpochLoop"]
+__all__ = ["EpochProgram", "JaxEpochLoop", "shared", "to_device"]
+
+#: Jitted functions and epoch programs by what they compute (see :func:`shared`).
+_SHARED: OrderedDict[Hashable, Any] = OrderedDict()
+#: How many are kept: the most recently used (each holds XLA executables).
+SHARED_LIMIT = 64
+
+
+def shared(key: Hashable, make: Callable[[], Any]) -> Any:
+    """The object kept under ``key``, made by ``make()`` the first time.
+
+    ``jax.jit`` caches what it compiles per Python function, and every compiled model runs
+    its generated code afresh: without this, each new network (of an architecture the
+    process has already trained) would be traced and compiled by XLA again, a second or
+    more, where the training itself may take less. The :data:`SHARED_LIMIT` most recently
+    used are kept.
+
+    Examples
+    --------
+    >>> shared(("doc", 1), lambda: [1]) is shared(("doc", 1), lambda: [2])
+    True
+    """
+    value = _SHARED.get(key)
+    if value is None:
+        value = _SHARED[key] = make()
+        if len(_SHARED) > SHARED_LIMIT:
+            _SHARED.popitem(last=False)
+    else:
+        _SHARED.move_to_end(key)
+    return value
+
+
+def to_device() -> Callable[[Any], Any]:
+    """A jitted identity: its arguments come back on the default device (one call moves a
+    whole list; ``jax.device_put`` costs about 30 µs per array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> type(to_device()([np.zeros(2)])[0]).__name__
+    'ArrayImpl'
+    """
+    import jax
+
+    return shared("to_device", lambda: jax.jit(lambda values: values))
 
 
 class EpochProgram:
@@ -71,7 +117,7 @@ class EpochProgram:
         # Moving arrays as the arguments of a jitted call costs a few µs, jax.device_put
         # about 30 µs per array; with no device named, the default device takes them
         # (JAX_PLATFORMS, jax.default_device).
-        self._to_device = jax.jit(lambda values: values)
+        self._to_device = to_device()
 
     @property
     def devices(self) -> int:
@@ -99,6 +145,22 @@ class EpochProgram:
         spec = Spec(*([None] * axis), "batch")
         return self._jax.lax.with_sharding_constraint(rows, NamedSharding(self.mesh, spec))
 
+    def _permute(self, X: Any, Y: Any, order: Any) -> tuple[Any, Any]:
+        """The rows of X and Y in the epoch's order (as they are when ``order`` is None).
+
+        ``jnp.take(..., mode="clip")``, not ``X[order]``: the order is a permutation, so
+        every index is in range and clipping changes nothing, while indexing adds the
+        negative-index and out-of-range handling: about 250 more ops per array in XLA's
+        cost estimate, which at 2-4-1 / batch 4 lifts the whole epoch past the 1,000
+        estimated flops under which XLA's CPU client runs a program inline on the calling
+        thread instead of dispatching it to a worker thread (docs/performance.md,
+        "Training on JAX").
+        """
+        if order is None:
+            return X, Y
+        take = self._jax.numpy.take
+        return take(X, order, axis=0, mode="clip"), take(Y, order, axis=0, mode="clip")
+
     def _one(self, P: list[Any], V: list[Any], xb: Any, yb: Any, hyper: Any,
              with_momentum: bool) -> tuple[Any, list[Any], list[Any]]:
         """One generated step: (loss, new P, new V)."""
@@ -110,8 +172,7 @@ class EpochProgram:
     def _epoch(self, P: list[Any], V: list[Any], X: Any, Y: Any, order: Any, hyper: Any, *,
                batch_size: int, with_momentum: bool) -> tuple[list[Any], list[Any], Any]:
         jax, jnp = self._jax, self._jax.numpy
-        if order is not None:
-            X, Y = X[order], Y[order]
+        X, Y = self._permute(X, Y, order)
         full, rest = divmod(X.shape[0], batch_size)
 
         def body(carry: tuple[list[Any], list[Any]], batch: tuple[Any, Any]) -> tuple[Any, Any]:
@@ -135,8 +196,7 @@ class EpochProgram:
                 *, batch_size: int, with_momentum: bool) -> list[Any]:
         """The parameters after the epoch's first ``steps`` (full) batches: a replay."""
         jax = self._jax
-        if order is not None:
-            X, Y = X[order], Y[order]
+        X, Y = self._permute(X, Y, order)
 
         def body(i: Any, carry: tuple[list[Any], list[Any]]) -> tuple[list[Any], list[Any]]:
             xb = self._split(jax.lax.dynamic_slice_in_dim(X, i * batch_size, batch_size), 0)
@@ -212,8 +272,10 @@ class JaxEpochLoop:
         idx = None if order is None else np.asarray(order)
         newP, newV, losses = self.program.epoch(P, V, Xd, Yd, idx, hyper, **static)
         host = np.asarray(losses)  # the epoch's one sync
-        bad = np.flatnonzero(~np.isfinite(host))
-        if not bad.size:
+        # A finite sum means every loss is finite (a NaN or an infinity would carry into it):
+        # cheaper than locating the bad ones, which only a failure needs. Python floats, so
+        # that finite losses whose sum overflows give inf without a NumPy warning.
+        if math.isfinite(sum(host.tolist())) or not (bad := np.flatnonzero(~np.isfinite(host))).size:
             self._previous = (P, V, idx)
             return newP, newV if momentum else velocities, host, None
         if bad[0] > 0:  # the start of step bad[0] - 1 of this epoch
