@@ -135,6 +135,7 @@ class FlatParameters(MutableMapping):
             raise SpecError(f"Expected {len(symbols)} parameter values for this network; got {flat.size}.")
         self._spec, self._symbols, self._flat = spec, symbols, flat
         self._dict: Parameters | None = None  # set once a key is added or removed
+        self._index: dict[sp.Symbol, int] | None = None  # the network's, on the first lookup
 
     def _position(self, key: object) -> int | None:
         by_symbol, by_name = _indexes(self._spec)
@@ -150,6 +151,13 @@ class FlatParameters(MutableMapping):
     def __getitem__(self, key: object) -> float:
         if self._dict is not None:
             return self._dict[key]
+        index = self._index
+        if index is None:
+            index = self._index = _indexes(self._spec)[0]
+        try:  # the network's own symbol: one lookup (dict(p) reads 26,000 keys this way)
+            return self._flat.item(index[key])
+        except (KeyError, TypeError):
+            pass
         i = self._position(key)
         if i is None:
             raise KeyError(key)
