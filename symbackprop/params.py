@@ -14,6 +14,7 @@ declares in its registry entry (``Activation.init``): ``"he"``, He-normal (std
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, Mapping, MutableMapping, Sequence, ValuesView
+from operator import itemgetter
 
 import numpy as np
 import sympy as sp
@@ -80,12 +81,14 @@ class Parameters(dict):
         return self[key] if key in self else default
 
 
-def _indexes(spec: Spec) -> tuple[dict[sp.Symbol, int], dict[str, int]]:
-    """{Symbol: position} and {name: position} of :attr:`Spec.params`, built once per network."""
+def _indexes(spec: Spec) -> tuple[dict[sp.Symbol, int], dict[str, int], list[str]]:
+    """{Symbol: position}, {name: position} and the names of :attr:`Spec.params`, built once
+    per network."""
     found = spec.__dict__.get("_param_indexes")
     if found is None:
         symbols = spec.params
-        found = (dict(zip(symbols, range(len(symbols)))), {p.name: i for i, p in enumerate(symbols)})
+        names = [p.name for p in symbols]
+        found = (dict(zip(symbols, range(len(symbols)))), dict(zip(names, range(len(names)))), names)
         spec.__dict__["_param_indexes"] = found
     return found
 
@@ -138,7 +141,7 @@ class FlatParameters(MutableMapping):
         self._index: dict[sp.Symbol, int] | None = None  # the network's, on the first lookup
 
     def _position(self, key: object) -> int | None:
-        by_symbol, by_name = _indexes(self._spec)
+        by_symbol, by_name, _ = _indexes(self._spec)
         try:
             found = by_symbol.get(key)  # type: ignore[call-overload]
         except TypeError:  # an unhashable key
@@ -304,9 +307,12 @@ def _flat_values(spec: Spec, params: Mapping) -> np.ndarray:
     if len(params) == len(symbols) and list(params) == list(symbols):
         values = list(params.values())
     if values is None:
-        by_name = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in params.items()}
+        # By name, every lookup in C: a mapping keyed by names is used as it is.
+        by_name = params if set(map(type, params)) <= {str} else dict(zip(
+            [k.name if isinstance(k, sp.Symbol) else str(k) for k in params], params.values()))
+        names = _indexes(spec)[2]
         try:
-            values = [by_name[p.name] for p in symbols]
+            values = [by_name[names[0]]] if len(names) == 1 else list(itemgetter(*names)(by_name))
         except KeyError:
             missing = [p.name for p in symbols if p.name not in by_name]
             raise SpecError(
