@@ -73,7 +73,8 @@ def values(p: dict) -> np.ndarray:
 #: on the deep net (about 10 minutes on 2 cores).
 EVERY_PAIR = os.environ.get("SYMBACKPROP_TEST_NUMBA_ALL") == "1"
 SUITE = [(HIDDEN, "sigmoid", "binary_cross_entropy"), (["tanh"], "softmax", "cross_entropy"),
-         (["max(z, 0) + sin(z)"], "log(1 + exp(z))", "quadratic")]
+         (["max(z, 0) + sin(z)"], "log(1 + exp(z))", "quadratic"),
+         (["relu"], "identity", "mse")]  # the residual form: R = Z - Y, shared by loss and δ
 CASES = [(HIDDEN, out, loss) for out, loss in OUTPUTS] if EVERY_PAIR else SUITE
 
 
