@@ -232,14 +232,19 @@ def have(module: str) -> bool:
         return False
 
 
+#: The clock of every measurement: wall time, or with ``--clock cpu`` this process's CPU time
+#: (with one BLAS thread, what other processes on a shared machine do not inflate).
+CLOCK = time.perf_counter
+
+
 def median_times(runs: dict, rounds: int) -> dict:
     """Median seconds of each run, over ``rounds`` interleaved rounds."""
     times = {name: [] for name in runs}
     for _ in range(rounds):
         for name, fn in runs.items():
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(CLOCK() - t0)
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -355,7 +360,12 @@ def main() -> None:
     parser.add_argument("--threads", choices=("1", "default"), default="1",
                         help="BLAS threads: 1 (default) or the libraries' default")
     parser.add_argument("--skip", default="", help="contenders to skip, e.g. jax,torch")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default) or this process's CPU time (steadier on a shared "
+                             "machine with one BLAS thread; not meaningful with several threads)")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     skip = set(filter(None, args.skip.split(",")))
     sbp_backends = ["numpy"]
     if numba_backend.available() and "numba" not in skip:
@@ -372,7 +382,8 @@ def main() -> None:
     print(f"# {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, {', '.join(versions)}")
     print(f"# threads: {', '.join(f'{k}={v}' for k, v in threads.items())}; load average "
-          f"{os.getloadavg()[0]:.1f} at start (shared machine: medians of {args.rounds} interleaved rounds)")
+          f"{os.getloadavg()[0]:.1f} at start (shared machine: medians of {args.rounds} interleaved rounds, "
+          f"{'CPU' if args.clock == 'cpu' else 'wall'} time)")
     print("# per training step, × the hand-written NumPy loop (lower is faster); hand NumPy in µs")
     notes: list[str] = []
     results = {}

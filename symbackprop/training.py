@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy as sp
 
 from .errors import SpecError, TrainingDivergedError
 
@@ -49,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler import BackendName, CompiledModel
     from .flow import FlowRecording
     from .network import Network
+    from .params import FlatParameters
 
 __all__ = ["History", "TrainingDivergedError", "train"]
 
@@ -135,17 +135,6 @@ def _classifier(model: CompiledModel, Y: np.ndarray) -> Callable[[np.ndarray], f
     return None
 
 
-def _diverged(epoch: int, batch: int, loss: float, lr: float, params: dict, history: History
-              ) -> TrainingDivergedError:
-    return TrainingDivergedError(
-        f"Training diverged in epoch {epoch}, batch {batch}: the loss "
-        f"is {loss}. Try a smaller learning rate (lr={lr}); .params holds the "
-        "last good parameters (those of the previous step, whose loss was finite).",
-        params,
-        history,
-    )
-
-
 class _Progress:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 
@@ -193,7 +182,7 @@ def train(
     backend: BackendName = "auto",
     accuracy: bool = True,
     gradient_flow: bool | int = False,
-) -> tuple[dict[sp.Symbol, float], History]:
+) -> tuple[FlatParameters, History]:
     """Train ``net`` on (X, Y) with mini-batch SGD; return the parameters and the history.
 
     Parameters
@@ -242,8 +231,10 @@ def train(
 
     Returns
     -------
-    params : dict
-        ``{Symbol: float}`` in ``net.params`` order.
+    params : Mapping
+        ``{Symbol: float}`` in ``net.params`` order (for a network, a
+        :class:`~symbackprop.params.FlatParameters`: a mapping over one array, which
+        ``predict``, ``save`` and another ``train`` read back in one copy).
     history : History
 
     Raises
@@ -316,9 +307,6 @@ def train(
     bar = _Progress(epochs, progress is not False and sys.stderr.isatty())
     step, step_momentum, forward = model.step, model.step_momentum, model.forward
     starts = range(0, n, batch_size)
-    # A backend that runs whole epochs itself (numba: compiled) returns a runner here.
-    runner = target.epoch_loop(model)
-    sizes = [min(batch_size, n - i) for i in starts]
     # Two spare copies of the parameters, swapped rather than copied twice: ``before`` holds
     # the parameters a step starts from, ``good`` the last ones whose batch loss was finite.
     if in_place:

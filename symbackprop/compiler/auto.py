@@ -1,7 +1,7 @@
 """``backend="auto"``: NumPy or numba, chosen from what is installed, what is already
 compiled, and how long the run is.
 
-numba runs a small network's training step 2–6 times faster than NumPy (docs/performance.md), but
+numba runs a small network's training step 2–9 times faster than NumPy (docs/performance.md), but
 compiling an architecture takes seconds the first time (cached on disk after that: a few
 tenths of a second to load). The rule, so that compiling never dominates a short run:
 

@@ -11,6 +11,7 @@ SymEngine, sharded JAX) is one new subclass registered in :data:`BACKENDS`.
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -173,7 +174,10 @@ class NumPyBackend(Backend):
         return act.numpy if act.elementwise else None
 
     def scale(self, target: str, code: str, factor: sp.Expr) -> str:
-        return f"    {target} *= {code}"
+        # relu' = H(z, 0): multiply by the comparison's bool array itself, not by a float copy
+        # of it (one pass over the layer fewer; x·True = x and x·False = x·0.0, bit for bit).
+        step = re.fullmatch(r"\(numpy\.greater\((\w+), 0\) \* 1\.0\)", code)
+        return f"    {target} *= {step[1]} > 0" if step else f"    {target} *= {code}"
 
     def fresh(self, code: str) -> str:
         return f"{code}.copy()"  # D is updated in place: never alias

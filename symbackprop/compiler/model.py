@@ -15,11 +15,10 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
 from ..domain import check_values
 from ..errors import SpecError
-from ..params import to_arrays, to_mapping
+from ..params import FlatParameters, to_arrays
 from ..spec import Spec
 from .backends import FUNCTIONS, Backend, get_backend
 from .second_order import (
@@ -102,11 +101,23 @@ class CompiledModel:
         """
         return [np.array(v, dtype=np.float64, order="C") for pair in to_arrays(self.spec, params) for v in pair]
 
-    def mapping(self, arrays: Sequence[Any]) -> dict[sp.Symbol, float]:
-        """``{Symbol: float}`` from the flat list of :meth:`arrays` (NumPy or JAX arrays)."""
+    def mapping(self, arrays: Sequence[Any]) -> FlatParameters:
+        """``{Symbol: float}`` from the flat list of :meth:`arrays` (NumPy or JAX arrays).
+
+        A :class:`~symbackprop.params.FlatParameters`: one array behind the mapping, made
+        without building a dict of every symbol (milliseconds at 26,000 parameters).
+
+        Examples
+        --------
+        >>> import numpy as np, symbackprop as sbp
+        >>> model = sbp.mlp([2, 1]).compile()
+        >>> model.mapping([np.array([[1.0, 2.0]]), np.array([3.0])])
+        {w1_1_1: 1.0, w1_1_2: 2.0, b1_1: 3.0}
+        """
         arrays = [np.asarray(a) for a in arrays]
         pairs = [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
-        return to_mapping(self.spec, pairs)
+        flat = np.concatenate([np.concatenate([W.ravel(), b.ravel()]) for W, b in to_arrays(self.spec, pairs)])
+        return FlatParameters(self.spec, flat, copy=False)
 
     def check_data(self, X: Any, Y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         """X (and Y) as float64 arrays of shapes (n, n_0) and (n, n_L), or a clear error.
@@ -170,7 +181,7 @@ class CompiledModel:
         Xa, Ya = self.check_data(X, Y)
         return float(self._loss(self.arrays(params), Xa, Ya))
 
-    def gradient(self, params: Mapping | Sequence, X: Any, Y: Any) -> dict[sp.Symbol, float]:
+    def gradient(self, params: Mapping | Sequence, X: Any, Y: Any) -> FlatParameters:
         """∂(mean J)/∂p for every parameter p, as ``{Symbol: float}`` in ``net.params`` order.
 
         Examples

@@ -275,7 +275,8 @@ def generate_second_order(spec: Any, backend: Any) -> tuple[str, dict[str, Any]]
     RZ1 = X @ VW1.T + Vb1
         RA1 = sech2(Z1) * RZ1
         RZ2 = RA1 @ W2.T + A1 @ VW2.T + Vb2
-        D2 = -Y + Z2
+        R = Z2 - Y  # the residual z − y, shared by the loss and δ
+        D2 = R
         RD2 = RZ2
         PD1 = D2 @ W2  # ∂J/∂a^(1)
         RPD1 = RD2 @ W2 + D2 @ VW2
