@@ -1,9 +1,10 @@
 """Hostile formulas, LaTeX and point counts: refused with one line, in bounded time and memory.
 
 Each hostile command line runs in a child process whose address space is capped with
-``resource.setrlimit(RLIMIT_AS)`` and whose run time is capped by the subprocess timeout
-(generous, to stay independent of the machine's load); nothing here measures wall-clock
-time in the test process itself. Before the bounds, these inputs ran for minutes, grew to
+``resource.setrlimit(RLIMIT_AS)`` and whose run time is capped (generous, to stay
+independent of the machine's load): forked, one per command line, from one interpreter that
+imported SymPy once (``bounded.run_cli_many``); one runs in an interpreter of its own.
+Nothing here measures wall-clock time in the test process itself. Before the bounds, these inputs ran for minutes, grew to
 gigabytes, or ended in a traceback with exit code 1 (issue 10, items 1, 5 and 6).
 
 The unit tests put each limit of :class:`~symbackprop.limits.Limits`,
@@ -98,15 +99,29 @@ def _assert_refused(result: subprocess.CompletedProcess, needle: str | tuple[str
     assert "Traceback" not in result.stderr
 
 
+@pytest.fixture(scope="module")
+def hostile_runs() -> dict[tuple[str, ...], subprocess.CompletedProcess]:
+    """Every hostile command line, each in its own forked child with capped memory and time
+    (bounded.run_cli_many: one interpreter imports SymPy once instead of thirty times)."""
+    argvs = [argv for argv, _ in HOSTILE] + ([argv for argv, _ in HOSTILE_LATEX] if latex_available() else [])
+    runs = bounded.run_cli_many(argvs, memory=MEMORY, timeout=TIMEOUT)
+    return {tuple(argv): run for argv, run in zip(argvs, runs)}
+
+
 @pytest.mark.parametrize("argv, needle", HOSTILE, ids=lambda v: " ".join(v)[:60] if isinstance(v, list) else None)
-def test_hostile_input_is_refused_in_bounded_time_and_memory(argv, needle):
-    _assert_refused(run_cli(*argv), needle)
+def test_hostile_input_is_refused_in_bounded_time_and_memory(argv, needle, hostile_runs):
+    _assert_refused(hostile_runs[tuple(argv)], needle)
 
 
 @needs_latex
 @pytest.mark.parametrize("argv, needle", HOSTILE_LATEX, ids=lambda v: " ".join(v)[:60] if isinstance(v, list) else None)
-def test_hostile_latex_is_refused_in_bounded_time_and_memory(argv, needle):
-    _assert_refused(run_cli(*argv), needle)
+def test_hostile_latex_is_refused_in_bounded_time_and_memory(argv, needle, hostile_runs):
+    _assert_refused(hostile_runs[tuple(argv)], needle)
+
+
+def test_a_hostile_command_in_a_fresh_interpreter():
+    """The same bound with an interpreter of its own (run_cli), as a user's shell starts it."""
+    _assert_refused(run_cli(*HOSTILE[0][0]), HOSTILE[0][1])
 
 
 def test_derive_at_saturated_values_prints(tmp_path):

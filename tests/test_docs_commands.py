@@ -17,6 +17,7 @@ from __future__ import annotations
 import doctest
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -111,14 +112,54 @@ def pages_with_sessions():
             yield pytest.param(blocks, id=page.name)
 
 
+QUOTED = re.compile(r"'[^']*'|\"[^\"$`\\\\]*\"")
+SHELL = re.compile(r"[|;&<>$`()\\\\*?\[\]{}~\n]")
+
+
+def plain(cmd: str) -> bool:
+    """A ``symbackprop ARGS`` line that bash would only split into words: outside quotes, no
+    pipe, redirection, variable, glob, escape or second command."""
+    return cmd.startswith("symbackprop ") and not SHELL.search(QUOTED.sub("", cmd))
+
+
+def run_in_process(cmd: str) -> tuple[int, str]:
+    """``symbackprop ARGS`` through the CLI's ``main`` in this process: the exit code and
+    stdout + stderr as a shell would show them (the warnings a fresh interpreter shows).
+
+    Starting an interpreter per command cost most of this module's time; the lines with
+    pipes, redirections or other programs still run in bash, so the console script itself
+    keeps being run (``symbackprop predict ... | tail -1``, ``printf ... | symbackprop train``).
+    """
+    import io
+    import warnings
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from symbackprop.cli import main
+
+    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
+    with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
+        warnings.resetwarnings()  # Python's defaults, not pytest's filterwarnings = error
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        try:
+            status = main(shlex.split(cmd)[1:])
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+    texts = [stream.buffer.getvalue().decode("utf-8") for stream in (out, err)]
+    return status, "".join(t.replace("\r\n", "\n").replace("\r", "\n") for t in texts)
+
+
 @pytest.mark.parametrize("blocks", list(pages_with_sessions()))
-def test_sessions(blocks, tmp_path):
+def test_sessions(blocks, tmp_path, monkeypatch):
     env = {
         **os.environ,
         "MPLBACKEND": "Agg",
         "COLUMNS": "80",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
+    for name in ("MPLBACKEND", "COLUMNS"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.chdir(tmp_path)
     checker = doctest.OutputChecker()
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     status = 0
@@ -126,6 +167,8 @@ def test_sessions(blocks, tmp_path):
         for cmd, expected in steps(block):
             if cmd == "echo $?":
                 got = f"{status}\n"
+            elif plain(cmd):
+                status, got = run_in_process(cmd)
             else:
                 run = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env,
                                      capture_output=True, text=True, timeout=300)

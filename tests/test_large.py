@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import sympy as sp
-from bounded import run_cli
+from bounded import run_cli, run_cli_many
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import close
@@ -303,31 +303,61 @@ def test_cli_default_limit_is_the_library_default():
     assert derive.DEFAULT_MAX_GRAPH_EDGES == DEFAULT_MAX_GRAPH_EDGES
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    """Run the CLI in a child with 3 GB of address space: a hang or blow-up fails, not waits."""
-    return run_cli(*args, memory=3 << 30, timeout=300)
-
-
-@pytest.mark.parametrize("args, needle", [
+REFUSALS = [
     (["derive", "--layers", "1000,1000,1000", "--wrt", "all"], "4,006,000 edges"),
     (["derive", "--layers", "100000,100000", "--wrt", "w1_1_1"], "200,003 edges"),
     (["report", "--layers", "1000,1000,1000", "--out", "never.html"], "4,006,000 edges"),
     (["render", "--layers", "1000,1000,1000", "--what", "graph", "--out", "never.png"], "4,006,000 edges"),
-])
-def test_cli_refuses_in_one_line_naming_size_and_way_out(args, needle, tmp_path):
-    out = _cli(*args[:-1], str(tmp_path / args[-1])) if args[-2] == "--out" else _cli(*args)
+]
+DERIVE_1000 = ["derive", "--layers", "1000,1000,1000", "--wrt", "w1_1_1"]
+CHECK_REFUSALS = [
+    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--formula", "delta1_1*x1"],
+    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--latex", r"\delta^{(1)}_1 x_1"],
+    ["check", "--layers", "1000,1000,1000", "--file", "/no/such/file.txt"],
+    ["check-layer", "--layers", "1000,1000,1000", "--wrt", "dW1", "--formula", "delta1 @ x.T"],
+]
+EQUATIONS = ["derive", "--layers", "100000,100000", "--equations"]
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """Every command line of this module, each in its own forked child with bounded memory
+    and time (bounded.run_cli_many, one interpreter importing SymPy once): a hang or blow-up
+    fails, not waits. 3 GB of address space for the 1000-wide network's derivations; 768 MB
+    for the refusals of check (the old check took 2.1 GB and 84 s) and the equations of a
+    100000-100000 network. Returns (the run of an argv, the folder the --out files name)."""
+    outs = tmp_path_factory.mktemp("never-written")
+    big = [[*a[:-1], str(outs / a[-1])] if a[-2] == "--out" else a for a, _ in REFUSALS]
+    big += [DERIVE_1000, [*DERIVE_1000, "--max-graph-edges", "1000"]]
+    small = [*CHECK_REFUSALS, EQUATIONS]
+    runs = dict(zip(map(tuple, big), run_cli_many(big, memory=3 << 30, timeout=300)))
+    runs.update(zip(map(tuple, small), run_cli_many(small, timeout=120)))
+
+    def run(args: list[str]) -> subprocess.CompletedProcess:
+        if args[-2:-1] == ["--out"]:
+            args = [*args[:-1], str(outs / args[-1])]
+        return runs[tuple(args)]
+
+    return run, outs
+
+
+@pytest.mark.parametrize("args, needle", REFUSALS)
+def test_cli_refuses_in_one_line_naming_size_and_way_out(args, needle, cli):
+    run, outs = cli
+    out = run(args)
     assert out.returncode == 2, out.stderr
     msg = _one_line(out.stderr)
     assert needle in msg and "--max-graph-edges" in msg and "equations" in msg
     assert "max_edges" not in msg  # flags, not Python arguments, for CLI users
-    assert not any(tmp_path.iterdir())
+    assert not any(outs.iterdir())
 
 
-def test_cli_derives_one_weight_of_a_1000_wide_network():
-    out = _cli("derive", "--layers", "1000,1000,1000", "--wrt", "w1_1_1")
+def test_cli_derives_one_weight_of_a_1000_wide_network(cli):
+    run, _ = cli
+    out = run(DERIVE_1000)
     assert out.returncode == 0, out.stderr
     assert "There are 1,000 paths" in out.stdout and "⋮ 996 more of layer 2" in out.stdout
-    small = _cli("derive", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--max-graph-edges", "1000")
+    small = run([*DERIVE_1000, "--max-graph-edges", "1000"])
     assert small.returncode == 2 and "5,002 edges" in small.stderr and "that w1_1_1 reaches" in small.stderr
 
 
@@ -407,14 +437,9 @@ def test_check_max_edges_is_the_way_out_it_names():
         assert not sbp.check(sbp.mlp([2, 2, 1]), "w2_1_1", "delta2_1", symbolic=False).ok
 
 
-@pytest.mark.parametrize("args", [
-    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--formula", "delta1_1*x1"],
-    ["check", "--layers", "1000,1000,1000", "--wrt", "w1_1_1", "--latex", r"\delta^{(1)}_1 x_1"],
-    ["check", "--layers", "1000,1000,1000", "--file", "/no/such/file.txt"],
-    ["check-layer", "--layers", "1000,1000,1000", "--wrt", "dW1", "--formula", "delta1 @ x.T"],
-])
-def test_cli_check_refuses_a_large_network_in_one_line_within_bounds(args):
-    out = run_cli(*args)  # 768 MB of address space (the old check took 2.1 GB and 84 s)
+@pytest.mark.parametrize("args", CHECK_REFUSALS)
+def test_cli_check_refuses_a_large_network_in_one_line_within_bounds(args, cli):
+    out = cli[0](args)  # 768 MB of address space (the old check took 2.1 GB and 84 s)
     assert out.returncode == 2, out.stderr
     msg = _one_line(out.stderr)
     assert "4,006,000 edges" in msg and "--max-graph-edges 4006000" in msg
@@ -474,9 +499,9 @@ def test_wide_softmax_equations_delta_against_the_chain_rule():
     assert close(mine, float(oracle.subs(at)), rtol=1e-10, atol=1e-12)
 
 
-def test_equations_the_way_out_of_a_refusal_answers_for_100000_outputs():
-    refused = run_cli("derive", "--layers", "100000,100000", "--wrt", "w1_1_1")
+def test_equations_the_way_out_of_a_refusal_answers_for_100000_outputs(cli):
+    refused = run_cli("derive", "--layers", "100000,100000", "--wrt", "w1_1_1")  # its own interpreter
     assert refused.returncode == 2 and "--equations" in refused.stderr
-    out = run_cli("derive", "--layers", "100000,100000", "--equations")  # 768 MB, bounded time
+    out = cli[0](EQUATIONS)  # 768 MB, bounded time
     assert out.returncode == 0, out.stderr
     assert "100000" in out.stdout and "δ⁽¹⁾ⱼ = a⁽¹⁾ⱼ⋅(1 - a⁽¹⁾ⱼ)⋅(a⁽¹⁾ⱼ - yⱼ)" in out.stdout
