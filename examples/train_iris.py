@@ -17,7 +17,8 @@ def main(out_dir: Path) -> None:
     X = (data.X - data.X.mean(axis=0)) / data.X.std(axis=0)  # standardised features
     net = sbp.mlp([4, 8, 3], activation=["relu", "softmax"], loss="cross_entropy")
     print("delta2_1 =", net.deltas[net.delta(2, 1)])  # softmax + cross-entropy output δ
-    params, history = sbp.train(net, X, data.Y, epochs=200, lr=0.1, batch_size=16, seed=0, progress=False)
+    params, history = sbp.train(net, X, data.Y, epochs=200, lr=0.1, batch_size=16, seed=0, progress=False,
+                                accuracy=True)
     print(f"classes {', '.join(data.classes)}")
     print(f"final loss {history.loss[-1]:.4f}, training accuracy {history.accuracy[-1]:.1%}")
     sbp.plot_history(history).save(out_dir / "iris_loss.png")

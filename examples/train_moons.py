@@ -15,7 +15,8 @@ import symbackprop as sbp
 def main(out_dir: Path) -> None:
     X, Y = sbp.datasets.moons(n=200, noise=0.1, seed=0)
     net = sbp.mlp([2, 16, 1], activation=["tanh", "sigmoid"], loss="binary_cross_entropy")
-    params, history = sbp.train(net, X, Y, epochs=300, lr=0.5, batch_size=16, seed=0, progress=False)
+    params, history = sbp.train(net, X, Y, epochs=300, lr=0.5, batch_size=16, seed=0, progress=False,
+                                accuracy=True)
     print(f"final loss {history.loss[-1]:.4f}, training accuracy {history.accuracy[-1]:.1%}")
     sbp.plot_decision_boundary(net, params, X, Y).save(out_dir / "moons_boundary.png")
     sbp.plot_history(history).save(out_dir / "moons_loss.png")

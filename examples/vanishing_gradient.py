@@ -27,7 +27,7 @@ def main(out_dir: Path) -> None:
     for hidden in ("sigmoid", "relu"):
         net = sbp.mlp(SIZES, activation=[hidden] * 4 + ["sigmoid"], loss="binary_cross_entropy")
         _, history = sbp.train(net, X, Y, epochs=60, lr=0.1, batch_size=20, seed=0,
-                               progress=False, gradient_flow=True)
+                               progress=False, gradient_flow=True, accuracy=True)
         flow = sbp.gradient_flow(history)
         flows[hidden] = flow
         print(f"{hidden} hidden layers: final loss {history.loss[-1]:.4f}, "

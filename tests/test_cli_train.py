@@ -50,7 +50,8 @@ def test_train_xor_reaches_100_percent_and_saves(tmp_path, capsys):
     saved = sbp.load(model)
     X, Y = sbp.datasets.xor()
     # The CLI runs the library: same arguments, bit-identical parameters.
-    params, history = sbp.train(saved.net, X, Y, epochs=2000, lr=0.5, batch_size=4, seed=0, progress=False)
+    params, history = sbp.train(saved.net, X, Y, epochs=2000, lr=0.5, batch_size=4, seed=0, progress=False,
+                                accuracy=True)  # as the command line asks for it
     assert saved.params == params and saved.history == history
     assert np.array_equal(forward(saved.net, saved.params, X).round(), Y)
     # The first number is the last point of the curve --plot draws; the second is the loss

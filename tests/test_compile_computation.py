@@ -312,7 +312,7 @@ def toy():
 
 def test_training_decreases_the_loss_and_reproduces_bit_identically():
     g, X, Y = toy()
-    params, history = sbp.train(g, X, Y, epochs=200, lr=0.1, seed=3, progress=False)
+    params, history = sbp.train(g, X, Y, epochs=200, lr=0.1, seed=3, progress=False, accuracy=True)
     assert history.epochs == 200 and len(history.accuracy) == 200  # sigmoid output, 0/1 targets
     model = g.compile()
     assert model.loss(params, X, Y) < 0.5 * model.loss(g.init_params(3), X, Y)

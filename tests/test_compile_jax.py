@@ -196,7 +196,7 @@ def xor():
 def test_training_with_jax_matches_numpy(jax, momentum):
     net = sbp.mlp([2, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy")
     X, Y = xor()
-    kw = dict(epochs=300, lr=0.5, batch_size=2, seed=0, momentum=momentum, progress=False)
+    kw = dict(epochs=300, lr=0.5, batch_size=2, seed=0, momentum=momentum, progress=False, accuracy=True)
     pn, hn = sbp.train(net, X, Y, **kw)
     pj, hj = sbp.train(net, X, Y, backend="jax", **kw)
     assert all(type(v) is float for v in pj.values())

@@ -259,7 +259,7 @@ def accuracy(net, params, X, Y):
 def test_builtin_data_sets_are_learnable(name, sizes, acts, loss, options, target):
     X, Y = BUILTIN[name]()
     net = sbp.mlp(sizes, activation=acts, loss=loss)
-    params, history = sbp.train(net, X, Y, seed=0, progress=False, **options)
+    params, history = sbp.train(net, X, Y, seed=0, progress=False, accuracy=True, **options)
     assert accuracy(net, params, X, Y) >= target
     assert history.accuracy[-1] == accuracy(net, params, X, Y)
 

@@ -91,9 +91,9 @@ def test_agrees_with_numpy_for_every_activation_and_loss(hidden: list[str], out:
     assert close(fast.loss(p, X, Y), ref.loss(p, X, Y))
     assert close(values(fast.gradient(p, X, Y)), values(ref.gradient(p, X, Y)))
     for momentum in (0.0, 0.9):
-        a, ha = sbp.train(net, X, Y, epochs=3, lr=0.05, batch_size=4, params=p, momentum=momentum,
+        a, ha = sbp.train(net, X, Y, epochs=3, lr=0.05, batch_size=4, params=p, momentum=momentum, accuracy=True,
                           backend="numba", progress=False)
-        b, hb = sbp.train(net, X, Y, epochs=3, lr=0.05, batch_size=4, params=p, momentum=momentum,
+        b, hb = sbp.train(net, X, Y, epochs=3, lr=0.05, batch_size=4, params=p, momentum=momentum, accuracy=True,
                           backend="numpy", progress=False)
         assert ha.backend == "numba" and hb.backend == "numpy"
         assert close(values(a), values(b)) and close(ha.loss, hb.loss) and ha.accuracy == hb.accuracy

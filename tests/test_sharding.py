@@ -41,11 +41,11 @@ cases = {  # name: (network, batch size, momentum); 38 rows: ragged last batches
     "tanh-sigmoid b4 momentum": (sbp.mlp([3, 5, 3], ["tanh", "sigmoid"], "binary_cross_entropy"), 4, 0.9),
 }
 for name, (net, batch, mu) in cases.items():
-    one, hist1 = sbp.train(net, X, Y, epochs=8, lr=0.3, batch_size=batch, seed=1, momentum=mu,
+    one, hist1 = sbp.train(net, X, Y, epochs=8, lr=0.3, batch_size=batch, seed=1, momentum=mu, accuracy=True,
                            backend="jax", progress=False)
     for k in (2, 4):
         backend = "jax-sharded" if k == 4 else JaxShardedBackend(devices=k)
-        many, hist = sbp.train(net, X, Y, epochs=8, lr=0.3, batch_size=batch, seed=1, momentum=mu,
+        many, hist = sbp.train(net, X, Y, epochs=8, lr=0.3, batch_size=batch, seed=1, momentum=mu, accuracy=True,
                                backend=backend, progress=False)
         out[f"{name} on {k}"] = {
             "params": max(abs(one[p] - many[p]) for p in one),

@@ -47,7 +47,7 @@ def assert_same_run(a, b):
 
 
 def both(net, X, Y, **kw):
-    return [sbp.train(net, X, Y, backend=b, progress=False, **kw) for b in ("numpy", "jax")]
+    return [sbp.train(net, X, Y, backend=b, progress=False, **{"accuracy": True, **kw}) for b in ("numpy", "jax")]
 
 
 CASES = [  # sizes, activations, loss, one-hot targets

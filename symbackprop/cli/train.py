@@ -148,7 +148,7 @@ def run_train(args: argparse.Namespace) -> int:
             net, data.X, data.Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
             seed=args.seed, momentum=args.momentum, progress=False if args.no_progress else None,
             gradient_flow=record,
-            backend=args.backend,
+            backend=args.backend, accuracy=True,
         )
     except TrainingDivergedError as exc:
         from ..errors import SpecError

@@ -55,6 +55,7 @@ def run_train_file(args: argparse.Namespace, check_writable, check_picture) -> i
         params, history = train(
             g, X, Y, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
             seed=args.seed, momentum=args.momentum, progress=False if args.no_progress else None,
+            accuracy=True,
         )
     except TrainingDivergedError as exc:
         first = str(exc).split(" Try a smaller")[0].split("; .params")[0]

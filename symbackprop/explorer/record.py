@@ -108,7 +108,7 @@ def record_training(net, X: np.ndarray, Y: np.ndarray, params: Mapping[sp.Symbol
     # The gradient flow is recorded on the full run only (it changes no result: the
     # snapshots below, trained again without it, are the same numbers).
     final, history = train(net, X, Y, epochs=epochs, params=params, gradient_flow=gradient_flow,
-                           **settings)
+                           accuracy=True, **settings)
     done = history.epochs  # fewer than asked when interrupted
     marks = snapshot_epochs(done, snapshots)
     weights, snap_loss = [], []
