@@ -172,44 +172,36 @@ class log_tanh(_Stable):  # noqa: N801
         return sp.log((sp.exp(u) - sp.exp(-u)) / (sp.exp(u) + sp.exp(-u)))
 
 
-class a_minus_y(sp.Function):  # noqa: N801
-    """a − y for an output a with exact complement c = 1 − a (σ(−z), or 1 − softmax):
-    (1 − y) − c where a > ½, so that a − 1 at a = σ(40) is −e^(−40), not 0. Only printed."""
+class _Residual(sp.Function):
+    """a − y called as f(a, h, y), where h (the exact complement, or z) only says how to
+    compute it: ∂/∂a = 1, ∂/∂h = 0, ∂/∂y = −1, so the second-order code and the R-operator
+    of a compiled computation differentiate lines that hold it. Printed by its name."""
 
     nargs = 3
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        # It is a − y; c only says how to compute it: ∂/∂a = 1, ∂/∂c = 0, ∂/∂y = −1 (the
-        # R-operator of a compiled computation differentiates lines that hold it).
         return (sp.S.One, sp.S.Zero, sp.S.NegativeOne)[argindex - 1]
 
     def _numpycode(self, printer: Any) -> str:
-        return f"a_minus_y({', '.join(printer._print(a) for a in self.args)})"
+        return f"{type(self).__name__}({', '.join(printer._print(a) for a in self.args)})"
 
     _jaxcode = _numpycode
+
+
+class a_minus_y(_Residual):  # noqa: N801
+    """a − y for an output a with exact complement c = 1 − a (σ(−z), or 1 − softmax):
+    (1 − y) − c where a > ½, so that a − 1 at a = σ(40) is −e^(−40), not 0. Only printed."""
 
 
 def _np_a_minus_y(a: Any, c: Any, y: Any, xp: Any = np) -> Any:
     return xp.where(a > 0.5, (1.0 - y) - c, a - y)
 
 
-class tanh_minus_y(sp.Function):  # noqa: N801
+class tanh_minus_y(_Residual):  # noqa: N801
     """a − y for a = tanh(z), called as tanh_minus_y(a, z, y): where |a| > 0.9 it is
     (1 − y) − 2σ(−2z) (a > 0.9) or 2σ(2z) − (1 + y) (a < −0.9), with the exact complement
     1 − |a| = 2e^(−2|z|)/(1 + e^(−2|z|)); so tanh(20) − 1 is −2/(e^40 + 1), not 0. Only
     printed (put in after differentiation, by :func:`tanh_residuals`)."""
-
-    nargs = 3
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        # It is a − y; z only says how to compute it (a = tanh z): ∂/∂a = 1, ∂/∂z = 0, ∂/∂y = −1
-        # (differentiated further by the second-order code, with a's own dependence on z).
-        return (sp.S.One, sp.S.Zero, sp.S.NegativeOne)[argindex - 1]
-
-    def _numpycode(self, printer: Any) -> str:
-        return f"tanh_minus_y({', '.join(printer._print(a) for a in self.args)})"
-
-    _jaxcode = _numpycode
 
     def _eval_rewrite_as_exp(self, a: sp.Expr, z: sp.Expr, y: sp.Expr, **kwargs: Any) -> sp.Expr:
         return (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)) - y  # from z, not from a
