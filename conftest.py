@@ -11,7 +11,7 @@ import importlib.util
 import pytest
 
 #: What an example's source holds when it runs on JAX.
-_JAX_MARKERS = ('backend="jax', "JaxShardedBackend(", "import jax")
+_JAX_MARKERS = ('backend="jax', "JaxShardedBackend(", "import jax", "to_device(")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
