@@ -598,7 +598,10 @@ def gradient_flow(history: Any) -> GradientFlow:
     for l in range(L - 1):
         s = rec.bounds[l].value
         if s is not None:
-            bound[:, l] = s * weight[:, l + 1] * delta[:, l + 1]
+            # A run on its way to diverging has norms near the float range: their product is
+            # inf there, which is still a true upper bound.
+            with np.errstate(over="ignore"):
+                bound[:, l] = s * weight[:, l + 1] * delta[:, l + 1]
 
     def is_dead(share: float, _r: dict, _l: int, _j: int) -> bool:
         return share == 1.0

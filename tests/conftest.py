@@ -13,6 +13,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every machine and every run (a red CI is then a
+# real failure, reproducible with the same command); HYPOTHESIS_PROFILE=explore draws fresh
+# random examples, as a search for new failures.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # backend="auto" takes numba's on-disk cache into account: the tests start from an empty one,
 # whatever the user's cache holds, so that auto picks the same backend on every machine.

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
@@ -159,6 +159,8 @@ HIDDEN = ["sigmoid", "tanh", "relu", "arctan", "leaky_relu", "softplus", "identi
     scale=st.sampled_from([0.3, 1.0, 3.0]),
     seed=st.integers(0, 10_000),
 )
+# Found by hypothesis: a finite run whose norms overflow by the third epoch (loss 4e302).
+@example(hidden=[(3, "relu"), (1, "identity"), (1, "identity")], n_out=2, scale=3.0, seed=2737)
 def test_bound_holds_on_every_recorded_epoch(hidden, n_out, scale, seed):
     sizes = [2, *(n for n, _ in hidden), n_out]
     acts = [a for _, a in hidden] + ["sigmoid"]
@@ -172,14 +174,17 @@ def test_bound_holds_on_every_recorded_epoch(hidden, n_out, scale, seed):
         out, history = None, err.history
     flow = sbp.gradient_flow(history)
     assert flow.bound_holds
-    finite = flow.bound_ratio[:, :-1]
-    assert np.all(finite <= 1 + BOUND_TOLERANCE)
+    # Where a run overflows on its way to diverging, a norm (and so its ratio) is NaN: no claim.
+    ratio = flow.bound_ratio[:, :-1]
+    assert np.all(ratio[~np.isnan(ratio)] <= 1 + BOUND_TOLERANCE)
     assert np.all(np.isnan(flow.bound_ratio[:, -1]))  # the output layer has no bound
-    assert np.all(flow.delta_norm[:, :-1] <= flow.bound[:, :-1] * (1 + BOUND_TOLERANCE) + 4 * TINY)
+    delta, bound = flow.delta_norm[:, :-1], flow.bound[:, :-1]
+    known = ~np.isnan(delta) & ~np.isnan(bound)
+    assert np.all(delta[known] <= bound[known] * (1 + BOUND_TOLERANCE) + 4 * TINY)
     sup = np.array([b.value for b in flow.slope_bounds], dtype=float)
     assert np.all(flow.max_slope <= sup * (1 + BOUND_TOLERANCE))  # no slope above its bound
-    if out is None or not flow.epochs:
-        return
+    if out is None or not flow.epochs or not np.all(np.isfinite(flow.delta_norm[-1])):
+        return  # no last epoch, or its norms overflowed: nothing to compare
     # The last epoch's ratios are those computed here directly.
     with np.errstate(over="ignore", invalid="ignore"):
         direct = _direct_ratios(net, out, X, Y)
