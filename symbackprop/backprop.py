@@ -38,7 +38,8 @@ from .graph import definition
 from .notation import parse_name, real_symbol
 from .spec import Spec
 
-__all__ = ["Backprop", "reverse_pass", "edge_partial", "tree_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE", "sum_to_one"]
+__all__ = ["Backprop", "reverse_pass", "edge_partial", "tree_size", "check_expanded_size", "DEFAULT_MAX_SIZE", "SUM_TO_ONE",
+           "sum_to_one"]
 
 # Placeholder symbols for differentiating a term's shape once (see diff_shape).
 _U = real_symbol("_u")
@@ -49,6 +50,26 @@ TIDY_MAX_SIZE = 60
 
 #: Expanded expressions larger than this many tree nodes are refused unless asked for.
 DEFAULT_MAX_SIZE = 100_000
+
+
+def check_expanded_size(n: int, max_size: int, what: str, derivatives: str = "gradients") -> None:
+    """Refuse (:class:`~symbackprop.errors.ExpressionTooLargeError`) an expanded form of
+    ``n`` tree nodes past ``max_size``: the one size guard of every ``expanded``.
+
+    Examples
+    --------
+    >>> check_expanded_size(10, 100, "dJ/dw")
+    >>> check_expanded_size(1_000, 100, "dJ/dw")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.ExpressionTooLargeError: The expanded form of dJ/dw has about 1,000 operations (limit 100); ...
+    """
+    if n > max_size:
+        raise ExpressionTooLargeError(
+            f"The expanded form of {what} has about {n:,} operations (limit {max_size:,}); "
+            f"expanded {derivatives} grow exponentially with depth. Use the compact form "
+            "(expand=False), or pass max_size=None to build it anyway."
+        )
 
 
 def tree_size(expr: sp.Basic) -> int:
@@ -446,13 +467,7 @@ class Backprop:
         """
         if max_size is not None:
             # Measured before building: an expression too large to print is never built.
-            n = self.expanded_size(expr)
-            if n > max_size:
-                raise ExpressionTooLargeError(
-                    f"The expanded form of {what} has about {n:,} operations (limit {max_size:,}); "
-                    "expanded gradients grow exponentially with depth. Use the compact form "
-                    "(expand=False), or pass max_size=None to build it anyway."
-                )
+            check_expanded_size(self.expanded_size(expr), max_size, what)
         defs = self._definitions()
         return expr.xreplace({s: self._expand(s) for s in expr.free_symbols if s in defs})
 

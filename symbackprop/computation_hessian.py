@@ -32,9 +32,9 @@ import networkx as nx
 import sympy as sp
 
 from .activations import at_kinks
-from .backprop import DEFAULT_MAX_SIZE
+from .backprop import DEFAULT_MAX_SIZE, check_expanded_size
 from .computation_derivation import point_text, point_value
-from .errors import ComputationError, ExpressionTooLargeError
+from .errors import ComputationError
 from .hessian import MAX_SHOWN_EXPANDED, _Partials
 from .notation import real_symbol, to_latex, to_str, to_text
 from .printing import Line, Section, SteppedDerivation
@@ -222,13 +222,7 @@ class ComputationHessian(SteppedDerivation):
         6*w*x**3
         """
         if max_size is not None:
-            n = self._size(self.compact)
-            if n > max_size:
-                raise ExpressionTooLargeError(
-                    f"The expanded form of d2J/d{self.p}d{self.q} has about {n:,} operations (limit "
-                    f"{max_size:,}); expanded derivatives grow exponentially with depth. Use the "
-                    "compact form (expand=False), or pass max_size=None to build it anyway."
-                )
+            check_expanded_size(self._size(self.compact), max_size, f"d2J/d{self.p}d{self.q}", "derivatives")
         memo: dict[sp.Symbol, sp.Expr] = {}
         for s, e in self._rec.definitions.items():
             memo[s] = e.xreplace({t: memo[t] for t in e.free_symbols if t in memo})

@@ -47,7 +47,7 @@ import sympy as sp
 from mpmath.libmp import prec_to_dps
 
 from .activations import A, Activation, Z
-from .backprop import DEFAULT_MAX_SIZE, edge_partial, reverse_pass, tidy_shape
+from .backprop import DEFAULT_MAX_SIZE, check_expanded_size, edge_partial, reverse_pass, tidy_shape
 from .errors import (
     ComputationError,
     ExpressionTooLargeError,
@@ -575,13 +575,7 @@ class Computation:
         2*w*x**2
         """
         if max_size is not None:
-            n = self.expanded_size(expr)
-            if n > max_size:
-                raise ExpressionTooLargeError(
-                    f"The expanded form of {what} has about {n:,} operations (limit {max_size:,}); "
-                    "expanded gradients grow exponentially with depth. Use the compact form "
-                    "(expand=False), or pass max_size=None to build it anyway."
-                )
+            check_expanded_size(self.expanded_size(expr), max_size, what)
         defs = self._definitions()
         expr = realize(expr)
         try:

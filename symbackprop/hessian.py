@@ -32,9 +32,9 @@ from collections.abc import Mapping, Sequence
 import sympy as sp
 
 from .activations import at_kinks
-from .backprop import DEFAULT_MAX_SIZE, Backprop
+from .backprop import DEFAULT_MAX_SIZE, Backprop, check_expanded_size
 from .derivation import sample_text
-from .errors import ExpressionTooLargeError, SpecError
+from .errors import SpecError
 from .notation import by_name, latex_name, real_symbol, text_name, to_str
 from .printing import Line, Section, SteppedDerivation
 
@@ -238,13 +238,7 @@ class HessianDerivation(SteppedDerivation):
         """∂²J/∂p∂q in x, y, w and b only; refused (:class:`ExpressionTooLargeError`) past
         ``max_size`` tree nodes, measured before anything is built (None: no limit)."""
         if max_size is not None:
-            n = self._size(self.compact, {})
-            if n > max_size:
-                raise ExpressionTooLargeError(
-                    f"The expanded form of d2J/d{self.p}d{self.q} has about {n:,} operations (limit "
-                    f"{max_size:,}); expanded derivatives grow exponentially with depth. Use the "
-                    "compact form (expand=False), or pass max_size=None to build it anyway."
-                )
+            check_expanded_size(self._size(self.compact, {}), max_size, f"d2J/d{self.p}d{self.q}", "derivatives")
         defs, memo = self._rec.definitions, {}
 
         def sub(s: sp.Symbol) -> sp.Expr:
