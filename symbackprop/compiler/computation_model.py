@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import HessianTooLargeError, SpecError
+from ..errors import SpecError
 from ..params import Parameters
 from .backends import FUNCTIONS, Backend, get_backend
 from .columns import select
 from .model import _run_generated
+from .second_order import check_hessian_size
 from .stable import sigmoid
 
 __all__ = ["MAX_HESSIAN_PARAMS", "ComputationModel"]
@@ -232,12 +233,7 @@ class ComputationModel:
                [ 4.,  0.]])
         """
         k = len(self.params)
-        if max_params is not None and k > max_params:
-            raise HessianTooLargeError(
-                f"The dense Hessian of the computation would be {k:,} x {k:,} ({k * k * 8 / 1e6:,.0f} MB); "
-                f"model.hessian builds it for at most max_params={max_params:,} parameters: pass "
-                f"max_params={k} (or None) to build it anyway, or use model.hvp(params, v, X, Y) for products with it."
-            )
+        check_hessian_size(k, max_params, "the computation")
         Xa, Ya = self.check_data(X, Y)
         P = self.arrays(params)
         hvp = self._second_order()["hvp"]

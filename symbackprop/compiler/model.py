@@ -270,7 +270,7 @@ class CompiledModel:
         array([[5., 2.],
                [2., 1.]])
         """
-        check_hessian_size(self.spec, max_params)
+        check_hessian_size(len(self.spec.params), max_params, f"the {'-'.join(map(str, self.spec.sizes))} network")
         Xa, Ya = self.check_data(X, Y)
         P, n = self.arrays(params), len(self.spec.params)
         H = np.empty((n, n))

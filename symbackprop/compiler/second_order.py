@@ -360,12 +360,12 @@ def as_mapping(spec: Any, flat: np.ndarray) -> Parameters:
     return Parameters(zip(spec.params, flat.tolist()))
 
 
-def check_hessian_size(spec: Any, max_params: int | None) -> None:
-    """Refuse a dense Hessian of more than ``max_params`` parameters, in one sentence."""
-    n = len(spec.params)
+def check_hessian_size(n: int, max_params: int | None, what: str) -> None:
+    """Refuse a dense Hessian of ``n`` > ``max_params`` parameters (of ``what``: "the 2-2-1
+    network", "the computation"), in one sentence."""
     if max_params is not None and n > max_params:
         raise HessianTooLargeError(
-            f"The dense Hessian of the {'-'.join(map(str, spec.sizes))} network would be "
+            f"The dense Hessian of {what} would be "
             f"{n:,} x {n:,} ({n * n * 8 / 1e6:,.0f} MB); model.hessian builds it for at most "
             f"max_params={max_params:,} parameters: pass max_params={n} (or None) to build it "
             f"anyway, or use model.hvp(params, v, X, Y) for products with it."
