@@ -38,7 +38,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -47,7 +47,14 @@ import sympy as sp
 from mpmath.libmp import prec_to_dps
 
 from .activations import A, Activation, Z
-from .backprop import DEFAULT_MAX_SIZE, check_expanded_size, edge_partial, reverse_pass, tidy_shape
+from .backprop import (
+    DEFAULT_MAX_SIZE,
+    _dag_size,
+    check_expanded_size,
+    edge_partial,
+    reverse_pass,
+    tidy_shape,
+)
 from .errors import (
     ComputationError,
     ExpressionTooLargeError,
@@ -528,24 +535,16 @@ class Computation:
         5
         """
         defs = self._definitions()
-        memo: dict[sp.Basic, int] = {}
 
-        def size(e: sp.Basic) -> int:  # within one expression (its depth is bounded)
-            if e in defs:
-                return self._sizes[e]
-            if not e.args:
-                return 1
-            n = memo.get(e)
-            if n is None:
-                n = memo[e] = 1 + sum(size(a) for a in e.args)
-            return n
+        def defined(e: sp.Basic, _size: Callable[[sp.Basic], int]) -> int | None:
+            return self._sizes[e] if e in defs else None  # measured below, before it is read
 
         # Node by node in dependency order, never recursing from one node into the next: a
         # chain of thousands of definitions is as deep as its lines.
         for s in self._needed(realize(expr), defs):
             if s not in self._sizes:
-                self._sizes[s] = size(defs[s])
-        return size(realize(expr))
+                self._sizes[s] = _dag_size(defs[s], defined)
+        return _dag_size(realize(expr), defined)
 
     def _needed(self, expr: sp.Expr, defs: Mapping[sp.Symbol, sp.Expr]) -> list[sp.Symbol]:
         """The nodes and δ that ``expr`` depends on, in an order where each comes after
