@@ -646,8 +646,10 @@ def compile_computation(comp: Any, backend: BackendName | Backend = "numpy") -> 
     """
     from .computation_model import ComputationModel
 
-    if backend == "auto":  # scalar lines compile to NumPy array code; numba's kernels are per layer
-        backend = "numpy"
+    if backend == "auto":  # the rule of compiler.auto: NumPy for a computation
+        from .auto import choose_backend
+
+        backend = choose_backend(comp)
     if backend == "numba" or getattr(backend, "name", None) == "numba":
         raise SpecError(
             "The numba backend compiles layered networks (sbp.mlp) only; compile a computation with "
